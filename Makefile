@@ -1,0 +1,33 @@
+# Two commands do everything on a fresh machine: `make demo` and `make test`.
+# Each creates the Python 3.13 virtual environment (the Lambda runtime) on first use.
+VENV := .venv
+STAMP := $(VENV)/.installed
+# A user's machine has python3.13 on PATH; this workplace has it through pyenv.
+PYTHON313 := $(shell if python3.13 -c '' 2>/dev/null; then echo python3.13; else echo 'env PYENV_VERSION=3.13.0 python3'; fi)
+# sam build looks for `python3.13` on PATH: the venv's own interpreter answers to that name.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: venv demo test build lint clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements-dev.txt layers/ses_provider/requirements.txt
+	$(PYTHON313) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/python -m demo
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest
+
+build: $(STAMP)
+	sam build
+
+lint: $(STAMP)
+	cfn-lint template.yaml
+	sam validate --lint
+
+clean:
+	rm -rf $(VENV) .aws-sam

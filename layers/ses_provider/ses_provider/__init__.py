@@ -1,0 +1,1 @@
+"""CloudFormation custom resources for Amazon SES v2 sending resources."""

@@ -1,0 +1,42 @@
+"""The SES v2 client and the ARNs of SES resources."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import boto3
+from botocore.config import Config
+
+# Standard mode retries throttling (TooManyRequestsException), 5xx and connection errors with
+# jittered backoff; 8 attempts ride out a throttling burst well inside the Lambda timeout.
+RETRY_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 8},
+    connect_timeout=5,
+    read_timeout=15,
+)
+
+
+def make_client():
+    """A boto3 sesv2 client with boto3's defaults: AWS_ENDPOINT_URL(_SESV2) and AWS_REGION apply."""
+    return boto3.client("sesv2", config=RETRY_CONFIG)
+
+
+@dataclass(frozen=True)
+class ArnBuilder:
+    partition: str
+    region: str
+    account: str
+
+    @classmethod
+    def from_function_arn(cls, function_arn: str) -> "ArnBuilder":
+        # arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME. The region comes from the
+        # function's environment: SES resources live where the function runs.
+        parts = function_arn.split(":")
+        if len(parts) < 6 or parts[0] != "arn":
+            raise ValueError(f"not a Lambda function ARN: {function_arn!r}")
+        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or parts[3]
+        return cls(partition=parts[1], region=region, account=parts[4])
+
+    def arn(self, kind: str, name: str) -> str:
+        return f"arn:{self.partition}:ses:{self.region}:{self.account}:{kind}/{name}"

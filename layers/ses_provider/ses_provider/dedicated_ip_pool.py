@@ -1,0 +1,72 @@
+"""Custom::DedicatedIpPool: an SES v2 dedicated IP pool."""
+
+from __future__ import annotations
+
+from .lifecycle import Request
+from .schema import Enum, Object, ResourceType, String, TAGS
+from .tags import to_dict, to_list
+
+NAME_PATTERN = r"[a-z0-9_-]{1,64}"
+NAME_GENERATION = {"max_length": 64, "lowercase": True}
+
+TYPE = ResourceType(
+    type_name="Custom::DedicatedIpPool",
+    native_type="AWS::SES::DedicatedIpPool",
+    arn_kind="dedicated-ip-pool",
+    name_property="PoolName",
+    name_pattern=NAME_PATTERN,
+    properties=Object(
+        fields={
+            "PoolName": String(
+                pattern=NAME_PATTERN,
+                create_only=True,
+                doc="Generated, lowercase, when omitted. A change replaces the pool.",
+            ),
+            "ScalingMode": Enum(
+                "STANDARD",
+                "MANAGED",
+                default="STANDARD",
+                # SES turns a STANDARD pool MANAGED in place, never back.
+                create_only=lambda old, new: old == "MANAGED" and new != "MANAGED",
+                doc="STANDARD (default) or MANAGED. MANAGED to STANDARD replaces the pool.",
+            ),
+            "Tags": TAGS,
+        }
+    ),
+    actions=(
+        "ses:CreateDedicatedIpPool",
+        "ses:DeleteDedicatedIpPool",
+        "ses:PutDedicatedIpPoolScalingAttributes",
+        "ses:TagResource",
+        "ses:UntagResource",
+        "ses:ListTagsForResource",
+    ),
+    attributes={
+        "Arn": "arn:PARTITION:ses:REGION:ACCOUNT:dedicated-ip-pool/NAME",
+        "PoolName": "the pool's name (also Ref)",
+        "ScalingMode": "STANDARD or MANAGED",
+    },
+)
+
+
+def create(props: dict, client, request: Request) -> tuple[str, dict]:
+    name = props["PoolName"]
+    call = {"PoolName": name, "ScalingMode": props["ScalingMode"]}
+    if props.get("Tags"):
+        call["Tags"] = to_list(to_dict(props["Tags"]))
+    client.create_dedicated_ip_pool(**call)
+    return name, attributes(name, props, request)
+
+
+def update(name: str, props: dict, old: dict, client, request: Request) -> dict:
+    if props["ScalingMode"] != old.get("ScalingMode", "STANDARD"):
+        client.put_dedicated_ip_pool_scaling_attributes(PoolName=name, ScalingMode=props["ScalingMode"])
+    return attributes(name, props, request)
+
+
+def delete(name: str, client) -> None:
+    client.delete_dedicated_ip_pool(PoolName=name)
+
+
+def attributes(name: str, props: dict, request: Request) -> dict:
+    return {"Arn": request.arns.arn(TYPE.arn_kind, name), "PoolName": name, "ScalingMode": props["ScalingMode"]}

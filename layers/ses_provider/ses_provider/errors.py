@@ -1,0 +1,43 @@
+"""One map from SES errors to short reasons that name the resource and the region.
+
+CloudFormation shows only the end of a long reason, so the reasons are short and the
+resource comes first.
+"""
+
+from __future__ import annotations
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+_REASONS = {
+    "AlreadyExistsException": "already exists; it was not created by this stack and is left untouched",
+    "NotFoundException": "was not found",
+    "LimitExceededException": "would exceed an SES quota",
+    "TooManyRequestsException": "SES kept throttling the request after retries",
+    "ConcurrentModificationException": "is being changed by another request; try again",
+    "AccessDeniedException": "access denied; check the function's IAM policy",
+    "AccountSuspendedException": "the SES account is suspended",
+    "SendingPausedException": "sending is paused for this account",
+    "MailFromDomainNotVerifiedException": "MAIL FROM domain is not verified",
+    "InternalServiceErrorException": "SES had an internal error after retries",
+}
+
+
+def error_code(error: BaseException) -> str:
+    if isinstance(error, ClientError):
+        return error.response.get("Error", {}).get("Code", "")
+    return ""
+
+
+def reason(error: BaseException, what: str, region: str) -> str:
+    """`what` names the resource, for example "configuration set orders"."""
+    if isinstance(error, ClientError):
+        code = error_code(error)
+        text = _REASONS.get(code)
+        if text is None:
+            # BadRequestException and the like: SES's own message says what is wrong.
+            message = error.response.get("Error", {}).get("Message") or code or "request failed"
+            text = f"{code}: {message}" if code and code not in message else message
+        return f"{what} in {region}: {text}"[:256]
+    if isinstance(error, BotoCoreError):
+        return f"{what} in {region}: could not reach SES ({type(error).__name__})"[:256]
+    return f"{what} in {region}: {type(error).__name__}: {error}"[:256]

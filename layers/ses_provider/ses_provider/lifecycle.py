@@ -1,0 +1,181 @@
+"""The CloudFormation lifecycle shared by every resource type.
+
+Each resource module declares TYPE (its schema) and create/update/delete for its SES calls.
+This module decides what a request means: validation before any SES call, replacement,
+tag sync, and which physical ids may be deleted.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, Mapping
+
+from . import naming, tags
+from .client import ArnBuilder
+from .errors import error_code, reason
+from .schema import InvalidProperty
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a resource module needs to know about the CloudFormation request."""
+
+    stack_id: str
+    logical_id: str
+    request_id: str
+    arns: ArnBuilder
+
+
+class ProviderError(Exception):
+    """An answer of FAILED with this reason. `physical_id` is set when a Create made a
+    resource before failing, so that CloudFormation's rollback Delete removes it."""
+
+    def __init__(self, reason: str, physical_id: str | None = None):
+        super().__init__(reason)
+        self.physical_id = physical_id
+
+
+class PartialCreate(Exception):
+    """SES created the resource, then a later call of the same Create failed."""
+
+    def __init__(self, physical_id: str, cause: BaseException):
+        super().__init__(str(cause))
+        self.physical_id = physical_id
+        self.cause = cause
+
+
+def parse(resource: ModuleType, raw: Mapping[str, Any] | None) -> dict:
+    """Coerce and validate properties; raises InvalidProperty naming the property."""
+    props = resource.TYPE.coerce(raw)
+    tags.validate(props.get("Tags"))
+    return props
+
+
+def _describe(resource: ModuleType, name: str) -> str:
+    return f"{resource.TYPE.type_name.split('::')[-1]} {name}"
+
+
+def _ses_failure(resource: ModuleType, name: str, request: Request, error: BaseException) -> ProviderError:
+    return ProviderError(reason(error, _describe(resource, name), request.arns.region))
+
+
+def _name_for_create(resource: ModuleType, props: dict, request: Request) -> dict:
+    name_property = resource.TYPE.name_property
+    if props.get(name_property):
+        return props
+    generated = naming.generate(request.stack_id, request.logical_id, **resource.NAME_GENERATION)
+    return {**props, name_property: generated}
+
+
+def create(resource: ModuleType, raw: Mapping, client, request: Request) -> tuple[str, dict]:
+    props = _name_for_create(resource, parse(resource, raw), request)
+    return _create(resource, props, client, request)
+
+
+def _create(resource: ModuleType, props: dict, client, request: Request) -> tuple[str, dict]:
+    name = props[resource.TYPE.name_property]
+    try:
+        return resource.create(props, client, request)
+    except PartialCreate as partial:
+        raise ProviderError(
+            _ses_failure(resource, name, request, partial.cause).args[0], partial.physical_id
+        ) from partial.cause
+    except (InvalidProperty, ProviderError):
+        raise
+    except Exception as error:
+        raise _ses_failure(resource, name, request, error) from error
+
+
+def update(
+    resource: ModuleType, physical_id: str, raw: Mapping, raw_old: Mapping, client, request: Request
+) -> tuple[str, dict]:
+    props = parse(resource, raw)
+    try:
+        old = resource.TYPE.coerce(raw_old)
+    except InvalidProperty:
+        # The previous properties were accepted by an earlier version of this provider;
+        # compare against nothing rather than refuse the update.
+        old = {}
+    name_property = resource.TYPE.name_property
+    # An omitted name keeps the name the resource already has.
+    if not props.get(name_property) and not old.get(name_property):
+        current = {**props, name_property: physical_id}
+        previous = {**old, name_property: physical_id}
+    else:
+        current, previous = props, {**old, name_property: old.get(name_property) or physical_id}
+
+    replacing = resource.TYPE.replacing_changes(previous, current)
+    if replacing:
+        target = current.get(name_property)
+        if target == physical_id:
+            raise ProviderError(
+                f"{', '.join(replacing)}: this change needs a new {_describe(resource, physical_id)}"
+                f" with the same {name_property}, which SES cannot do in place; change or remove"
+                f" {name_property} to replace it"
+            )
+        # A new physical id makes CloudFormation delete the old resource after the update,
+        # or the new one if the stack rolls back: never delete-then-create here.
+        new_props = _name_for_create(resource, {**props, name_property: target}, request)
+        try:
+            return _create(resource, new_props, client, request)
+        except ProviderError as failed:
+            if failed.physical_id:
+                # A half-made replacement is ours alone: remove it, the old one stays.
+                _discard(resource, failed.physical_id, client, request)
+            raise ProviderError(failed.args[0]) from failed
+
+    try:
+        attributes = resource.update(physical_id, current, previous, client, request)
+        arn = request.arns.arn(resource.TYPE.arn_kind, physical_id)
+        tags.converge(
+            client,
+            arn,
+            desired=tags.to_dict(current.get("Tags")),
+            managed=tags.to_dict(previous.get("Tags")).keys(),
+        )
+    except (InvalidProperty, ProviderError):
+        raise
+    except Exception as error:
+        raise _ses_failure(resource, physical_id, request, error) from error
+    return physical_id, attributes
+
+
+def _discard(resource: ModuleType, physical_id: str, client, request: Request) -> None:
+    try:
+        resource.delete(physical_id, client)
+    except Exception as error:  # noqa: BLE001 - reported, the answer is FAILED anyway
+        if error_code(error) != "NotFoundException":
+            logger.error("could not remove the half-made %s: %s", physical_id, error)
+
+
+def owns(resource: ModuleType, physical_id: str, raw: Mapping | None, request: Request) -> bool:
+    """Whether this provider issued `physical_id` for this resource.
+
+    A Delete carries the properties of the resource being deleted: the declared name, or,
+    when none was declared, a name that naming.generate made for this stack and logical id.
+    The failed-Create marker and ids that CloudFormation or crhelper generated match neither.
+    """
+    if not resource.TYPE.is_valid_name(physical_id):
+        return False
+    declared = (raw or {}).get(resource.TYPE.name_property)
+    if declared:
+        return declared == physical_id
+    return naming.is_generated_for(physical_id, request.stack_id, request.logical_id)
+
+
+def delete(resource: ModuleType, physical_id: str, raw: Mapping | None, client, request: Request) -> bool:
+    """Delete the resource if this provider issued its physical id; False if nothing to do."""
+    if not owns(resource, physical_id, raw, request):
+        logger.info("physical id %r was not issued by this provider: nothing to delete", physical_id)
+        return False
+    try:
+        resource.delete(physical_id, client)
+    except Exception as error:
+        if error_code(error) == "NotFoundException":
+            return True  # already gone counts as success
+        raise _ses_failure(resource, physical_id, request, error) from error
+    return True

@@ -1,0 +1,232 @@
+"""Property schemas: one declaration per resource type.
+
+The same declaration coerces CloudFormation's strings, validates, lists the create-only
+properties that decide replacement, names the IAM actions and renders the README reference.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+# Accepted by every custom resource and never passed on: CloudFormation's own keys.
+CLOUDFORMATION_KEYS = frozenset({"ServiceToken", "ServiceTimeout"})
+
+
+class InvalidProperty(ValueError):
+    """Bad input: answered FAILED before any SES call, with the property's path in the reason."""
+
+    def __init__(self, path: str, problem: str):
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{path}: {problem}" if path else problem)
+
+
+def _show(value: Any, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+@dataclass(frozen=True)
+class Field:
+    doc: str = ""
+    required: bool = False
+    # A change of a create-only property replaces the resource. A callable decides per
+    # (old, new) pair, for values that SES can change only one way in place.
+    create_only: bool | Callable[[Any, Any], bool] = False
+    # Filled in when the property is omitted, so that "omitted" and "the default" compare equal.
+    default: Any = None
+
+    kind = "any"
+
+    def coerce(self, value: Any, path: str) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def replaces(self, old: Any, new: Any) -> bool:
+        if old == new:
+            return False
+        if callable(self.create_only):
+            return self.create_only(old, new)
+        return bool(self.create_only)
+
+
+@dataclass(frozen=True)
+class String(Field):
+    pattern: str | None = None
+    enum: tuple[str, ...] = ()
+    min_length: int = 0
+    max_length: int | None = None
+    secret: bool = False
+
+    kind = "String"
+
+    def coerce(self, value: Any, path: str) -> str:
+        # CloudFormation sends numbers as strings already; a bare JSON number (from a
+        # hand-written event) is still a scalar that a template author would write.
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise InvalidProperty(path, f"must be a string, got {type(value).__name__}")
+        value = str(value)
+        shown = "(hidden)" if self.secret else _show(value)
+        if self.enum and value not in self.enum:
+            raise InvalidProperty(path, f"{shown} is not one of {', '.join(self.enum)}")
+        if len(value) < self.min_length:
+            raise InvalidProperty(path, f"must have at least {self.min_length} characters")
+        if self.max_length is not None and len(value) > self.max_length:
+            raise InvalidProperty(path, f"must have at most {self.max_length} characters")
+        if self.pattern and not re.fullmatch(self.pattern, value):
+            raise InvalidProperty(path, f"{shown} does not match {self.pattern}")
+        return value
+
+
+@dataclass(frozen=True)
+class Boolean(Field):
+    kind = "Boolean"
+
+    def coerce(self, value: Any, path: str) -> bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        raise InvalidProperty(path, f"must be true or false, got {_show(value)}")
+
+
+@dataclass(frozen=True)
+class Integer(Field):
+    minimum: int | None = None
+    maximum: int | None = None
+
+    kind = "Integer"
+
+    def coerce(self, value: Any, path: str) -> int:
+        if isinstance(value, bool):
+            raise InvalidProperty(path, f"must be an integer, got {_show(value)}")
+        if isinstance(value, int):
+            number = value
+        elif isinstance(value, float) and value.is_integer():
+            number = int(value)
+        elif isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d{1,18}\s*", value):
+            number = int(value)
+        else:
+            raise InvalidProperty(path, f"must be an integer, got {_show(value)}")
+        if self.minimum is not None and number < self.minimum:
+            raise InvalidProperty(path, f"{number} is below the minimum {self.minimum}")
+        if self.maximum is not None and number > self.maximum:
+            raise InvalidProperty(path, f"{number} is above the maximum {self.maximum}")
+        return number
+
+
+@dataclass(frozen=True)
+class Array(Field):
+    items: Field = field(default_factory=String)
+    max_items: int | None = None
+    unique: bool = False
+
+    kind = "List"
+
+    def coerce(self, value: Any, path: str) -> list:
+        if not isinstance(value, list):
+            raise InvalidProperty(path, f"must be a list, got {type(value).__name__}")
+        if self.max_items is not None and len(value) > self.max_items:
+            raise InvalidProperty(path, f"has {len(value)} items, at most {self.max_items} allowed")
+        result = [self.items.coerce(item, f"{path}[{index}]") for index, item in enumerate(value)]
+        if self.unique:
+            seen = set()
+            for index, item in enumerate(result):
+                if item in seen:
+                    raise InvalidProperty(f"{path}[{index}]", f"{_show(item)} is repeated")
+                seen.add(item)
+        return result
+
+
+@dataclass(frozen=True)
+class Object(Field):
+    fields: Mapping[str, Field] = field(default_factory=dict)
+    # At most one of these property groups may be given (SES rejects mixed forms).
+    exclusive: tuple[tuple[str, ...], ...] = ()
+
+    kind = "Object"
+
+    def secret_names(self) -> set[str]:
+        """Names of properties that must never be logged, at any depth."""
+        names = set()
+        for name, spec in self.fields.items():
+            if getattr(spec, "secret", False):
+                names.add(name)
+            if isinstance(spec, Object):
+                names |= spec.secret_names()
+        return names
+
+    def coerce(self, value: Any, path: str, ignore: frozenset = frozenset()) -> dict:
+        if not isinstance(value, dict):
+            raise InvalidProperty(path, f"must be an object, got {type(value).__name__}")
+        prefix = f"{path}." if path else ""
+        for key in value:
+            if key not in self.fields and key not in ignore:
+                raise InvalidProperty(f"{prefix}{key}", "unknown property")
+        result = {}
+        for name, spec in self.fields.items():
+            if name not in value or value[name] is None:
+                if spec.required:
+                    raise InvalidProperty(f"{prefix}{name}", "is required")
+                if spec.default is not None:
+                    result[name] = spec.default
+                continue
+            result[name] = spec.coerce(value[name], f"{prefix}{name}")
+        given = [group for group in self.exclusive if any(name in result for name in group)]
+        if len(given) > 1:
+            names = " and ".join("/".join(group) for group in given)
+            raise InvalidProperty(path or "Properties", f"{names} cannot be combined")
+        for group in given:
+            missing = [name for name in group if name not in result]
+            if missing:
+                raise InvalidProperty(f"{prefix}{missing[0]}", f"is required with {'/'.join(group)}")
+        return result
+
+
+def Enum(*values: str, **kwargs) -> String:
+    return String(enum=values, **kwargs)
+
+
+# The shape of Tags; the SES tag rules themselves are checked in tags.validate.
+TAGS = Array(
+    items=Object(
+        fields={
+            "Key": String(required=True, min_length=1, max_length=128),
+            "Value": String(required=True, max_length=256),
+        }
+    ),
+    doc="Tags applied on create and kept in sync on every update.",
+)
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    """Everything the provider knows about one custom resource type."""
+
+    type_name: str  # Custom::EmailIdentity
+    native_type: str  # AWS::SES::EmailIdentity, whose property names we mirror
+    arn_kind: str  # identity, configuration-set, dedicated-ip-pool
+    name_property: str  # the property that holds the SES name (the physical id)
+    name_pattern: str  # a valid SES name; anything else is never a resource of ours
+    properties: Object
+    actions: tuple[str, ...]  # IAM actions the module calls, for the function's policy
+    attributes: Mapping[str, str]  # Fn::GetAtt name -> description
+
+    def coerce(self, raw: Mapping[str, Any] | None) -> dict:
+        return self.properties.coerce(dict(raw or {}), "", ignore=CLOUDFORMATION_KEYS)
+
+    @property
+    def create_only(self) -> tuple[str, ...]:
+        return tuple(name for name, spec in self.properties.fields.items() if spec.create_only)
+
+    def replacing_changes(self, old: Mapping, new: Mapping) -> list[str]:
+        """The create-only properties whose change needs a new resource."""
+        return [
+            name
+            for name, spec in self.properties.fields.items()
+            if spec.create_only and spec.replaces(old.get(name), new.get(name))
+        ]
+
+    def is_valid_name(self, name: Any) -> bool:
+        return isinstance(name, str) and re.fullmatch(self.name_pattern, name) is not None
