@@ -110,11 +110,11 @@ def update(
 
     replacing = resource.TYPE.replacing_changes(previous, current)
     if replacing:
-        target = current.get(name_property)
+        target = props.get(name_property)  # None: a new name is generated
         if target == physical_id:
             raise ProviderError(
-                f"{', '.join(replacing)}: this change needs a new {_describe(resource, physical_id)}"
-                f" with the same {name_property}, which SES cannot do in place; change or remove"
+                f"{', '.join(replacing)}: SES cannot make this change to {_describe(resource, physical_id)}"
+                f" in place, and a replacement would need the same {name_property}; change or remove"
                 f" {name_property} to replace it"
             )
         # A new physical id makes CloudFormation delete the old resource after the update,

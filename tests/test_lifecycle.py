@@ -1,0 +1,424 @@
+"""Create, update and delete of each type against botocore's Stubber.
+
+Every test activates the Stubber with exactly the calls that SES must receive: an extra or
+a different call fails the test, and assert_no_pending_responses catches a missing one.
+"""
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+
+from ses_provider import configuration_set, dedicated_ip_pool, email_identity, lifecycle, naming
+from ses_provider.client import ArnBuilder
+from ses_provider.schema import InvalidProperty
+
+STACK = "arn:aws:cloudformation:us-east-1:123456789012:stack/orders/5b6ef3a0-0000-11ef-9a6b-0a1b2c3d4e5f"
+REQUEST = lifecycle.Request(STACK, "Sender", "req-1", ArnBuilder("aws", "us-east-1", "123456789012"))
+ARN = "arn:aws:ses:us-east-1:123456789012:{}/{}"
+
+
+@pytest.fixture
+def ses():
+    client = boto3.client("sesv2", region_name="us-east-1")
+    with Stubber(client) as stub:
+        yield client, stub
+        stub.assert_no_pending_responses()
+
+
+def tags(**pairs):
+    return [{"Key": k, "Value": v} for k, v in sorted(pairs.items())]
+
+
+def error(stub, method, code, status=400):
+    stub.add_client_error(method, service_error_code=code, service_message=f"{code} from SES", http_status_code=status)
+
+
+CREATED_DOMAIN = {
+    "IdentityType": "DOMAIN",
+    "VerifiedForSendingStatus": False,
+    "DkimAttributes": {
+        "SigningEnabled": True,
+        "Status": "PENDING",
+        "Tokens": ["tok1", "tok2", "tok3"],
+        "SigningAttributesOrigin": "AWS_SES",
+        "SigningHostedZone": "dkim.amazonses.com",
+    },
+}
+
+
+# --- Custom::EmailIdentity ---------------------------------------------------------------
+
+
+def test_identity_create_sends_tags_dkim_and_configuration_set_in_the_one_create_call(ses):
+    client, stub = ses
+    stub.add_response(
+        "create_email_identity",
+        CREATED_DOMAIN,
+        {
+            "EmailIdentity": "example.com",
+            "Tags": tags(team="mail", env="prod"),
+            "DkimSigningAttributes": {"NextSigningKeyLength": "RSA_2048_BIT"},
+            "ConfigurationSetName": "orders",
+        },
+    )
+    physical_id, data = lifecycle.create(
+        email_identity,
+        {
+            "EmailIdentity": "example.com",
+            "Tags": tags(team="mail", env="prod"),
+            "DkimSigningAttributes": {"NextSigningKeyLength": "RSA_2048_BIT"},
+            "ConfigurationSetAttributes": {"ConfigurationSetName": "orders"},
+            "DkimAttributes": {"SigningEnabled": "true"},  # already SES's answer: no Put call
+            "FeedbackAttributes": {"EmailForwardingEnabled": "true"},  # SES default: no Put call
+            "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:x",
+        },
+        client,
+        REQUEST,
+    )
+    assert physical_id == "example.com"
+    assert data == {
+        "Arn": ARN.format("identity", "example.com"),
+        "IdentityType": "DOMAIN",
+        "VerifiedForSendingStatus": "false",
+        "DkimStatus": "PENDING",
+        "DkimDNSTokenName1": "tok1._domainkey.example.com",
+        "DkimDNSTokenName2": "tok2._domainkey.example.com",
+        "DkimDNSTokenName3": "tok3._domainkey.example.com",
+        "DkimDNSTokenValue1": "tok1.dkim.amazonses.com",
+        "DkimDNSTokenValue2": "tok2.dkim.amazonses.com",
+        "DkimDNSTokenValue3": "tok3.dkim.amazonses.com",
+    }
+
+
+def test_identity_create_puts_only_what_create_cannot_set(ses):
+    client, stub = ses
+    stub.add_response("create_email_identity", CREATED_DOMAIN, {"EmailIdentity": "example.com"})
+    stub.add_response("put_email_identity_dkim_attributes", {}, {"EmailIdentity": "example.com", "SigningEnabled": False})
+    stub.add_response("put_email_identity_feedback_attributes", {}, {"EmailIdentity": "example.com", "EmailForwardingEnabled": False})
+    stub.add_response(
+        "put_email_identity_mail_from_attributes",
+        {},
+        {"EmailIdentity": "example.com", "MailFromDomain": "bounce.example.com", "BehaviorOnMxFailure": "REJECT_MESSAGE"},
+    )
+    lifecycle.create(
+        email_identity,
+        {
+            "EmailIdentity": "example.com",
+            "DkimAttributes": {"SigningEnabled": "false"},
+            "FeedbackAttributes": {"EmailForwardingEnabled": "false"},
+            "MailFromAttributes": {"MailFromDomain": "bounce.example.com", "BehaviorOnMxFailure": "REJECT_MESSAGE"},
+        },
+        client,
+        REQUEST,
+    )
+
+
+def test_identity_create_of_an_address_returns_empty_dkim_tokens(ses):
+    client, stub = ses
+    stub.add_response(
+        "create_email_identity",
+        {"IdentityType": "EMAIL_ADDRESS", "VerifiedForSendingStatus": False, "DkimAttributes": {"Status": "NOT_STARTED"}},
+        {"EmailIdentity": "sender@example.com"},
+    )
+    _, data = lifecycle.create(email_identity, {"EmailIdentity": "sender@example.com"}, client, REQUEST)
+    assert data["IdentityType"] == "EMAIL_ADDRESS"
+    assert all(data[f"DkimDNSToken{kind}{i}"] == "" for kind in ("Name", "Value") for i in (1, 2, 3))
+    assert all(isinstance(value, str) for value in data.values())
+
+
+def test_identity_create_that_fails_after_create_hands_back_the_real_physical_id(ses):
+    client, stub = ses
+    stub.add_response("create_email_identity", CREATED_DOMAIN, {"EmailIdentity": "example.com"})
+    error(stub, "put_email_identity_feedback_attributes", "BadRequestException")
+    with pytest.raises(lifecycle.ProviderError) as failure:
+        lifecycle.create(email_identity, {"EmailIdentity": "example.com", "FeedbackAttributes": {"EmailForwardingEnabled": "false"}}, client, REQUEST)
+    # CloudFormation's rollback Delete gets the real id and removes what was made.
+    assert failure.value.physical_id == "example.com"
+    assert "EmailIdentity example.com in us-east-1" in str(failure.value)
+
+
+def test_identity_create_of_an_existing_identity_fails_without_claiming_it(ses):
+    client, stub = ses
+    error(stub, "create_email_identity", "AlreadyExistsException")
+    with pytest.raises(lifecycle.ProviderError) as failure:
+        lifecycle.create(email_identity, {"EmailIdentity": "example.com"}, client, REQUEST)
+    assert failure.value.physical_id is None
+    assert str(failure.value) == "EmailIdentity example.com in us-east-1: already exists; it was not created by this stack and is left untouched"
+
+
+def test_identity_update_without_changes_makes_no_mutating_call(ses):
+    client, stub = ses
+    props = {"EmailIdentity": "example.com", "Tags": tags(team="mail"), "FeedbackAttributes": {"EmailForwardingEnabled": "false"}}
+    stub.add_response("get_email_identity", CREATED_DOMAIN, {"EmailIdentity": "example.com"})
+    stub.add_response("list_tags_for_resource", {"Tags": tags(team="mail")}, {"ResourceArn": ARN.format("identity", "example.com")})
+    physical_id, data = lifecycle.update(email_identity, "example.com", props, props, client, REQUEST)
+    assert physical_id == "example.com" and data["DkimDNSTokenName1"] == "tok1._domainkey.example.com"
+
+
+def test_identity_update_puts_what_changed_and_converges_tags(ses):
+    client, stub = ses
+    old = {
+        "EmailIdentity": "example.com",
+        "Tags": tags(team="mail", old="x"),
+        "MailFromAttributes": {"MailFromDomain": "bounce.example.com"},
+        "DkimSigningAttributes": {"DomainSigningSelector": "sel", "DomainSigningPrivateKey": "a2V5"},
+        "ConfigurationSetAttributes": {"ConfigurationSetName": "orders"},
+    }
+    new = {
+        "EmailIdentity": "example.com",
+        "Tags": tags(team="email", new="y"),
+        "FeedbackAttributes": {"EmailForwardingEnabled": "false"},
+        "DkimAttributes": {"SigningEnabled": "false"},
+    }
+    stub.add_response("put_email_identity_dkim_signing_attributes", {}, {"EmailIdentity": "example.com", "SigningAttributesOrigin": "AWS_SES", "SigningAttributes": {}})
+    stub.add_response("put_email_identity_dkim_attributes", {}, {"EmailIdentity": "example.com", "SigningEnabled": False})
+    stub.add_response("put_email_identity_feedback_attributes", {}, {"EmailIdentity": "example.com", "EmailForwardingEnabled": False})
+    stub.add_response("put_email_identity_mail_from_attributes", {}, {"EmailIdentity": "example.com"})
+    stub.add_response("put_email_identity_configuration_set_attributes", {}, {"EmailIdentity": "example.com"})
+    stub.add_response("get_email_identity", CREATED_DOMAIN, {"EmailIdentity": "example.com"})
+    arn = ARN.format("identity", "example.com")
+    stub.add_response("list_tags_for_resource", {"Tags": tags(team="mail", old="x", other="z")}, {"ResourceArn": arn})
+    stub.add_response("tag_resource", {}, {"ResourceArn": arn, "Tags": tags(new="y", team="email")})
+    stub.add_response("untag_resource", {}, {"ResourceArn": arn, "TagKeys": ["old"]})
+    lifecycle.update(email_identity, "example.com", new, old, client, REQUEST)
+
+
+def test_identity_rollback_update_restores_the_previous_settings(ses):
+    client, stub = ses
+    before = {"EmailIdentity": "example.com", "FeedbackAttributes": {"EmailForwardingEnabled": "false"}}
+    after = {"EmailIdentity": "example.com"}
+    # The rollback update: CloudFormation sends the old properties as the new ones.
+    stub.add_response("put_email_identity_feedback_attributes", {}, {"EmailIdentity": "example.com", "EmailForwardingEnabled": False})
+    stub.add_response("get_email_identity", CREATED_DOMAIN, {"EmailIdentity": "example.com"})
+    stub.add_response("list_tags_for_resource", {"Tags": []}, {"ResourceArn": ARN.format("identity", "example.com")})
+    lifecycle.update(email_identity, "example.com", before, after, client, REQUEST)
+
+
+def test_identity_update_to_byodkim_sends_the_external_signing_key(ses):
+    client, stub = ses
+    new = {"EmailIdentity": "example.com", "DkimSigningAttributes": {"DomainSigningSelector": "sel", "DomainSigningPrivateKey": "a2V5"}}
+    stub.add_response(
+        "put_email_identity_dkim_signing_attributes",
+        {},
+        {"EmailIdentity": "example.com", "SigningAttributesOrigin": "EXTERNAL", "SigningAttributes": new["DkimSigningAttributes"]},
+    )
+    stub.add_response("get_email_identity", {**CREATED_DOMAIN, "DkimAttributes": {"SigningAttributesOrigin": "EXTERNAL", "Tokens": ["sel"]}}, {"EmailIdentity": "example.com"})
+    stub.add_response("list_tags_for_resource", {"Tags": []}, {"ResourceArn": ANY})
+    _, data = lifecycle.update(email_identity, "example.com", new, {"EmailIdentity": "example.com"}, client, REQUEST)
+    assert data["DkimDNSTokenName1"] == ""  # BYODKIM: the user's own record, not Easy DKIM CNAMEs
+    assert "a2V5" not in repr(data)
+
+
+def test_identity_change_of_name_creates_a_new_identity_and_returns_its_id(ses):
+    client, stub = ses
+    stub.add_response("create_email_identity", CREATED_DOMAIN, {"EmailIdentity": "example.org", "Tags": tags(team="mail")})
+    physical_id, data = lifecycle.update(
+        email_identity, "example.com", {"EmailIdentity": "example.org", "Tags": tags(team="mail")}, {"EmailIdentity": "example.com"}, client, REQUEST
+    )
+    # A new physical id makes CloudFormation delete example.com after the update.
+    assert physical_id == "example.org" and data["Arn"].endswith("identity/example.org")
+
+
+def test_a_half_made_replacement_is_removed_and_the_update_fails(ses):
+    client, stub = ses
+    stub.add_response("create_email_identity", CREATED_DOMAIN, {"EmailIdentity": "example.org"})
+    error(stub, "put_email_identity_feedback_attributes", "BadRequestException")
+    stub.add_response("delete_email_identity", {}, {"EmailIdentity": "example.org"})
+    with pytest.raises(lifecycle.ProviderError) as failure:
+        lifecycle.update(
+            email_identity,
+            "example.com",
+            {"EmailIdentity": "example.org", "FeedbackAttributes": {"EmailForwardingEnabled": "false"}},
+            {"EmailIdentity": "example.com"},
+            client,
+            REQUEST,
+        )
+    assert failure.value.physical_id is None  # the update keeps example.com
+
+
+@pytest.mark.parametrize(
+    "physical_id, props",
+    [
+        (naming.failed_create_id("req-0"), {"EmailIdentity": "example.com"}),
+        ("orders_Sender_ABCD1234", {"EmailIdentity": "example.com"}),  # made up by crhelper
+        ("example.net", {"EmailIdentity": "example.com"}),  # not the declared identity
+    ],
+    ids=["failed-create marker", "crhelper random id", "another identity"],
+)
+def test_identity_delete_of_an_id_this_provider_did_not_issue_makes_no_call(ses, physical_id, props):
+    client, _ = ses
+    assert lifecycle.delete(email_identity, physical_id, props, client, REQUEST) is False
+
+
+def test_identity_delete_removes_the_identity(ses):
+    client, stub = ses
+    stub.add_response("delete_email_identity", {}, {"EmailIdentity": "example.com"})
+    assert lifecycle.delete(email_identity, "example.com", {"EmailIdentity": "example.com"}, client, REQUEST) is True
+
+
+def test_identity_delete_of_an_identity_already_gone_succeeds(ses):
+    client, stub = ses
+    error(stub, "delete_email_identity", "NotFoundException", 404)
+    assert lifecycle.delete(email_identity, "example.com", {"EmailIdentity": "example.com"}, client, REQUEST) is True
+
+
+def test_identity_delete_that_ses_refuses_fails_with_a_reason_naming_it(ses):
+    client, stub = ses
+    error(stub, "delete_email_identity", "ConcurrentModificationException")
+    with pytest.raises(lifecycle.ProviderError, match="^EmailIdentity example.com in us-east-1: is being changed"):
+        lifecycle.delete(email_identity, "example.com", {"EmailIdentity": "example.com"}, client, REQUEST)
+
+
+@pytest.mark.parametrize(
+    "module, props",
+    [
+        (email_identity, {"EmailIdentity": "example.com", "Tags": tags(**{"aws:owner": "x"})}),
+        (email_identity, {"EmailIdentity": "example.com", "Colour": "blue"}),
+        (configuration_set, {"Name": "bad name"}),
+        (dedicated_ip_pool, {"PoolName": "p", "Tags": [{"Key": "k"}]}),
+    ],
+    ids=["aws: tag", "unknown property", "bad name", "tag without value"],
+)
+def test_invalid_input_fails_before_any_ses_call(ses, module, props):
+    client, _ = ses  # no responses queued: any SES call would raise
+    with pytest.raises(InvalidProperty):
+        lifecycle.create(module, props, client, REQUEST)
+    with pytest.raises(InvalidProperty):
+        lifecycle.update(module, "existing", props, {}, client, REQUEST)
+
+
+# --- Custom::ConfigurationSet ------------------------------------------------------------
+
+ALL_OPTIONS = {
+    "DeliveryOptions": {"SendingPoolName": "pool", "TlsPolicy": "REQUIRE", "MaxDeliverySeconds": "600"},
+    "ReputationOptions": {"ReputationMetricsEnabled": "true"},
+    "SendingOptions": {"SendingEnabled": "false"},
+    "SuppressionOptions": {
+        "SuppressedReasons": ["BOUNCE"],
+        "ValidationOptions": {"ConditionThreshold": {"ConditionThresholdEnabled": "ENABLED", "OverallConfidenceThreshold": {"ConfidenceVerdictThreshold": "HIGH"}}},
+    },
+    "TrackingOptions": {"CustomRedirectDomain": "click.example.com", "HttpsPolicy": "REQUIRE"},
+    "VdmOptions": {"DashboardOptions": {"EngagementMetrics": "ENABLED"}, "GuardianOptions": {"OptimizedSharedDelivery": "DISABLED"}},
+    "ArchivingOptions": {"ArchiveArn": "arn:aws:ses:us-east-1:123456789012:mailmanager-archive/a-abcdefghijklmnopqrstuvwxyz"},
+}
+
+
+def test_configuration_set_create_is_one_call_with_every_option_and_the_tags(ses):
+    client, stub = ses
+    expected = configuration_set.TYPE.coerce(ALL_OPTIONS)
+    stub.add_response("create_configuration_set", {}, {"ConfigurationSetName": "orders", **expected, "Tags": tags(team="mail")})
+    physical_id, data = lifecycle.create(configuration_set, {"Name": "orders", "Tags": tags(team="mail"), **ALL_OPTIONS}, client, REQUEST)
+    assert expected["DeliveryOptions"]["MaxDeliverySeconds"] == 600
+    assert (physical_id, data) == ("orders", {"Arn": ARN.format("configuration-set", "orders"), "Name": "orders"})
+
+
+def test_configuration_set_without_name_gets_a_valid_generated_name_bound_to_the_resource(ses):
+    client, stub = ses
+    stub.add_response("create_configuration_set", {}, {"ConfigurationSetName": ANY})
+    physical_id, data = lifecycle.create(configuration_set, {}, client, REQUEST)
+    assert configuration_set.TYPE.is_valid_name(physical_id)
+    assert physical_id.startswith("orders-Sender-") and data["Name"] == physical_id
+    assert naming.is_generated_for(physical_id, STACK, "Sender")
+    assert not naming.is_generated_for(physical_id, STACK, "OtherResource")
+
+
+def test_configuration_set_update_replaces_only_the_changed_option_groups(ses):
+    client, stub = ses
+    old = {"Name": "orders", **ALL_OPTIONS}
+    new = {
+        "Name": "orders",
+        **{k: v for k, v in ALL_OPTIONS.items() if k not in ("TrackingOptions", "VdmOptions", "SendingOptions")},
+        "DeliveryOptions": {"TlsPolicy": "OPTIONAL"},
+        "VdmOptions": {"DashboardOptions": {"EngagementMetrics": "DISABLED"}},
+    }
+    stub.add_response("put_configuration_set_delivery_options", {}, {"ConfigurationSetName": "orders", "TlsPolicy": "OPTIONAL"})
+    stub.add_response("put_configuration_set_sending_options", {}, {"ConfigurationSetName": "orders", "SendingEnabled": True})
+    stub.add_response("put_configuration_set_tracking_options", {}, {"ConfigurationSetName": "orders"})
+    stub.add_response(
+        "put_configuration_set_vdm_options", {}, {"ConfigurationSetName": "orders", "VdmOptions": {"DashboardOptions": {"EngagementMetrics": "DISABLED"}}}
+    )
+    stub.add_response("list_tags_for_resource", {"Tags": []}, {"ResourceArn": ARN.format("configuration-set", "orders")})
+    assert lifecycle.update(configuration_set, "orders", new, old, client, REQUEST)[0] == "orders"
+
+
+def test_configuration_set_update_with_generated_name_keeps_it(ses):
+    client, stub = ses
+    generated = naming.generate(STACK, "Sender")
+    stub.add_response("put_configuration_set_reputation_options", {}, {"ConfigurationSetName": generated, "ReputationMetricsEnabled": True})
+    stub.add_response("list_tags_for_resource", {"Tags": []}, {"ResourceArn": ARN.format("configuration-set", generated)})
+    physical_id, _ = lifecycle.update(configuration_set, generated, {"ReputationOptions": {"ReputationMetricsEnabled": "true"}}, {}, client, REQUEST)
+    assert physical_id == generated
+
+
+def test_configuration_set_rename_creates_the_new_set(ses):
+    client, stub = ses
+    stub.add_response("create_configuration_set", {}, {"ConfigurationSetName": "orders-v2"})
+    assert lifecycle.update(configuration_set, "orders", {"Name": "orders-v2"}, {"Name": "orders"}, client, REQUEST)[0] == "orders-v2"
+
+
+def test_configuration_set_delete_of_a_generated_name_deletes_it(ses):
+    client, stub = ses
+    generated = naming.generate(STACK, "Sender")
+    stub.add_response("delete_configuration_set", {}, {"ConfigurationSetName": generated})
+    assert lifecycle.delete(configuration_set, generated, {}, client, REQUEST) is True
+
+
+def test_configuration_set_delete_of_a_name_neither_declared_nor_generated_makes_no_call(ses):
+    client, _ = ses
+    # What crhelper or CloudFormation generate looks like a valid name, but is not ours.
+    assert lifecycle.delete(configuration_set, "orders-Sender-1A2B3C4D5E6F", {}, client, REQUEST) is False
+    assert lifecycle.delete(configuration_set, "orders-Sender-1A2B3C4D5E6F", {"Name": "orders"}, client, REQUEST) is False
+
+
+# --- Custom::DedicatedIpPool -------------------------------------------------------------
+
+
+def test_pool_create_defaults_to_standard_scaling(ses):
+    client, stub = ses
+    stub.add_response("create_dedicated_ip_pool", {}, {"PoolName": "bulk", "ScalingMode": "STANDARD", "Tags": tags(team="mail")})
+    assert lifecycle.create(dedicated_ip_pool, {"PoolName": "bulk", "Tags": tags(team="mail")}, client, REQUEST) == (
+        "bulk",
+        {"Arn": ARN.format("dedicated-ip-pool", "bulk"), "PoolName": "bulk", "ScalingMode": "STANDARD"},
+    )
+
+
+def test_pool_without_name_gets_a_lowercase_generated_name():
+    name = naming.generate("arn:aws:cloudformation:us-east-1:1:stack/Mixed-Case/x", "BulkPool", lowercase=True)
+    assert dedicated_ip_pool.TYPE.is_valid_name(name) and name == name.lower()
+
+
+def test_pool_standard_to_managed_is_changed_in_place(ses):
+    client, stub = ses
+    stub.add_response("put_dedicated_ip_pool_scaling_attributes", {}, {"PoolName": "bulk", "ScalingMode": "MANAGED"})
+    stub.add_response("list_tags_for_resource", {"Tags": []}, {"ResourceArn": ARN.format("dedicated-ip-pool", "bulk")})
+    _, data = lifecycle.update(dedicated_ip_pool, "bulk", {"PoolName": "bulk", "ScalingMode": "MANAGED"}, {"PoolName": "bulk"}, client, REQUEST)
+    assert data["ScalingMode"] == "MANAGED"
+
+
+def test_pool_managed_to_standard_under_the_same_name_fails_without_any_call(ses):
+    client, _ = ses
+    with pytest.raises(lifecycle.ProviderError) as failure:
+        lifecycle.update(dedicated_ip_pool, "bulk", {"PoolName": "bulk"}, {"PoolName": "bulk", "ScalingMode": "MANAGED"}, client, REQUEST)
+    assert str(failure.value).startswith("ScalingMode: ")
+    assert "same PoolName" in str(failure.value)
+
+
+def test_pool_managed_to_standard_with_a_generated_name_creates_a_new_pool(ses):
+    client, stub = ses
+    old_name = naming.generate(STACK, "Sender", lowercase=True)
+    stub.add_response("create_dedicated_ip_pool", {}, {"PoolName": ANY, "ScalingMode": "STANDARD"})
+    physical_id, _ = lifecycle.update(dedicated_ip_pool, old_name, {}, {"ScalingMode": "MANAGED"}, client, REQUEST)
+    assert physical_id != old_name and naming.is_generated_for(physical_id, STACK, "Sender")
+
+
+def test_pool_replacement_that_ses_refuses_fails_and_keeps_the_old_pool(ses):
+    client, stub = ses
+    error(stub, "create_dedicated_ip_pool", "AlreadyExistsException")
+    with pytest.raises(lifecycle.ProviderError, match="^DedicatedIpPool other in us-east-1: already exists"):
+        lifecycle.update(dedicated_ip_pool, "bulk", {"PoolName": "other"}, {"PoolName": "bulk"}, client, REQUEST)
+
+
+def test_pool_delete_already_gone_succeeds(ses):
+    client, stub = ses
+    error(stub, "delete_dedicated_ip_pool", "NotFoundException", 404)
+    assert lifecycle.delete(dedicated_ip_pool, "bulk", {"PoolName": "bulk"}, client, REQUEST) is True
