@@ -1,0 +1,225 @@
+"""The CloudFormation protocol: one answer per request, physical id rules, redaction, timeouts."""
+
+import json
+import threading
+import time
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from ses_provider import adapter, dedicated_ip_pool, email_identity, naming
+
+from .conftest import FakeContext
+
+SIGNATURE = "X-Amz-Signature=0123456789abcdef0123456789abcdef"
+RESPONSE_URL = f"https://cfn-responses.example.com/bucket/key?X-Amz-Credential=AKIDEXAMPLE&{SIGNATURE}"
+STACK = "arn:aws:cloudformation:us-east-1:123456789012:stack/demo/11111111-2222-3333-4444-555555555555"
+PRIVATE_KEY = "TUlJQ2RRSUJBREFOQmdrcWhraUc5dzBCQVFFRkFBU0NBbDh3Z2dKYkFnRUFBb0dCQU1TRUNSRVQ="
+
+
+def event(request_type, props, physical_id=None, old=None):
+    body = {
+        "RequestType": request_type,
+        "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:ses-provider-test",
+        "ResponseURL": RESPONSE_URL,
+        "StackId": STACK,
+        "RequestId": f"req-{request_type.lower()}",
+        "LogicalResourceId": "Pool",
+        "ResourceType": "Custom::DedicatedIpPool",
+        "ResourceProperties": {"ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:ses-provider-test", **props},
+    }
+    if physical_id is not None:
+        body["PhysicalResourceId"] = physical_id
+    if old is not None:
+        body["OldResourceProperties"] = old
+    return body
+
+
+@pytest.fixture
+def answers(monkeypatch):
+    """Every response the handler PUTs, decoded."""
+    sent = []
+    monkeypatch.setattr(adapter, "put_response", lambda url, body, deadline: sent.append((url, json.loads(body))) or True)
+    return sent
+
+
+@pytest.fixture
+def ses():
+    client = boto3.client("sesv2", region_name="us-east-1")
+    with Stubber(client) as stub:
+        yield client, stub
+        stub.assert_no_pending_responses()
+
+
+def test_a_successful_create_is_answered_once_with_the_ses_name_and_string_attributes(answers, ses):
+    client, stub = ses
+    stub.add_response("create_dedicated_ip_pool", {}, {"PoolName": "bulk", "ScalingMode": "STANDARD"})
+    adapter.make_handler(dedicated_ip_pool, client)(event("Create", {"PoolName": "bulk"}), FakeContext())
+    assert len(answers) == 1
+    url, body = answers[0]
+    assert url == RESPONSE_URL
+    assert body["Status"] == "SUCCESS" and body["PhysicalResourceId"] == "bulk"
+    assert body["Data"] == {"Arn": "arn:aws:ses:us-east-1:123456789012:dedicated-ip-pool/bulk", "PoolName": "bulk", "ScalingMode": "STANDARD"}
+    assert (body["StackId"], body["RequestId"], body["LogicalResourceId"]) == (STACK, "req-create", "Pool")
+
+
+def test_a_failed_create_answers_with_a_marker_that_no_ses_name_can_equal(answers, ses):
+    client, stub = ses
+    stub.add_client_error("create_dedicated_ip_pool", "AlreadyExistsException", "exists", 400)
+    adapter.make_handler(dedicated_ip_pool, client)(event("Create", {"PoolName": "bulk"}), FakeContext())
+    [(_, body)] = answers
+    assert body["Status"] == "FAILED"
+    assert body["PhysicalResourceId"] == naming.failed_create_id("req-create")
+    assert not any(m.TYPE.is_valid_name(body["PhysicalResourceId"]) for m in (dedicated_ip_pool, email_identity))
+    assert body["Reason"] == "DedicatedIpPool bulk in us-east-1: already exists; it was not created by this stack and is left untouched"
+
+
+def test_the_delete_after_a_failed_create_makes_no_ses_call_and_succeeds(answers, ses):
+    client, _ = ses
+    adapter.make_handler(dedicated_ip_pool, client)(
+        event("Delete", {"PoolName": "bulk"}, physical_id=naming.failed_create_id("req-create")), FakeContext()
+    )
+    [(_, body)] = answers
+    assert body["Status"] == "SUCCESS" and body["PhysicalResourceId"] == naming.failed_create_id("req-create")
+
+
+def test_invalid_input_is_answered_failed_naming_the_property_without_an_ses_client(answers):
+    def no_client():
+        raise AssertionError("an SES client was built for invalid input")
+
+    handler = adapter.make_handler(dedicated_ip_pool)
+    handler.provider.client = adapter._LazyClient(no_client)
+    handler(event("Create", {"PoolName": "bulk", "ScalingMode": "FAST"}), FakeContext())
+    [(_, body)] = answers
+    assert body["Status"] == "FAILED"
+    assert body["Reason"] == "invalid property ScalingMode: 'FAST' is not one of STANDARD, MANAGED"
+
+
+def test_an_unexpected_exception_still_gets_exactly_one_failed_answer(answers, monkeypatch):
+    def explode(*args):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(dedicated_ip_pool, "create", explode)
+    adapter.make_handler(dedicated_ip_pool, object())(event("Create", {"PoolName": "bulk"}), FakeContext())
+    [(_, body)] = answers
+    assert body["Status"] == "FAILED" and "boom" in body["Reason"] and len(body["Reason"]) <= 256
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {"RequestType": "Create", "ResponseURL": RESPONSE_URL},
+        {**event("Create", {}), "RequestType": "Replace"},
+        {**event("Update", {}), "PhysicalResourceId": None},
+    ],
+    ids=["no StackId", "unknown RequestType", "update without physical id"],
+)
+def test_a_malformed_event_is_answered_failed_once(answers, broken):
+    adapter.make_handler(dedicated_ip_pool, object())(broken, FakeContext())
+    [(_, body)] = answers
+    assert body["Status"] == "FAILED" and body["Reason"]
+
+
+def test_delete_answers_without_crhelpers_two_minute_sleep(answers, ses):
+    client, stub = ses
+    stub.add_response("delete_dedicated_ip_pool", {}, {"PoolName": "bulk"})
+    started = time.monotonic()
+    adapter.make_handler(dedicated_ip_pool, client)(event("Delete", {"PoolName": "bulk"}, physical_id="bulk"), FakeContext(remaining_ms=900_000))
+    assert time.monotonic() - started < 1.0
+    assert answers[0][1]["Status"] == "SUCCESS"
+
+
+class BlockingClient:
+    """An SES client whose create blocks until released: a call that outlives the Lambda."""
+
+    def __init__(self):
+        self.release = threading.Event()
+
+    def create_dedicated_ip_pool(self, **kwargs):
+        self.release.wait(10)
+        return {}
+
+
+def test_shortly_before_the_lambda_timeout_failed_is_sent_once_and_never_a_second_answer(answers):
+    client = BlockingClient()
+    handler = adapter.make_handler(dedicated_ip_pool, client)
+    handler.provider.timeout_margin = 0.0
+    done = threading.Thread(target=handler, args=(event("Create", {"PoolName": "bulk"}), FakeContext(remaining_ms=300)))
+    started = time.monotonic()
+    done.start()
+    while not answers and time.monotonic() - started < 5:
+        time.sleep(0.01)
+    [(_, body)] = answers
+    assert body["Status"] == "FAILED" and "timed out" in body["Reason"]
+    assert body["PhysicalResourceId"] == naming.failed_create_id("req-create")
+    client.release.set()  # SES answers after all: the late SUCCESS must not be sent
+    done.join(5)
+    assert len(answers) == 1
+
+
+def test_the_timeout_margin_leaves_five_seconds_for_the_answer():
+    assert adapter.TIMEOUT_MARGIN_SECONDS >= 5
+
+
+def test_a_response_over_4096_bytes_becomes_failed_instead(answers, monkeypatch):
+    monkeypatch.setattr(dedicated_ip_pool, "attributes", lambda name, props, request: {"Big": "x" * 5000})
+    client = boto3.client("sesv2", region_name="us-east-1")
+    with Stubber(client) as stub:
+        stub.add_response("create_dedicated_ip_pool", {}, {"PoolName": "bulk", "ScalingMode": "STANDARD"})
+        adapter.make_handler(dedicated_ip_pool, client)(event("Create", {"PoolName": "bulk"}), FakeContext())
+    [(_, body)] = answers
+    assert body["Status"] == "FAILED" and "4096" in body["Reason"] and body["Data"] == {}
+    # The real id goes back so that CloudFormation's rollback Delete removes the pool.
+    assert body["PhysicalResourceId"] == "bulk"
+    assert len(json.dumps(body)) <= 4096
+
+
+def test_logs_never_show_the_response_url_signature_or_a_dkim_private_key(answers, capsys, caplog):
+    client = boto3.client("sesv2", region_name="us-east-1")
+    props = {"EmailIdentity": "example.com", "DkimSigningAttributes": {"DomainSigningSelector": "sel", "DomainSigningPrivateKey": PRIVATE_KEY}}
+    with Stubber(client) as stub:
+        stub.add_client_error("create_email_identity", "BadRequestException", "Invalid DKIM key", 400)
+        adapter.make_handler(email_identity, client)({**event("Create", props), "ResourceType": "Custom::EmailIdentity"}, FakeContext())
+    captured = capsys.readouterr()
+    logged = captured.out + captured.err + caplog.text
+    assert "cfn-responses.example.com/bucket/key" in logged  # the request was logged...
+    assert SIGNATURE not in logged and "AKIDEXAMPLE" not in logged  # ...without its credentials
+    assert PRIVATE_KEY not in logged and PRIVATE_KEY not in json.dumps(answers)
+
+
+def test_no_echo_data_is_not_logged(answers, capsys, monkeypatch):
+    monkeypatch.setattr(dedicated_ip_pool, "attributes", lambda name, props, request: {"Secret": "s3cr3t-value"})
+    client = boto3.client("sesv2", region_name="us-east-1")
+    handler = adapter.make_handler(dedicated_ip_pool, client)
+    original = handler.provider._run
+
+    def run_with_no_echo(action):
+        handler.provider.NoEcho = True
+        return original(action)
+
+    monkeypatch.setattr(handler.provider, "_run", run_with_no_echo)
+    with Stubber(client) as stub:
+        stub.add_response("create_dedicated_ip_pool", {}, {"PoolName": "bulk", "ScalingMode": "STANDARD"})
+        handler(event("Create", {"PoolName": "bulk"}), FakeContext())
+    assert answers[0][1]["NoEcho"] is True and answers[0][1]["Data"] == {"Secret": "s3cr3t-value"}
+    assert "s3cr3t-value" not in capsys.readouterr().out
+
+
+def test_the_provider_builds_no_aws_client_at_cold_start(monkeypatch):
+    # crhelper's constructor builds lambda, events and logs clients on every cold start.
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"client built at cold start: {args}")
+
+    monkeypatch.setattr(boto3, "client", refuse)
+    monkeypatch.setattr(boto3.session.Session, "client", refuse)
+    adapter.make_handler(email_identity)
+
+
+def test_a_warm_container_answers_each_request_once(answers, ses):
+    client, stub = ses
+    handler = adapter.make_handler(dedicated_ip_pool, client)
+    for name in ("one", "two"):
+        stub.add_response("create_dedicated_ip_pool", {}, {"PoolName": name, "ScalingMode": "STANDARD"})
+        handler(event("Create", {"PoolName": name}), FakeContext())
+    assert [body["PhysicalResourceId"] for _, body in answers] == ["one", "two"]
