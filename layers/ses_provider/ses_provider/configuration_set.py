@@ -29,12 +29,17 @@ TYPE = ResourceType(
                     "SendingPoolName": String(doc="Dedicated IP pool to send from."),
                     "TlsPolicy": Enum("REQUIRE", "OPTIONAL", doc="Require TLS for delivery."),
                     "MaxDeliverySeconds": Integer(minimum=300, maximum=50400, doc="How long SES retries delivery."),
-                }
+                },
+                doc="Dedicated IP pool, TLS and delivery time. Removing it restores SES's defaults.",
             ),
             "ReputationOptions": Object(
-                fields={"ReputationMetricsEnabled": Boolean(doc="Collect reputation metrics.")}
+                fields={"ReputationMetricsEnabled": Boolean(doc="Collect reputation metrics.")},
+                doc="Reputation metrics.",
             ),
-            "SendingOptions": Object(fields={"SendingEnabled": Boolean(doc="Allow sending (SES default true).")}),
+            "SendingOptions": Object(
+                fields={"SendingEnabled": Boolean(doc="Allow sending (SES default true).")},
+                doc="Pause or resume sending with this set.",
+            ),
             "SuppressionOptions": Object(
                 fields={
                     "SuppressedReasons": Array(
@@ -58,14 +63,16 @@ TYPE = ResourceType(
                         },
                         doc="Suppression validation thresholds.",
                     ),
-                }
+                },
+                doc="Overrides the account's suppression list settings.",
             ),
             "TrackingOptions": Object(
                 fields={
                     # The SES API requires the domain whenever TrackingOptions is given.
                     "CustomRedirectDomain": String(required=True, doc="Domain for open and click tracking."),
                     "HttpsPolicy": Enum("REQUIRE", "REQUIRE_OPEN_ONLY", "OPTIONAL", doc="HTTPS for tracking links."),
-                }
+                },
+                doc="Open and click tracking domain.",
             ),
             "VdmOptions": Object(
                 fields={
@@ -74,7 +81,10 @@ TYPE = ResourceType(
                 },
                 doc="Virtual Deliverability Manager settings.",
             ),
-            "ArchivingOptions": Object(fields={"ArchiveArn": String(doc="Mail Manager archive ARN.")}),
+            "ArchivingOptions": Object(
+                fields={"ArchiveArn": String(doc="Mail Manager archive ARN.")},
+                doc="Archive sent mail to Mail Manager.",
+            ),
             "Tags": TAGS,
         }
     ),

@@ -44,18 +44,22 @@ TYPE = ResourceType(
             ),
             "DkimAttributes": Object(
                 fields={"SigningEnabled": Boolean(doc="Sign messages with DKIM (SES default true).")},
+                doc="DKIM signing on or off.",
             ),
             "ConfigurationSetAttributes": Object(
                 fields={"ConfigurationSetName": String(doc="Default configuration set for this identity.")},
+                doc="The configuration set used when a message names none.",
             ),
             "FeedbackAttributes": Object(
                 fields={"EmailForwardingEnabled": Boolean(doc="Forward bounces and complaints by email (SES default true).")},
+                doc="Bounce and complaint notifications by email.",
             ),
             "MailFromAttributes": Object(
                 fields={
                     "MailFromDomain": String(doc="Custom MAIL FROM domain."),
                     "BehaviorOnMxFailure": Enum("USE_DEFAULT_VALUE", "REJECT_MESSAGE", doc="What to do without the MX record."),
                 },
+                doc="Custom MAIL FROM domain; removing it returns to amazonses.com.",
             ),
         }
     ),

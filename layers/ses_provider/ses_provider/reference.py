@@ -1,0 +1,79 @@
+"""Renders the README's property and attribute reference from the schemas.
+
+`python -m ses_provider.reference README.md` rewrites the block between the markers; a test
+fails when the README and the schemas disagree. Not used at run time.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from . import configuration_set, dedicated_ip_pool, email_identity
+from .schema import Array, Boolean, Field, Integer, Object, String
+
+MODULES = (email_identity, configuration_set, dedicated_ip_pool)
+START, END = "<!-- reference:start -->", "<!-- reference:end -->"
+
+
+def _type(spec: Field) -> str:
+    if isinstance(spec, String) and spec.enum:
+        return " \\| ".join(f"`{value}`" for value in spec.enum)
+    if isinstance(spec, Integer):
+        return f"Integer {spec.minimum}–{spec.maximum}" if spec.minimum is not None else "Integer"
+    if isinstance(spec, Array):
+        return "List of Tag" if isinstance(spec.items, Object) else f"List of {_type(spec.items)}"
+    if isinstance(spec, String) and spec.pattern and len(spec.pattern) <= 24:
+        return f"String `{spec.pattern}`"
+    return {String: "String", Boolean: "Boolean", Object: "Object"}[type(spec)]
+
+
+def _update(spec: Field) -> str:
+    if callable(spec.create_only):
+        return "Some changes replace"
+    return "Replacement" if spec.create_only else "In place"
+
+
+def _rows(fields, prefix=""):
+    for name, spec in fields.items():
+        path = f"{prefix}{name}"
+        required = "Yes" if spec.required else "No"
+        doc = spec.doc + (f" Default `{spec.default}`." if spec.default is not None else "")
+        yield f"| `{path}` | {_type(spec)} | {required} | {_update(spec) if not prefix else ''} | {doc.strip()} |"
+        if isinstance(spec, Object):
+            yield from _rows(spec.fields, f"{path}.")
+
+
+def render() -> str:
+    out = [START]
+    for module in MODULES:
+        kind = module.TYPE
+        out += [
+            "",
+            f"### `{kind.type_name}`",
+            "",
+            f"Drop-in for `{kind.native_type}`. `Ref` returns the {kind.name_property}.",
+            "",
+            "| Property | Type | Required | Update | Description |",
+            "|---|---|---|---|---|",
+            *_rows(kind.properties.fields),
+            "",
+            "| `Fn::GetAtt` | Value |",
+            "|---|---|",
+            *(f"| `{name}` | {text} |" for name, text in kind.attributes.items()),
+            "",
+            "IAM actions of its function: " + ", ".join(f"`{action}`" for action in kind.actions) + ".",
+        ]
+    out += ["", END]
+    return "\n".join(out)
+
+
+def rewrite(path: Path) -> None:
+    text = path.read_text()
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    path.write_text(head + render() + tail)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    rewrite(Path(sys.argv[1] if len(sys.argv) > 1 else "README.md"))
