@@ -1,0 +1,267 @@
+"""template.yaml: least-privilege IAM from the layer's own action lists, runtime settings,
+outputs, and that cfn-lint, `sam validate --lint` and `sam build` accept it."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cfnlint.decode import cfn_yaml
+
+from ses_provider import configuration_set, dedicated_ip_pool, email_identity
+from ses_provider.adapter import TIMEOUT_MARGIN_SECONDS
+
+REPO = Path(__file__).resolve().parent.parent
+TEMPLATE_FILE = REPO / "template.yaml"
+BIN = Path(sys.executable).parent
+
+# Function logical id -> the resource module whose TYPE it serves.
+FUNCTIONS = {
+    "EmailIdentityFunction": email_identity,
+    "ConfigurationSetFunction": configuration_set,
+    "DedicatedIpPoolFunction": dedicated_ip_pool,
+}
+# Output name -> the function whose ARN it exports.
+OUTPUTS = {
+    "EmailIdentityServiceToken": "EmailIdentityFunction",
+    "ConfigurationSetServiceToken": "ConfigurationSetFunction",
+    "DedicatedIpPoolServiceToken": "DedicatedIpPoolFunction",
+}
+# Resource types that an action authorizes besides the function's own, per the Service
+# Authorization Reference for Amazon SES v2: {function: {arn_kind: actions}}.
+EXTRA_RESOURCES = {
+    "EmailIdentityFunction": {
+        # ConfigurationSetName: the configuration set is an (optional) resource of the call.
+        "configuration-set": {"ses:PutEmailIdentityConfigurationSetAttributes"},
+    },
+    "ConfigurationSetFunction": {
+        # DeliveryOptions.SendingPoolName
+        "dedicated-ip-pool": {"ses:CreateConfigurationSet", "ses:PutConfigurationSetDeliveryOptions"},
+        # ArchivingOptions.ArchiveArn
+        "mailmanager-archive": {"ses:CreateConfigurationSet", "ses:PutConfigurationSetArchivingOptions"},
+    },
+    "DedicatedIpPoolFunction": {},
+}
+
+
+def ses_arn(kind: str) -> str:
+    return f"arn:${{AWS::Partition}}:ses:${{AWS::Region}}:${{AWS::AccountId}}:{kind}/*"
+
+
+@pytest.fixture(scope="module")
+def template() -> dict:
+    return cfn_yaml.load(str(TEMPLATE_FILE))
+
+
+def _merged(base: dict, override: dict) -> dict:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merged(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def function_properties(template: dict, name: str) -> dict:
+    """The function's properties as SAM sees them: Globals.Function under its own."""
+    resource = template["Resources"][name]
+    assert resource["Type"] == "AWS::Serverless::Function"
+    return _merged(template.get("Globals", {}).get("Function", {}), resource["Properties"])
+
+
+def _as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def statements(template: dict, name: str) -> list[dict]:
+    policies = template["Resources"][name]["Properties"]["Policies"]
+    assert isinstance(policies, list) and len(policies) == 1, f"{name}: exactly one policy"
+    (policy,) = policies
+    assert isinstance(policy, dict) and set(policy) == {"Statement"}, f"{name}: one inline statement list"
+    return _as_list(policy["Statement"])
+
+
+def resource_kind(resource) -> str:
+    """The SES resource type of a `!Sub arn:...:<kind>/*` Resource; fails on anything else."""
+    assert isinstance(resource, dict) and set(resource) == {"Fn::Sub"}, f"not a !Sub ARN: {resource!r}"
+    arn = resource["Fn::Sub"]
+    prefix, _, kind = arn.rpartition(":")
+    kind = kind.removesuffix("/*")
+    assert arn == ses_arn(kind), f"{arn} is not an SES ARN pattern of this account and region"
+    return kind
+
+
+def grants(template: dict, name: str) -> dict[str, set[str]]:
+    """{arn_kind: actions} granted to the function."""
+    granted: dict[str, set[str]] = {}
+    for statement in statements(template, name):
+        assert statement.get("Effect") == "Allow"
+        assert not {"NotAction", "NotResource", "Condition"} & set(statement)
+        for resource in _as_list(statement["Resource"]):
+            granted.setdefault(resource_kind(resource), set()).update(_as_list(statement["Action"]))
+    return granted
+
+
+def test_every_function_in_the_template_serves_one_of_the_three_resource_types(template):
+    functions = {n for n, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
+    assert functions == set(FUNCTIONS)
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_policy_actions_are_exactly_the_modules_type_actions(template, name):
+    actions = FUNCTIONS[name].TYPE.actions
+    granted = grants(template, name)
+    assert set().union(*granted.values()) == set(actions)
+    # The statement on the function's own resource type lists every action, once.
+    own = [s for s in statements(template, name) if s["Resource"] == {"Fn::Sub": ses_arn(FUNCTIONS[name].TYPE.arn_kind)}]
+    assert len(own) == 1
+    assert sorted(own[0]["Action"]) == sorted(actions)
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_policy_has_no_wildcard_action(template, name):
+    for statement in statements(template, name):
+        for action in _as_list(statement["Action"]):
+            assert "*" not in action and "?" not in action, action
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_policy_resources_are_the_types_ses_arn_plus_only_the_justified_extras(template, name):
+    own_kind = FUNCTIONS[name].TYPE.arn_kind
+    granted = grants(template, name)
+    assert granted[own_kind] == set(FUNCTIONS[name].TYPE.actions)
+    extras = {kind: actions for kind, actions in granted.items() if kind != own_kind}
+    assert extras == EXTRA_RESOURCES[name]
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_function_runs_python313_on_arm64_with_an_explicit_timeout(template, name):
+    props = function_properties(template, name)
+    assert props["Runtime"] == "python3.13"
+    assert props["Architectures"] == ["arm64"]
+    timeout = props["Timeout"]
+    # The adapter answers FAILED TIMEOUT_MARGIN_SECONDS before Lambda's timeout.
+    assert isinstance(timeout, int) and TIMEOUT_MARGIN_SECONDS + 10 <= timeout <= 900
+    assert isinstance(props["MemorySize"], int) and props["MemorySize"] >= 128
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_function_handler_exists_on_disk_and_is_built_from_the_right_module(template, name):
+    props = function_properties(template, name)
+    module_name, _, attribute = props["Handler"].rpartition(".")
+    path = REPO / props["CodeUri"] / (module_name.replace(".", "/") + ".py")
+    assert path.is_file(), path
+    spec = importlib.util.spec_from_file_location(f"_handler_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert callable(getattr(module, attribute))
+    # The entry point wires the module of the function's type, not another one.
+    assert f"from ses_provider import {FUNCTIONS[name].__name__.rpartition('.')[2]}" in path.read_text()
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_function_uses_the_layer_and_powertools_settings(template, name):
+    props = function_properties(template, name)
+    assert props["Layers"] == [{"Ref": "SesProviderLayer"}]
+    variables = props["Environment"]["Variables"]
+    assert variables["POWERTOOLS_LOG_LEVEL"] == "INFO"
+    assert variables["POWERTOOLS_SERVICE_NAME"]
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_function_logs_to_its_own_log_group_with_a_retention(template, name):
+    props = function_properties(template, name)
+    log_group = props["LoggingConfig"]["LogGroup"]
+    assert set(log_group) == {"Ref"}
+    resource = template["Resources"][log_group["Ref"]]
+    assert resource["Type"] == "AWS::Logs::LogGroup"
+    assert isinstance(resource["Properties"]["RetentionInDays"], int)
+    others = [function_properties(template, n)["LoggingConfig"]["LogGroup"] for n in FUNCTIONS if n != name]
+    assert log_group not in others
+
+
+def test_layer_is_built_for_python313_on_arm64(template):
+    layer = template["Resources"]["SesProviderLayer"]
+    assert layer["Type"] == "AWS::Serverless::LayerVersion"
+    props = layer["Properties"]
+    assert props["ContentUri"].rstrip("/") == "layers/ses_provider"
+    assert props["CompatibleRuntimes"] == ["python3.13"]
+    assert props["CompatibleArchitectures"] == ["arm64"]
+    assert props["RetentionPolicy"] in ("Retain", "Delete")
+    assert layer["Metadata"] == {"BuildMethod": "python3.13", "BuildArchitecture": "arm64"}
+    assert (REPO / props["ContentUri"] / "requirements.txt").is_file()
+
+
+def test_outputs_export_each_service_token_under_the_stack_name(template):
+    outputs = template["Outputs"]
+    assert set(outputs) == set(OUTPUTS)
+    for output, function in OUTPUTS.items():
+        assert outputs[output]["Value"] == {"Fn::GetAtt": [function, "Arn"]}
+        assert outputs[output]["Export"] == {"Name": {"Fn::Sub": f"${{AWS::StackName}}-{output}"}}
+
+
+def _tool(name: str) -> str:
+    # The venv's own copy first: the one requirements-dev.txt pins.
+    path = BIN / name
+    found = str(path) if path.is_file() else shutil.which(name)
+    assert found, f"{name} is not installed next to {sys.executable} nor on PATH"
+    return found
+
+
+def _env() -> dict:
+    env = dict(os.environ, SAM_CLI_TELEMETRY="0")
+    # sam build looks for `python3.13` on PATH: the venv's interpreter answers to that name.
+    env["PATH"] = os.pathsep.join([str(BIN), env.get("PATH", "")])
+    return env
+
+
+def _run(command: list[str], timeout: int) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        command, cwd=REPO, env=_env(), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_cfn_lint_reports_nothing():
+    result = _run([_tool("cfn-lint"), str(TEMPLATE_FILE)], timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_sam_validate_lint_accepts_the_template():
+    result = _run([_tool("sam"), "validate", "--lint", "--template-file", str(TEMPLATE_FILE)], timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    build_dir = tmp_path_factory.mktemp("sam-build")
+    # --no-cached: a clean build, and nothing written under the repository's .aws-sam/.
+    result = _run(
+        [_tool("sam"), "build", "--no-cached", "--template-file", str(TEMPLATE_FILE), "--build-dir", str(build_dir)],
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return build_dir
+
+
+@pytest.mark.slow
+def test_sam_build_puts_the_package_and_its_dependencies_in_the_layer(built):
+    python = built / "SesProviderLayer" / "python"
+    assert (python / "ses_provider" / "adapter.py").is_file()
+    assert (python / "crhelper").is_dir()
+    assert (python / "aws_lambda_powertools").is_dir()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_sam_build_produces_each_function_with_its_handler(built, name):
+    assert (built / name / "app.py").is_file()
+    # The entry points are thin: the layer provides ses_provider, not a copy in the function.
+    assert not (built / name / "ses_provider").exists()
+    assert (built / "template.yaml").is_file()
