@@ -1,0 +1,409 @@
+"""moto 5.2's SES v2, corrected to answer like Amazon SES v2 where this provider relies on it.
+
+`install()` patches moto's `SESV2Response` in this process and adds the URL routes that
+moto's server lacks. A `ThreadedMotoServer` started in the same process serves the patched
+class, so boto3 clients (the handlers' and the tests') talk to "real" SES semantics over HTTP.
+
+Each patch below says which moto difference it corrects. What real SES does comes from the
+SES v2 API reference and botocore's sesv2 service model (errors, HTTP status, shapes).
+Tests assert what SES does; they must never depend on what moto does instead.
+
+install() must run before the moto server's first SES v2 request: the server builds its URL
+map for a service on that service's first request.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import string
+import threading
+from typing import Any, Callable
+
+from moto.core.exceptions import JsonRESTError
+from moto.core.utils import iso_8601_datetime_with_milliseconds
+from moto.sesv2 import urls as sesv2_urls
+from moto.sesv2.responses import SESV2Response
+
+__all__ = ["install"]
+
+_lock = threading.Lock()
+_installed = False
+
+EASY_DKIM_ZONE = "dkim.amazonses.com"  # SigningHostedZone of us-east-1 and most regions
+DEFAULT_KEY_LENGTH = "RSA_2048_BIT"  # SES's Easy DKIM default since 2021
+
+
+# --- the errors of the service model (moto raises other codes, or a bare 500) --------------
+
+
+class NotFoundException(JsonRESTError):
+    code = 404
+
+    def __init__(self, message: str):
+        super().__init__("NotFoundException", message)
+
+
+class AlreadyExistsException(JsonRESTError):
+    code = 400
+
+    def __init__(self, message: str):
+        super().__init__("AlreadyExistsException", message)
+
+
+class BadRequestException(JsonRESTError):
+    code = 400
+
+    def __init__(self, message: str):
+        super().__init__("BadRequestException", message)
+
+
+# --- helpers (self is a SESV2Response) --------------------------------------------------------
+
+_KINDS = {  # ARN resource kind -> the v1 backend's store (moto keeps SES v2 state there)
+    "identity": "email_identities",
+    "configuration-set": "config_sets",
+    "dedicated-ip-pool": "dedicated_ip_pools",
+    "contact-list": "contacts_lists",
+}
+_WHAT = {"identity": "Email identity", "configuration-set": "Configuration set", "dedicated-ip-pool": "Pool"}
+
+
+def _core(self) -> Any:
+    return self.sesv2_backend.core_backend
+
+
+def _arn(self, kind: str, name: str) -> str:
+    backend = self.sesv2_backend
+    return f"arn:{backend.partition}:ses:{backend.region_name}:{backend.account_id}:{kind}/{name}"
+
+
+def _store(self, kind: str) -> dict:
+    return getattr(_core(self), _KINDS[kind])
+
+
+def _existing(self, kind: str, name: str) -> Any:
+    resource = _store(self, kind).get(name)
+    if resource is None:
+        raise NotFoundException(f"{_WHAT.get(kind, 'Resource')} {name} does not exist.")
+    return resource
+
+
+def _remove(self, kind: str, name: str) -> None:
+    _existing(self, kind, name)
+    del _store(self, kind)[name]
+    # Moto keeps a deleted resource's tags; SES forgets them with the resource.
+    _core(self).tagger.delete_all_tags_for_resource(_arn(self, kind, name))
+
+
+def _tags(self, kind: str, name: str) -> list[dict]:
+    return _core(self).tagger.list_tags_for_resource(_arn(self, kind, name))["Tags"]
+
+
+def _json(data: dict) -> str:
+    return json.dumps({key: value for key, value in data.items() if value is not None})
+
+
+def _dkim_tokens() -> list[str]:
+    alphabet = string.ascii_lowercase + string.digits
+    return ["".join(secrets.choice(alphabet) for _ in range(32)) for _ in range(3)]
+
+
+def _dkim_attributes(identity: Any, signing: dict | None) -> dict:
+    """DkimAttributes of a new identity as SES reports them."""
+    if identity.identity_type != "DOMAIN":
+        return identity.dkim_attributes  # an address uses its domain's DKIM: moto's NOT_STARTED
+    signing = signing or {}
+    if signing.get("DomainSigningSelector"):  # Bring Your Own DKIM: the selector is the token
+        return {
+            "SigningEnabled": True,
+            "Status": "PENDING",
+            "Tokens": [signing["DomainSigningSelector"]],
+            "SigningAttributesOrigin": "EXTERNAL",
+        }
+    key_length = signing.get("NextSigningKeyLength", DEFAULT_KEY_LENGTH)
+    return {
+        "SigningEnabled": True,
+        "Status": "PENDING",
+        "Tokens": _dkim_tokens(),
+        "SigningHostedZone": EASY_DKIM_ZONE,
+        "SigningAttributesOrigin": "AWS_SES",
+        "NextSigningKeyLength": key_length,
+        "CurrentSigningKeyLength": key_length,
+        "LastKeyGenerationTimestamp": iso_8601_datetime_with_milliseconds(),
+    }
+
+
+# --- email identities -------------------------------------------------------------------------
+
+
+def create_email_identity(self) -> str:
+    """Moto: a duplicate succeeds and overwrites; tags go under `email-identity/NAME`; a domain
+    gets no DKIM tokens (SigningEnabled false, NOT_STARTED); forwarding reads back false.
+    SES: AlreadyExistsException (400); tags on `identity/NAME`; Easy DKIM starts PENDING with
+    three tokens; feedback forwarding is on; verification is PENDING."""
+    name = self._get_param("EmailIdentity")
+    if name in _core(self).email_identities:
+        raise AlreadyExistsException(f"Email identity {name} already exists.")
+    signing = self._get_param("DkimSigningAttributes")
+    identity = _core(self).create_email_identity_v2(name, None, signing, self._get_param("ConfigurationSetName"))
+    _core(self).tagger.tag_resource(_arn(self, "identity", name), self._get_param("Tags") or None)
+    identity.dkim_attributes = _dkim_attributes(identity, signing)
+    identity.feedback_forwarding_status = True
+    identity.verification_status = "PENDING"
+    identity.mail_from_attributes = None
+    return _json(
+        {
+            "IdentityType": identity.identity_type,
+            "VerifiedForSendingStatus": identity.verified_for_sending_status,
+            "DkimAttributes": identity.dkim_attributes,
+        }
+    )
+
+
+def get_email_identity(self) -> str:
+    """Moto: Tags are the create-time list forever and MAIL FROM is never reported.
+    SES: the live tags and the MailFromAttributes that were put."""
+    name = self._get_param("EmailIdentity")
+    identity = _existing(self, "identity", name)
+    response = dict(identity.get_response_object)
+    response.update(Tags=_tags(self, "identity", name), MailFromAttributes=getattr(identity, "mail_from_attributes", None))
+    return _json(response)
+
+
+def delete_email_identity(self) -> str:
+    """Moto: deleting a missing identity succeeds (and a v2 identity is never removed).
+    SES: NotFoundException (404)."""
+    _remove(self, "identity", self._get_param("EmailIdentity"))
+    return "{}"
+
+
+def put_email_identity_dkim_attributes(self) -> str:
+    """Moto has no Put operations (404 from its server); this one turns DKIM signing on or off."""
+    identity = _existing(self, "identity", self._get_param("EmailIdentity"))
+    identity.dkim_attributes["SigningEnabled"] = bool(self._get_param("SigningEnabled", False))
+    return "{}"
+
+
+def put_email_identity_dkim_signing_attributes(self) -> str:
+    """Missing in moto: switch between Easy DKIM (AWS_SES) and BYODKIM (EXTERNAL), or change
+    the next Easy DKIM key length. Answers DkimStatus, DkimTokens, SigningHostedZone."""
+    identity = _existing(self, "identity", self._get_param("EmailIdentity"))
+    origin = self._get_param("SigningAttributesOrigin")
+    signing = dict(self._get_param("SigningAttributes") or {})
+    current = identity.dkim_attributes
+    if origin == "EXTERNAL":
+        if not signing.get("DomainSigningSelector") or not signing.get("DomainSigningPrivateKey"):
+            raise BadRequestException("EXTERNAL signing needs DomainSigningSelector and DomainSigningPrivateKey.")
+        identity.dkim_attributes = _dkim_attributes(identity, signing)
+    elif current.get("SigningAttributesOrigin") != "AWS_SES" or not current.get("Tokens"):
+        identity.dkim_attributes = _dkim_attributes(identity, signing)  # back to Easy DKIM: new keys
+    elif signing.get("NextSigningKeyLength"):
+        current["NextSigningKeyLength"] = signing["NextSigningKeyLength"]
+    dkim = identity.dkim_attributes
+    return _json(
+        {"DkimStatus": dkim.get("Status"), "DkimTokens": dkim.get("Tokens"), "SigningHostedZone": dkim.get("SigningHostedZone")}
+    )
+
+
+def put_email_identity_feedback_attributes(self) -> str:
+    """Missing in moto: bounce and complaint forwarding by email."""
+    identity = _existing(self, "identity", self._get_param("EmailIdentity"))
+    identity.feedback_forwarding_status = bool(self._get_param("EmailForwardingEnabled", False))
+    return "{}"
+
+
+def put_email_identity_mail_from_attributes(self) -> str:
+    """Missing in moto: set the custom MAIL FROM domain, or remove it when none is given."""
+    identity = _existing(self, "identity", self._get_param("EmailIdentity"))
+    domain = self._get_param("MailFromDomain")
+    identity.mail_from_attributes = (
+        {
+            "MailFromDomain": domain,
+            "MailFromDomainStatus": "PENDING",
+            "BehaviorOnMxFailure": self._get_param("BehaviorOnMxFailure") or "USE_DEFAULT_VALUE",
+        }
+        if domain
+        else None
+    )
+    return "{}"
+
+
+def put_email_identity_configuration_set_attributes(self) -> str:
+    """Missing in moto: the identity's default configuration set; none given removes it."""
+    identity = _existing(self, "identity", self._get_param("EmailIdentity"))
+    identity.configuration_set_name = self._get_param("ConfigurationSetName") or None
+    return "{}"
+
+
+# --- configuration sets -----------------------------------------------------------------------
+
+_CONFIGURATION_SET_OPTIONS = {  # Put operation's URI suffix -> model attribute, request members
+    "delivery-options": ("delivery_options", ("TlsPolicy", "SendingPoolName", "MaxDeliverySeconds")),
+    "reputation-options": ("reputation_options", ("ReputationMetricsEnabled",)),
+    "sending": ("enabled", ("SendingEnabled",)),
+    "suppression-options": ("suppression_options", ("SuppressedReasons", "SuppressionScope", "ValidationOptions")),
+    "tracking-options": ("tracking_options", ("CustomRedirectDomain", "HttpsPolicy")),
+    "vdm-options": ("vdm_options", ("VdmOptions",)),
+    "archiving-options": ("archiving_options", ("ArchiveArn",)),
+}
+
+
+def create_configuration_set(self) -> str:
+    """Moto: a duplicate answers ConfigurationSetAlreadyExistsException, SendingOptions is
+    stored so that SendingEnabled reads back false, ArchivingOptions is dropped.
+    SES: AlreadyExistsException (400); SendingEnabled as set (default true); archiving kept."""
+    name = self._get_param("ConfigurationSetName")
+    if name in _core(self).config_sets:
+        raise AlreadyExistsException(f"Configuration set {name} already exists.")
+    _original["create_configuration_set"](self)
+    config_set = _core(self).config_sets[name]
+    config_set.enabled = (self._get_param("SendingOptions") or {}).get("SendingEnabled", True)
+    config_set.archiving_options = self._get_param("ArchivingOptions") or {}
+    return "{}"
+
+
+def get_configuration_set(self) -> str:
+    """Moto: SendingEnabled is always false and Tags are the create-time list forever.
+    SES: the options as put (TLS OPTIONAL, metrics off and sending on by default), live tags."""
+    name = self._get_param("ConfigurationSetName")
+    config_set = _existing(self, "configuration-set", name)
+    return _json(
+        {
+            "ConfigurationSetName": name,
+            "TrackingOptions": config_set.tracking_options or None,
+            "DeliveryOptions": {"TlsPolicy": "OPTIONAL", **config_set.delivery_options},
+            "ReputationOptions": {"ReputationMetricsEnabled": False, **config_set.reputation_options},
+            "SendingOptions": {"SendingEnabled": config_set.enabled is not False},
+            "SuppressionOptions": config_set.suppression_options or None,
+            "VdmOptions": config_set.vdm_options or None,
+            "ArchivingOptions": getattr(config_set, "archiving_options", None) or None,
+            "Tags": _tags(self, "configuration-set", name),
+        }
+    )
+
+
+def delete_configuration_set(self) -> str:
+    """Moto: a missing set is a KeyError, HTTP 500. SES: NotFoundException (404)."""
+    _remove(self, "configuration-set", self._get_param("ConfigurationSetName"))
+    return "{}"
+
+
+def _put_configuration_set_option(self) -> str:
+    """Missing in moto: each PutConfigurationSet*Options call replaces its whole group with
+    what the request holds (an omitted member goes back to SES's default)."""
+    config_set = _existing(self, "configuration-set", self._get_param("ConfigurationSetName"))
+    option = self.path.rstrip("/").rsplit("/", 1)[-1]
+    attribute, members = _CONFIGURATION_SET_OPTIONS[option]
+    given = {member: self._get_param(member) for member in members if self._get_param(member) is not None}
+    if option == "sending":
+        config_set.enabled = given.get("SendingEnabled", False)
+    elif option == "vdm-options":
+        config_set.vdm_options = given.get("VdmOptions") or {}
+    else:
+        setattr(config_set, attribute, given)
+    return "{}"
+
+
+# --- dedicated IP pools -----------------------------------------------------------------------
+
+
+def create_dedicated_ip_pool(self) -> str:
+    """Moto: a duplicate succeeds silently and ScalingMode may be absent.
+    SES: AlreadyExistsException (400); ScalingMode defaults to STANDARD."""
+    name = self._get_param("PoolName")
+    if name in _core(self).dedicated_ip_pools:
+        raise AlreadyExistsException(f"Pool {name} already exists.")
+    self.sesv2_backend.create_dedicated_ip_pool(
+        pool_name=name, tags=self._get_param("Tags"), scaling_mode=self._get_param("ScalingMode") or "STANDARD"
+    )
+    return "{}"
+
+
+def delete_dedicated_ip_pool(self) -> str:
+    """Moto: a missing pool is a KeyError, HTTP 500. SES: NotFoundException (404)."""
+    _remove(self, "dedicated-ip-pool", self._get_param("PoolName"))
+    return "{}"
+
+
+def put_dedicated_ip_pool_scaling_attributes(self) -> str:
+    """Missing in moto. SES turns a STANDARD pool MANAGED; MANAGED to STANDARD is refused."""
+    pool = _existing(self, "dedicated-ip-pool", self._get_param("PoolName"))
+    mode = self._get_param("ScalingMode")
+    if pool.scaling_mode == "MANAGED" and mode == "STANDARD":
+        raise BadRequestException("Changing the scaling mode from MANAGED to STANDARD is not supported.")
+    pool.scaling_mode = mode
+    return "{}"
+
+
+# --- tags -------------------------------------------------------------------------------------
+
+
+def _on_existing_resource(operation: str) -> Callable[[Any], str]:
+    """Moto tags, untags and lists the tags of any ARN, even of no resource.
+    SES: NotFoundException (404) unless the ARN names an existing resource."""
+
+    def patched(self) -> str:
+        arn = self._get_param("ResourceArn") or ""
+        kind, _, name = arn.split(":", 5)[-1].partition("/")
+        if kind not in _KINDS or name not in _store(self, kind):
+            raise NotFoundException(f"Resource {arn} does not exist.")
+        return _original[operation](self)
+
+    patched.__name__ = operation
+    patched.__doc__ = _on_existing_resource.__doc__
+    return patched
+
+
+# --- installation -----------------------------------------------------------------------------
+
+_original: dict[str, Callable] = {}
+
+_PATCHES: dict[str, Callable] = {
+    "create_email_identity": create_email_identity,
+    "get_email_identity": get_email_identity,
+    "delete_email_identity": delete_email_identity,
+    "put_email_identity_dkim_attributes": put_email_identity_dkim_attributes,
+    "put_email_identity_dkim_signing_attributes": put_email_identity_dkim_signing_attributes,
+    "put_email_identity_feedback_attributes": put_email_identity_feedback_attributes,
+    "put_email_identity_mail_from_attributes": put_email_identity_mail_from_attributes,
+    "put_email_identity_configuration_set_attributes": put_email_identity_configuration_set_attributes,
+    "create_configuration_set": create_configuration_set,
+    "get_configuration_set": get_configuration_set,
+    "delete_configuration_set": delete_configuration_set,
+    **{
+        f"put_configuration_set_{option.removesuffix('-options').replace('-', '_')}_options": _put_configuration_set_option
+        for option in _CONFIGURATION_SET_OPTIONS
+    },
+    "create_dedicated_ip_pool": create_dedicated_ip_pool,
+    "delete_dedicated_ip_pool": delete_dedicated_ip_pool,
+    "put_dedicated_ip_pool_scaling_attributes": put_dedicated_ip_pool_scaling_attributes,
+    **{operation: _on_existing_resource(operation) for operation in ("tag_resource", "untag_resource", "list_tags_for_resource")},
+}
+
+# Moto's server routes only the SES v2 paths it lists ("{0}/v2/.*$" is not a Flask route):
+# the Put operations' paths, from the service model's requestUri.
+_ROUTES = [
+    "{0}/v2/email/identities/(?P<EmailIdentity>[^/]+)/dkim$",
+    "{0}/v2/email/identities/(?P<EmailIdentity>[^/]+)/dkim/signing$",
+    "{0}/v2/email/identities/(?P<EmailIdentity>[^/]+)/feedback$",
+    "{0}/v2/email/identities/(?P<EmailIdentity>[^/]+)/mail-from$",
+    "{0}/v2/email/identities/(?P<EmailIdentity>[^/]+)/configuration-set$",
+    *(f"{{0}}/v2/email/configuration-sets/(?P<ConfigurationSetName>[^/]+)/{option}$" for option in _CONFIGURATION_SET_OPTIONS),
+    "{0}/v2/email/dedicated-ip-pools/(?P<PoolName>[^/]+)/scaling$",
+]
+
+
+def install() -> None:
+    """Apply every patch once; later calls do nothing. Run it before the server's first request."""
+    global _installed
+    with _lock:
+        if _installed:
+            return
+        for name, function in _PATCHES.items():
+            if name in vars(SESV2Response):
+                _original[name] = vars(SESV2Response)[name]
+            setattr(SESV2Response, name, function)
+        for route in _ROUTES:
+            sesv2_urls.url_paths.setdefault(route, SESV2Response.dispatch)
+        _installed = True
