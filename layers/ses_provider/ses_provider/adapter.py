@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.client
 import json
 import logging
+import os
 import ssl
 import threading
 import time
@@ -23,7 +24,7 @@ from . import lifecycle, naming
 from .client import ArnBuilder, make_client
 from .schema import InvalidProperty
 
-logger = Logger(service="ses-custom-resources")
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "ses-custom-resources"))
 # crhelper logs every event at DEBUG (with the pre-signed ResponseURL and the properties):
 # keep its logger above that, whatever the root level is.
 logging.getLogger("crhelper").setLevel(logging.WARNING)
@@ -71,6 +72,9 @@ def put_response(url: str, body: bytes, deadline: float) -> bool:
     """PUT the response to the pre-signed URL: retry 5xx and network errors with backoff,
     never past `deadline` (a time.monotonic() value); a 4xx is final (the URL is bad or expired)."""
     parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname:
+        logger.error("the ResponseURL is not an https URL: cannot answer")
+        return False
     path = urlunsplit(("", "", parts.path or "/", parts.query, ""))
     for attempt in range(PUT_ATTEMPTS):
         remaining = deadline - time.monotonic()
