@@ -1,0 +1,379 @@
+"""Local stand-ins for the two endpoints a handler talks to, and an in-process invoker.
+
+- `ses_server()`: SES v2 on loopback (moto's server with `moto_ses_fidelity` applied).
+- `ResponseEndpoint`: the HTTPS endpoint behind CloudFormation's pre-signed ResponseURL.
+- `Invoker`: runs `functions/<name>/app.py`'s handler on an event, as Lambda would, and
+  returns the one response body that CloudFormation would receive.
+- `local_environment()`: all three together; used by the integration tests, `python -m demo`
+  and `python -m tools.invoke`.
+
+No sleeps anywhere: waits are on threading events and conditions.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import logging
+import os
+import secrets
+import shutil
+import ssl
+import tempfile
+import threading
+import urllib.request
+import uuid
+from collections import deque
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Iterator
+from urllib.parse import parse_qs, urlsplit
+
+import boto3
+import trustme
+from moto.server import ThreadedMotoServer
+
+from tests import moto_ses_fidelity
+from tests.conftest import FUNCTION_ARN, FakeContext
+
+REPO = Path(__file__).resolve().parents[1]
+EVENTS = REPO / "events"
+FUNCTIONS = REPO / "functions"
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+FUNCTION_NAMES = ("email_identity", "configuration_set", "dedicated_ip_pool")
+
+# What the handlers and our own boto3 clients see: fake credentials, so that nothing can be
+# signed for a real account, and the region of the examples.
+FAKE_AWS_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_REGION": REGION,
+    "AWS_DEFAULT_REGION": REGION,
+}
+
+
+@contextmanager
+def environment(**values: str | None) -> Iterator[None]:
+    """Set (or, for None, remove) environment variables; restore the old values after."""
+    old = {name: os.environ.get(name) for name in values}
+    try:
+        for name, value in values.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        yield
+    finally:
+        for name, value in old.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+# --- SES v2 -----------------------------------------------------------------------------------
+
+
+@contextmanager
+def ses_server() -> Iterator[str]:
+    """Moto's server on 127.0.0.1 (a free port) with real SES v2 semantics; yields its URL.
+
+    Moto keeps its state per process, not per server: `reset_ses(url)` empties it."""
+    moto_ses_fidelity.install()  # before the server's first SES v2 request
+    werkzeug_logger = logging.getLogger("werkzeug")  # one line per request otherwise
+    old_level = werkzeug_logger.level
+    werkzeug_logger.setLevel(logging.WARNING)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+        if server._server is not None:  # stop() leaves the listening socket open
+            server._server.server_close()
+        werkzeug_logger.setLevel(old_level)
+
+
+def reset_ses(url: str) -> None:
+    """Forget every moto resource (moto's POST /moto-api/reset)."""
+    request = urllib.request.Request(f"{url}/moto-api/reset", method="POST", data=b"")
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert answer.status == 200, answer.status
+
+
+def ses_client(url: str):
+    """A boto3 SES v2 client of our own (not the handler's), for setup and for reading back."""
+    return boto3.client(
+        "sesv2",
+        endpoint_url=url,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        aws_session_token="testing",
+    )
+
+
+def arn(kind: str, name: str) -> str:
+    return f"arn:aws:ses:{REGION}:{ACCOUNT}:{kind}/{name}"
+
+
+def live_tags(client, resource_arn: str) -> dict[str, str]:
+    return {tag["Key"]: tag["Value"] for tag in client.list_tags_for_resource(ResourceArn=resource_arn)["Tags"]}
+
+
+# --- the CloudFormation response endpoint -----------------------------------------------------
+
+
+@dataclass
+class CapturedResponse:
+    """One PUT to the endpoint, as received."""
+
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    raw: bytes
+    answered: int
+
+    @property
+    def body(self) -> Any:
+        try:
+            return json.loads(self.raw)
+        except ValueError:
+            return None
+
+
+class _TlsServer(ThreadingHTTPServer):
+    daemon_threads = True
+    endpoint: "ResponseEndpoint"
+
+    def finish_request(self, request, client_address):
+        # The TLS handshake happens in the request's thread, not in the accepting one.
+        with self.endpoint._tls.wrap_socket(request, server_side=True) as tls:
+            self.RequestHandlerClass(tls, client_address, self)
+
+    def handle_error(self, request, client_address):
+        pass  # a client that gave up mid-handshake is not the endpoint's problem
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _TlsServer
+
+    def do_PUT(self):  # noqa: N802 - http.server's naming
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        status = self.server.endpoint._record(self.path, dict(self.headers.items()), raw)
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format, *args):  # noqa: A002 - quiet
+        pass
+
+
+class ResponseEndpoint:
+    """A local HTTPS server standing in for the pre-signed S3 URL of a custom resource.
+
+    Its certificate comes from a throw-away CA (trustme); while the endpoint is open,
+    SSL_CERT_FILE names that CA so that ssl.create_default_context() trusts it."""
+
+    def __init__(self, status: int = 200):
+        self.status = status  # what every PUT is answered with, unless answer_with() says otherwise
+        self.responses: list[CapturedResponse] = []
+        self._statuses: deque[int] = deque()
+        self._condition = threading.Condition()
+        self._server: _TlsServer | None = None
+        self._thread: threading.Thread | None = None
+        self._directory: str | None = None
+        self._restore_cert_file: Any = None
+        self.ca_file = ""
+        self.port = 0
+
+    # lifecycle
+
+    def __enter__(self) -> "ResponseEndpoint":
+        ca = trustme.CA()
+        self._tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ca.issue_cert("127.0.0.1", "localhost").configure_cert(self._tls)
+        self._directory = tempfile.mkdtemp(prefix="cfn-response-ca-")
+        self.ca_file = os.path.join(self._directory, "ca.pem")
+        ca.cert_pem.write_to_path(self.ca_file)
+        self._restore_cert_file = environment(SSL_CERT_FILE=self.ca_file)
+        self._restore_cert_file.__enter__()
+        self._server = _TlsServer(("127.0.0.1", 0), _Handler)
+        self._server.endpoint = self
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, name="cfn-response-endpoint", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join()
+            self._server = None
+        if self._restore_cert_file is not None:
+            self._restore_cert_file.__exit__(None, None, None)
+            self._restore_cert_file = None
+        if self._directory:
+            shutil.rmtree(self._directory, ignore_errors=True)
+            self._directory = None
+
+    # what the tests use
+
+    def response_url(self, request_id: str | None = None) -> str:
+        """A URL shaped like CloudFormation's pre-signed S3 URL; its signature is a fresh secret."""
+        key = f"arn%3Aaws%3Acloudformation%3A{REGION}%3A{ACCOUNT}%3Astack/ses-demo/{request_id or uuid.uuid4()}"
+        query = "&".join(
+            (
+                "X-Amz-Algorithm=AWS4-HMAC-SHA256",
+                "X-Amz-Date=20240101T000000Z",
+                "X-Amz-SignedHeaders=host",
+                "X-Amz-Expires=7200",
+                f"X-Amz-Credential=AKIA{secrets.token_hex(8).upper()}%2F20240101%2F{REGION}%2Fs3%2Faws4_request",
+                f"X-Amz-Signature={secrets.token_hex(32)}",
+            )
+        )
+        return f"https://127.0.0.1:{self.port}/cfn-response/{key}?{query}"
+
+    def answer_with(self, *statuses: int) -> None:
+        """Answer the next PUTs with these statuses, in order; then with `self.status`."""
+        with self._condition:
+            self._statuses.extend(statuses)
+
+    def clear(self) -> None:
+        with self._condition:
+            self.responses.clear()
+            self._statuses.clear()
+            self.status = 200
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[CapturedResponse]:
+        """Block until at least `count` PUTs arrived (AssertionError after `timeout`)."""
+        with self._condition:
+            if not self._condition.wait_for(lambda: len(self.responses) >= count, timeout):
+                raise AssertionError(f"expected {count} response(s) within {timeout}s, got {len(self.responses)}")
+            return list(self.responses)
+
+    def _record(self, path: str, headers: dict, raw: bytes) -> int:
+        with self._condition:
+            status = self._statuses.popleft() if self._statuses else self.status
+            parts = urlsplit(path)
+            self.responses.append(CapturedResponse(parts.path, parse_qs(parts.query), headers, raw, status))
+            self._condition.notify_all()
+            return status
+
+
+# --- events and the in-process invoker --------------------------------------------------------
+
+
+def load_event(function_name: str, name: str) -> dict:
+    """events/<function_name>/<name>.json"""
+    return json.loads((EVENTS / function_name / f"{name}.json").read_text())
+
+
+@dataclass
+class Invocation:
+    """What one invocation did: the response CloudFormation got and the SES calls made."""
+
+    function_name: str
+    event: dict
+    response: CapturedResponse
+    ses_calls: list[str] = field(default_factory=list)
+
+    @property
+    def body(self) -> dict:
+        return self.response.body
+
+
+class Invoker:
+    """Runs the real entry points in this process, one warm "container" per function.
+
+    Each Invoker loads every functions/<name>/app.py afresh (a distinct module name), so its
+    handlers build their lazy SES client for this Invoker's SES endpoint."""
+
+    def __init__(self, ses_url: str, endpoint: ResponseEndpoint):
+        self.ses_url = ses_url
+        self.endpoint = endpoint
+        self._handlers: dict[str, Any] = {}
+        self._calls: list[str] = []
+        self.invocations: list[Invocation] = []
+
+    def _environment(self):
+        return environment(**FAKE_AWS_ENVIRONMENT, AWS_ENDPOINT_URL_SESV2=self.ses_url, AWS_ENDPOINT_URL=None, AWS_PROFILE=None)
+
+    def handler(self, function_name: str):
+        if function_name not in self._handlers:
+            path = FUNCTIONS / function_name / "app.py"
+            if not path.is_file():
+                raise ValueError(f"no function {function_name!r}: {path} does not exist")
+            spec = importlib.util.spec_from_file_location(f"ses_function_{function_name}_{uuid.uuid4().hex}", path)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            with self._environment():
+                # Builds the handler's own client now, for this endpoint, and counts its calls.
+                module.handler.provider.client.meta.events.register("before-call.sesv2", self._count)
+            self._handlers[function_name] = module.handler
+        return self._handlers[function_name]
+
+    def _count(self, model, **kwargs) -> None:
+        self._calls.append(model.name)
+
+    def prepare(self, event: dict) -> dict:
+        """A copy of the event whose ResponseURL points at the local endpoint."""
+        event = copy.deepcopy(event)
+        event["ResponseURL"] = self.endpoint.response_url(event.get("RequestId"))
+        return event
+
+    def invoke_full(self, function_name: str, event: dict, context: Any = None) -> Invocation:
+        handler = self.handler(function_name)
+        event = self.prepare(event)
+        before = len(self.endpoint.responses)
+        self._calls = []
+        with self._environment():
+            handler(event, context or FakeContext(function_arn=FUNCTION_ARN))
+        received = self.endpoint.wait_for(before + 1)[before:]
+        assert len(received) == 1, f"expected exactly one response, got {len(received)}"
+        invocation = Invocation(function_name, event, received[0], list(self._calls))
+        self.invocations.append(invocation)
+        return invocation
+
+    def invoke(self, function_name: str, event: dict, context: Any = None) -> dict:
+        """The response body CloudFormation would receive (exactly one is sent)."""
+        return self.invoke_full(function_name, event, context).body
+
+
+@dataclass
+class LocalEnvironment:
+    ses_url: str
+    endpoint: ResponseEndpoint
+    invoker: Invoker
+    ses: Any  # our own boto3 sesv2 client
+
+    def invoke(self, function_name: str, event: dict, context: Any = None) -> dict:
+        return self.invoker.invoke(function_name, event, context)
+
+    def reset(self) -> None:
+        """No SES resources, no captured responses."""
+        reset_ses(self.ses_url)
+        self.endpoint.clear()
+
+
+@contextmanager
+def local_environment(ses_url: str | None = None) -> Iterator[LocalEnvironment]:
+    """SES v2 (started here unless `ses_url` is given), the response endpoint, an invoker."""
+    with _ses(ses_url) as url, ResponseEndpoint() as endpoint:
+        yield LocalEnvironment(url, endpoint, Invoker(url, endpoint), ses_client(url))
+
+
+@contextmanager
+def _ses(url: str | None) -> Iterator[str]:
+    if url:
+        yield url
+    else:
+        with ses_server() as started:
+            yield started
