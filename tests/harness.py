@@ -228,7 +228,7 @@ class ResponseEndpoint:
 
     def response_url(self, request_id: str | None = None) -> str:
         """A URL shaped like CloudFormation's pre-signed S3 URL; its signature is a fresh secret."""
-        key = f"arn%3Aaws%3Acloudformation%3A{REGION}%3A{ACCOUNT}%3Astack/ses-demo/{request_id or uuid.uuid4()}"
+        key = request_id or str(uuid.uuid4())
         query = "&".join(
             (
                 "X-Amz-Algorithm=AWS4-HMAC-SHA256",

@@ -1,0 +1,1 @@
+"""`python -m demo`: the example resources through their whole lifecycle, locally."""
