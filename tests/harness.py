@@ -207,7 +207,9 @@ class ResponseEndpoint:
         self._server = _TlsServer(("127.0.0.1", 0), _Handler)
         self._server.endpoint = self
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, name="cfn-response-endpoint", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="cfn-response-endpoint", daemon=True
+        )
         self._thread.start()
         return self
 

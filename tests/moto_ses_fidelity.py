@@ -10,6 +10,11 @@ Tests assert what SES does; they must never depend on what moto does instead.
 
 install() must run before the moto server's first SES v2 request: the server builds its URL
 map for a service on that service's first request.
+
+Not corrected (nothing here relies on it): names that a request refers to (an identity's
+default configuration set, a configuration set's sending pool) are not checked for existence;
+a BYODKIM private key is not validated; nothing is ever verified (DKIM and MAIL FROM stay
+PENDING, as for a real domain whose DNS records were never published).
 """
 
 from __future__ import annotations
