@@ -92,11 +92,15 @@ def put_response(url: str, body: bytes, deadline: float) -> bool:
             logger.warning("response endpoint answered HTTP %s (attempt %d)", status, attempt + 1)
             if 400 <= status < 500:
                 return False
+        except ssl.SSLCertVerificationError:
+            logger.error("the response endpoint's certificate is not trusted")
+            return False  # not transient: retrying cannot help
         except (OSError, http.client.HTTPException) as error:
             logger.warning("response endpoint unreachable (attempt %d): %s", attempt + 1, type(error).__name__)
         finally:
             connection.close()
-        time.sleep(max(0.0, min(0.2 * 2**attempt, deadline - time.monotonic())))
+        if attempt + 1 < PUT_ATTEMPTS:
+            time.sleep(max(0.0, min(0.2 * 2**attempt, deadline - time.monotonic())))
     logger.error("could not deliver the response to CloudFormation")
     return False
 
