@@ -2,7 +2,9 @@
 
 import os
 
+import boto3
 import pytest
+from botocore.stub import Stubber
 
 # Set before any boto3 client exists. Real credentials must never be used by the tests.
 os.environ.update(
@@ -36,3 +38,13 @@ class FakeContext:
 @pytest.fixture
 def lambda_context():
     return FakeContext()
+
+
+@pytest.fixture
+def ses():
+    """An SES v2 client under botocore's Stubber: only the queued calls may happen, and
+    every queued call must happen."""
+    client = boto3.client("sesv2", region_name="us-east-1")
+    with Stubber(client) as stub:
+        yield client, stub
+        stub.assert_no_pending_responses()

@@ -53,14 +53,6 @@ def logs(monkeypatch):
     return stream
 
 
-@pytest.fixture
-def ses():
-    client = boto3.client("sesv2", region_name="us-east-1")
-    with Stubber(client) as stub:
-        yield client, stub
-        stub.assert_no_pending_responses()
-
-
 def test_a_successful_create_is_answered_once_with_the_ses_name_and_string_attributes(answers, ses):
     client, stub = ses
     stub.add_response("create_dedicated_ip_pool", {}, {"PoolName": "bulk", "ScalingMode": "STANDARD"})

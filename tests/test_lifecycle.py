@@ -17,14 +17,6 @@ REQUEST = lifecycle.Request(STACK, "Sender", "req-1", ArnBuilder("aws", "us-east
 ARN = "arn:aws:ses:us-east-1:123456789012:{}/{}"
 
 
-@pytest.fixture
-def ses():
-    client = boto3.client("sesv2", region_name="us-east-1")
-    with Stubber(client) as stub:
-        yield client, stub
-        stub.assert_no_pending_responses()
-
-
 def tags(**pairs):
     return [{"Key": k, "Value": v} for k, v in sorted(pairs.items())]
 

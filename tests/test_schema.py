@@ -94,62 +94,40 @@ def test_booleans_reject_anything_else_naming_the_property(value):
 
 
 @pytest.mark.parametrize(
-    "props, reason",
+    "module, props, reason",
     [
-        ({}, "EmailIdentity: is required"),
-        ({"EmailIdentity": "example.com", "Tags": "team=a"}, "Tags: must be a list"),
-        ({"EmailIdentity": "example.com", "DkimAttributes": {"Signing": "true"}}, "DkimAttributes.Signing: unknown property"),
-        ({"EmailIdentity": "not a domain"}, "EmailIdentity: 'not a domain' does not match"),
-        (
+        (email_identity, {}, "EmailIdentity: is required"),
+        (email_identity, {"EmailIdentity": "example.com", "Tags": "team=a"}, "Tags: must be a list"),
+        (email_identity, {"EmailIdentity": "example.com", "DkimAttributes": {"Signing": "true"}}, "DkimAttributes.Signing: unknown property"),
+        (email_identity, {"EmailIdentity": "not a domain"}, "EmailIdentity: 'not a domain' does not match"),
+        (email_identity,
             {"EmailIdentity": "example.com", "MailFromAttributes": {"BehaviorOnMxFailure": "BOUNCE"}},
             "MailFromAttributes.BehaviorOnMxFailure: 'BOUNCE' is not one of USE_DEFAULT_VALUE, REJECT_MESSAGE",
         ),
-        (
+        (email_identity,
             {"EmailIdentity": "example.com", "DkimSigningAttributes": {"NextSigningKeyLength": "RSA_2048_BIT", "DomainSigningSelector": "s1"}},
             "DkimSigningAttributes: NextSigningKeyLength and DomainSigningSelector/DomainSigningPrivateKey cannot be combined",
         ),
-        (
+        (email_identity,
             {"EmailIdentity": "example.com", "DkimSigningAttributes": {"DomainSigningSelector": "s1"}},
             "DkimSigningAttributes.DomainSigningPrivateKey: is required with",
         ),
+        (configuration_set, {"Name": "has space"}, "Name: 'has space' does not match"),
+        (configuration_set, {"Name": "x" * 65}, "Name: "),
+        (configuration_set, {"DeliveryOptions": {"MaxDeliverySeconds": "299"}}, "DeliveryOptions.MaxDeliverySeconds: 299 is below the minimum 300"),
+        (configuration_set, {"DeliveryOptions": {"MaxDeliverySeconds": "50401"}}, "DeliveryOptions.MaxDeliverySeconds: 50401 is above the maximum 50400"),
+        (configuration_set, {"DeliveryOptions": {"MaxDeliverySeconds": "5 minutes"}}, "DeliveryOptions.MaxDeliverySeconds: must be an integer"),
+        (configuration_set, {"DeliveryOptions": {"TlsPolicy": "require"}}, "DeliveryOptions.TlsPolicy: 'require' is not one of REQUIRE, OPTIONAL"),
+        (configuration_set, {"SuppressionOptions": {"SuppressedReasons": ["BOUNCE", "SPAM"]}}, "SuppressionOptions.SuppressedReasons[1]: 'SPAM' is not one of"),
+        (configuration_set, {"TrackingOptions": {"HttpsPolicy": "REQUIRE"}}, "TrackingOptions.CustomRedirectDomain: is required"),
+        (configuration_set, {"VdmOptions": {"DashboardOptions": {}}}, "VdmOptions.DashboardOptions.EngagementMetrics: is required"),
+        (dedicated_ip_pool, {"PoolName": "Upper"}, "PoolName: 'Upper' does not match"),
+        (dedicated_ip_pool, {"ScalingMode": "AUTO"}, "ScalingMode: 'AUTO' is not one of STANDARD, MANAGED"),
     ],
 )
-def test_invalid_email_identity_properties_name_the_property(props, reason):
+def test_invalid_properties_are_refused_with_a_reason_naming_the_property(module, props, reason):
     with pytest.raises(InvalidProperty) as failure:
-        email_identity.TYPE.coerce(props)
-    assert str(failure.value).startswith(reason)
-
-
-@pytest.mark.parametrize(
-    "props, reason",
-    [
-        ({"Name": "has space"}, "Name: 'has space' does not match"),
-        ({"Name": "x" * 65}, "Name: "),
-        ({"DeliveryOptions": {"MaxDeliverySeconds": "299"}}, "DeliveryOptions.MaxDeliverySeconds: 299 is below the minimum 300"),
-        ({"DeliveryOptions": {"MaxDeliverySeconds": "50401"}}, "DeliveryOptions.MaxDeliverySeconds: 50401 is above the maximum 50400"),
-        ({"DeliveryOptions": {"MaxDeliverySeconds": "5 minutes"}}, "DeliveryOptions.MaxDeliverySeconds: must be an integer"),
-        ({"DeliveryOptions": {"TlsPolicy": "require"}}, "DeliveryOptions.TlsPolicy: 'require' is not one of REQUIRE, OPTIONAL"),
-        ({"SuppressionOptions": {"SuppressedReasons": ["BOUNCE", "SPAM"]}}, "SuppressionOptions.SuppressedReasons[1]: 'SPAM' is not one of"),
-        ({"TrackingOptions": {"HttpsPolicy": "REQUIRE"}}, "TrackingOptions.CustomRedirectDomain: is required"),
-        ({"VdmOptions": {"DashboardOptions": {}}}, "VdmOptions.DashboardOptions.EngagementMetrics: is required"),
-    ],
-)
-def test_invalid_configuration_set_properties_name_the_property(props, reason):
-    with pytest.raises(InvalidProperty) as failure:
-        configuration_set.TYPE.coerce(props)
-    assert str(failure.value).startswith(reason)
-
-
-@pytest.mark.parametrize(
-    "props, reason",
-    [
-        ({"PoolName": "Upper"}, "PoolName: 'Upper' does not match"),
-        ({"ScalingMode": "AUTO"}, "ScalingMode: 'AUTO' is not one of STANDARD, MANAGED"),
-    ],
-)
-def test_invalid_dedicated_ip_pool_properties_name_the_property(props, reason):
-    with pytest.raises(InvalidProperty) as failure:
-        dedicated_ip_pool.TYPE.coerce(props)
+        module.TYPE.coerce(props)
     assert str(failure.value).startswith(reason)
 
 
