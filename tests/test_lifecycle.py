@@ -4,9 +4,8 @@ Every test activates the Stubber with exactly the calls that SES must receive: a
 a different call fails the test, and assert_no_pending_responses catches a missing one.
 """
 
-import boto3
 import pytest
-from botocore.stub import ANY, Stubber
+from botocore.stub import ANY
 
 from ses_provider import configuration_set, dedicated_ip_pool, email_identity, lifecycle, naming
 from ses_provider.client import ArnBuilder
