@@ -59,8 +59,10 @@ def _describe(resource: ModuleType, name: str) -> str:
     return f"{resource.TYPE.type_name.split('::')[-1]} {name}"
 
 
-def _ses_failure(resource: ModuleType, name: str, request: Request, error: BaseException) -> ProviderError:
-    return ProviderError(reason(error, _describe(resource, name), request.arns.region))
+def _ses_failure(
+    resource: ModuleType, name: str, request: Request, error: BaseException, physical_id: str | None = None
+) -> ProviderError:
+    return ProviderError(reason(error, _describe(resource, name), request.arns.region), physical_id)
 
 
 def _name_for_create(resource: ModuleType, props: dict, request: Request) -> dict:
@@ -81,9 +83,7 @@ def _create(resource: ModuleType, props: dict, client, request: Request) -> tupl
     try:
         return resource.create(props, client, request)
     except PartialCreate as partial:
-        raise ProviderError(
-            _ses_failure(resource, name, request, partial.cause).args[0], partial.physical_id
-        ) from partial.cause
+        raise _ses_failure(resource, name, request, partial.cause, partial.physical_id) from partial.cause
     except (InvalidProperty, ProviderError):
         raise
     except Exception as error:
@@ -119,13 +119,12 @@ def update(
             )
         # A new physical id makes CloudFormation delete the old resource after the update,
         # or the new one if the stack rolls back: never delete-then-create here.
-        new_props = _name_for_create(resource, {**props, name_property: target}, request)
         try:
-            return _create(resource, new_props, client, request)
+            return _create(resource, _name_for_create(resource, props, request), client, request)
         except ProviderError as failed:
             if failed.physical_id:
                 # A half-made replacement is ours alone: remove it, the old one stays.
-                _discard(resource, failed.physical_id, client, request)
+                _discard(resource, failed.physical_id, client)
             raise ProviderError(failed.args[0]) from failed
 
     try:
@@ -144,7 +143,7 @@ def update(
     return physical_id, attributes
 
 
-def _discard(resource: ModuleType, physical_id: str, client, request: Request) -> None:
+def _discard(resource: ModuleType, physical_id: str, client) -> None:
     try:
         resource.delete(physical_id, client)
     except Exception as error:  # noqa: BLE001 - reported, the answer is FAILED anyway
