@@ -26,7 +26,8 @@ for path in (REPO / "layers" / "ses_provider", REPO):  # as in Lambda (/opt/pyth
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from tests.harness import LocalEnvironment, arn, load_event, local_environment  # noqa: E402
+from ses_provider.desired_state import merge  # noqa: E402
+from tests.harness import STACK_TAGS, LocalEnvironment, arn, load_event, local_environment  # noqa: E402
 
 MARKER = "SESProvider::CREATE_FAILED::"
 SOMEONE_ELSES = [{"Key": "owner", "Value": "someone-else"}]
@@ -165,7 +166,8 @@ class Demo:
                 wrong.append(f"expected SUCCESS, got {body['Status']}")
             if body["PhysicalResourceId"] != name:
                 wrong.append(f"expected physical id {name}")
-            expected = {**_tags(event), **(extra or {})}
+            # The declared tags over the stack's own (PropagateStackTags defaults to true).
+            expected = {**merge(_tags(event), STACK_TAGS), **(extra or {})}
             if self.live_tags(kind, name) != expected:
                 wrong.append(f"expected live tags {_show(expected)}")
             return wrong
@@ -242,7 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with local_environment() as local:
             print(f"Local SES v2 (moto + fidelity patches): {local.ses_url}")
-            print(f"CloudFormation response endpoint:       https://127.0.0.1:{local.endpoint.port}/cfn-response/\n")
+            print(f"CloudFormation response endpoint:       https://127.0.0.1:{local.endpoint.port}/cfn-response/")
+            print(f"Stack ses-demo, tagged:                 {_show(STACK_TAGS)}\n")
             demo = Demo(local)
             for kind in TYPES:
                 demo.run(kind)

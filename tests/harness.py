@@ -5,7 +5,8 @@
 - `Invoker`: runs `functions/<name>/app.py`'s handler on an event, as Lambda would, and
   returns the one response body that CloudFormation would receive.
 - `local_environment()`: all three together; used by the integration tests, `python -m demo`
-  and `python -m tools.invoke`.
+  and `python -m tools.invoke`. The same moto server also serves DynamoDB (the desired-state
+  table) and CloudFormation (the example stack `ses-demo`, whose tags the handlers read).
 
 No sleeps anywhere: waits are on threading events and conditions.
 """
@@ -36,6 +37,7 @@ import boto3
 import trustme
 from moto.server import ThreadedMotoServer
 
+from ses_provider import desired_state
 from tests import moto_ses_fidelity
 from tests.conftest import FUNCTION_ARN, FakeContext
 
@@ -45,6 +47,9 @@ FUNCTIONS = REPO / "functions"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 FUNCTION_NAMES = ("email_identity", "configuration_set", "dedicated_ip_pool")
+TABLE = "ses-demo-TagState"
+STACK_NAME = "ses-demo"
+STACK_TAGS = {"cost-center": "cc-stack", "environment": "demo"}
 
 # What the handlers and our own boto3 clients see: fake credentials, so that nothing can be
 # signed for a real account, and the region of the examples.
@@ -304,9 +309,17 @@ class Invoker:
         self._handlers: dict[str, Any] = {}
         self._calls: list[str] = []
         self.invocations: list[Invocation] = []
+        self.stack_id = ""  # set by LocalEnvironment once the example stack exists
 
     def _environment(self):
-        return environment(**FAKE_AWS_ENVIRONMENT, AWS_ENDPOINT_URL_SESV2=self.ses_url, AWS_ENDPOINT_URL=None, AWS_PROFILE=None)
+        # One moto server answers for SES v2, DynamoDB and CloudFormation.
+        return environment(
+            **FAKE_AWS_ENVIRONMENT,
+            AWS_ENDPOINT_URL=self.ses_url,
+            AWS_ENDPOINT_URL_SESV2=self.ses_url,
+            AWS_PROFILE=None,
+            TAG_STATE_TABLE=TABLE,
+        )
 
     def handler(self, function_name: str):
         if function_name not in self._handlers:
@@ -315,8 +328,9 @@ class Invoker:
                 raise ValueError(f"no function {function_name!r}: {path} does not exist")
             spec = importlib.util.spec_from_file_location(f"ses_function_{function_name}_{uuid.uuid4().hex}", path)
             module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
             with self._environment():
+                # As in Lambda, the function's environment is in place when its module loads.
+                spec.loader.exec_module(module)
                 # Builds the handler's own client now, for this endpoint, and counts its calls.
                 module.handler.provider.client.meta.events.register("before-call.sesv2", self._count)
             self._handlers[function_name] = module.handler
@@ -326,9 +340,12 @@ class Invoker:
         self._calls.append(model.name)
 
     def prepare(self, event: dict) -> dict:
-        """A copy of the event whose ResponseURL points at the local endpoint."""
+        """A copy of the event whose ResponseURL points at the local endpoint, and whose
+        StackId is the example stack as the local CloudFormation knows it."""
         event = copy.deepcopy(event)
         event["ResponseURL"] = self.endpoint.response_url(event.get("RequestId"))
+        if self.stack_id and str(event.get("StackId", "")).split("/")[1:2] == [STACK_NAME]:
+            event["StackId"] = self.stack_id
         return event
 
     def invoke_full(self, function_name: str, event: dict, context: Any = None) -> Invocation:
@@ -360,16 +377,59 @@ class LocalEnvironment:
         return self.invoker.invoke(function_name, event, context)
 
     def reset(self) -> None:
-        """No SES resources, no captured responses."""
+        """No SES resources, no captured responses; an empty table and the example stack."""
         reset_ses(self.ses_url)
         self.endpoint.clear()
+        self.invoker.stack_id = create_stack_and_table(self.ses_url)
+
+    @property
+    def stack_id(self) -> str:
+        return self.invoker.stack_id
+
+    def store(self):
+        """The desired-state table, read with our own client."""
+        return desired_state.Store(TABLE, aws_client("dynamodb", self.ses_url))
+
+    def set_stack_tags(self, stack_tags: dict[str, str]) -> None:
+        """What `sam deploy --tags ...` does to the example stack."""
+        aws_client("cloudformation", self.ses_url).update_stack(
+            StackName=self.stack_id, TemplateBody=STACK_TEMPLATE, Tags=[{"Key": k, "Value": v} for k, v in stack_tags.items()]
+        )
+
+
+# A stand-in for the consumer's stack: moto needs a template, the handlers only read its tags.
+STACK_TEMPLATE = json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}})
+
+
+def aws_client(service: str, url: str):
+    return boto3.client(
+        service,
+        endpoint_url=url,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        aws_session_token="testing",
+    )
+
+
+def create_stack_and_table(url: str, stack_tags: dict[str, str] = STACK_TAGS) -> str:
+    """The desired-state table (keys as template.yaml declares them) and the example stack
+    with its tags; returns the stack's id."""
+    aws_client("dynamodb", url).create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST", **desired_state.TABLE_KEYS)
+    stack = aws_client("cloudformation", url).create_stack(
+        StackName=STACK_NAME, TemplateBody=STACK_TEMPLATE, Tags=[{"Key": k, "Value": v} for k, v in stack_tags.items()]
+    )
+    return stack["StackId"]
 
 
 @contextmanager
 def local_environment(ses_url: str | None = None) -> Iterator[LocalEnvironment]:
-    """SES v2 (started here unless `ses_url` is given), the response endpoint, an invoker."""
+    """SES v2 (started here unless `ses_url` is given), the response endpoint, an invoker,
+    the desired-state table and the example stack."""
     with _ses(ses_url) as url, ResponseEndpoint() as endpoint:
-        yield LocalEnvironment(url, endpoint, Invoker(url, endpoint), ses_client(url))
+        invoker = Invoker(url, endpoint)
+        invoker.stack_id = create_stack_and_table(url)
+        yield LocalEnvironment(url, endpoint, invoker, ses_client(url))
 
 
 @contextmanager

@@ -19,6 +19,17 @@ STACK = "arn:aws:cloudformation:us-east-1:123456789012:stack/demo/11111111-2222-
 PRIVATE_KEY = "TUlJQ2RRSUJBREFOQmdrcWhraUc5dzBCQVFFRkFBU0NBbDh3Z2dKYkFnRUFBb0dCQU1TRUNSRVQ="
 
 
+class NoStackTags:
+    """CloudFormation's DescribeStacks for a stack without tags."""
+
+    def describe_stacks(self, StackName):
+        return {"Stacks": [{"StackId": StackName, "Tags": []}]}
+
+
+def make_handler(resource, client=None):
+    return adapter.make_handler(resource, client, cloudformation=NoStackTags())
+
+
 def event(request_type, props, physical_id=None, old=None):
     body = {
         "RequestType": request_type,
@@ -56,7 +67,7 @@ def logs(monkeypatch):
 def test_a_successful_create_is_answered_once_with_the_ses_name_and_string_attributes(answers, ses):
     client, stub = ses
     stub.add_response("create_dedicated_ip_pool", {}, {"PoolName": "bulk", "ScalingMode": "STANDARD"})
-    adapter.make_handler(dedicated_ip_pool, client)(event("Create", {"PoolName": "bulk"}), FakeContext())
+    make_handler(dedicated_ip_pool, client)(event("Create", {"PoolName": "bulk"}), FakeContext())
     assert len(answers) == 1
     url, body = answers[0]
     assert url == RESPONSE_URL
@@ -68,7 +79,7 @@ def test_a_successful_create_is_answered_once_with_the_ses_name_and_string_attri
 def test_a_failed_create_answers_with_a_marker_that_no_ses_name_can_equal(answers, ses):
     client, stub = ses
     stub.add_client_error("create_dedicated_ip_pool", "AlreadyExistsException", "exists", 400)
-    adapter.make_handler(dedicated_ip_pool, client)(event("Create", {"PoolName": "bulk"}), FakeContext())
+    make_handler(dedicated_ip_pool, client)(event("Create", {"PoolName": "bulk"}), FakeContext())
     [(_, body)] = answers
     assert body["Status"] == "FAILED"
     assert body["PhysicalResourceId"] == naming.failed_create_id("req-create")
@@ -78,7 +89,7 @@ def test_a_failed_create_answers_with_a_marker_that_no_ses_name_can_equal(answer
 
 def test_the_delete_after_a_failed_create_makes_no_ses_call_and_succeeds(answers, ses):
     client, _ = ses
-    adapter.make_handler(dedicated_ip_pool, client)(
+    make_handler(dedicated_ip_pool, client)(
         event("Delete", {"PoolName": "bulk"}, physical_id=naming.failed_create_id("req-create")), FakeContext()
     )
     [(_, body)] = answers
@@ -89,7 +100,7 @@ def test_invalid_input_is_answered_failed_naming_the_property_without_an_ses_cli
     def no_client():
         raise AssertionError("an SES client was built for invalid input")
 
-    handler = adapter.make_handler(dedicated_ip_pool)
+    handler = make_handler(dedicated_ip_pool)
     handler.provider.client = adapter._LazyClient(no_client)
     handler(event("Create", {"PoolName": "bulk", "ScalingMode": "FAST"}), FakeContext())
     [(_, body)] = answers
@@ -102,7 +113,7 @@ def test_an_unexpected_exception_still_gets_exactly_one_failed_answer(answers, m
         raise RuntimeError("boom")
 
     monkeypatch.setattr(dedicated_ip_pool, "create", explode)
-    adapter.make_handler(dedicated_ip_pool, object())(event("Create", {"PoolName": "bulk"}), FakeContext())
+    make_handler(dedicated_ip_pool, object())(event("Create", {"PoolName": "bulk"}), FakeContext())
     [(_, body)] = answers
     assert body["Status"] == "FAILED" and "boom" in body["Reason"] and len(body["Reason"]) <= 256
 
@@ -117,7 +128,7 @@ def test_an_unexpected_exception_still_gets_exactly_one_failed_answer(answers, m
     ids=["no StackId", "unknown RequestType", "update without physical id"],
 )
 def test_a_malformed_event_is_answered_failed_once(answers, broken):
-    adapter.make_handler(dedicated_ip_pool, object())(broken, FakeContext())
+    make_handler(dedicated_ip_pool, object())(broken, FakeContext())
     [(_, body)] = answers
     assert body["Status"] == "FAILED" and body["Reason"]
 
@@ -126,7 +137,7 @@ def test_delete_answers_without_crhelpers_two_minute_sleep(answers, ses):
     client, stub = ses
     stub.add_response("delete_dedicated_ip_pool", {}, {"PoolName": "bulk"})
     started = time.monotonic()
-    adapter.make_handler(dedicated_ip_pool, client)(event("Delete", {"PoolName": "bulk"}, physical_id="bulk"), FakeContext(remaining_ms=900_000))
+    make_handler(dedicated_ip_pool, client)(event("Delete", {"PoolName": "bulk"}, physical_id="bulk"), FakeContext(remaining_ms=900_000))
     assert time.monotonic() - started < 1.0
     assert answers[0][1]["Status"] == "SUCCESS"
 
@@ -144,7 +155,7 @@ class BlockingClient:
 
 def test_shortly_before_the_lambda_timeout_failed_is_sent_once_and_never_a_second_answer(answers):
     client = BlockingClient()
-    handler = adapter.make_handler(dedicated_ip_pool, client)
+    handler = make_handler(dedicated_ip_pool, client)
     handler.provider.timeout_margin = 0.0
     done = threading.Thread(target=handler, args=(event("Create", {"PoolName": "bulk"}), FakeContext(remaining_ms=300)))
     started = time.monotonic()
@@ -168,7 +179,7 @@ def test_a_response_over_4096_bytes_becomes_failed_instead(answers, monkeypatch)
     client = boto3.client("sesv2", region_name="us-east-1")
     with Stubber(client) as stub:
         stub.add_response("create_dedicated_ip_pool", {}, {"PoolName": "bulk", "ScalingMode": "STANDARD"})
-        adapter.make_handler(dedicated_ip_pool, client)(event("Create", {"PoolName": "bulk"}), FakeContext())
+        make_handler(dedicated_ip_pool, client)(event("Create", {"PoolName": "bulk"}), FakeContext())
     [(_, body)] = answers
     assert body["Status"] == "FAILED" and "4096" in body["Reason"] and body["Data"] == {}
     # The real id goes back so that CloudFormation's rollback Delete removes the pool.
@@ -181,7 +192,7 @@ def test_logs_never_show_the_response_url_signature_or_a_dkim_private_key(answer
     props = {"EmailIdentity": "example.com", "DkimSigningAttributes": {"DomainSigningSelector": "sel", "DomainSigningPrivateKey": PRIVATE_KEY}}
     with Stubber(client) as stub:
         stub.add_client_error("create_email_identity", "BadRequestException", "Invalid DKIM key", 400)
-        adapter.make_handler(email_identity, client)({**event("Create", props), "ResourceType": "Custom::EmailIdentity"}, FakeContext())
+        make_handler(email_identity, client)({**event("Create", props), "ResourceType": "Custom::EmailIdentity"}, FakeContext())
     logged = logs.getvalue() + caplog.text
     assert "cfn-responses.example.com/bucket/key" in logged  # the request was logged...
     assert SIGNATURE not in logged and "AKIDEXAMPLE" not in logged  # ...without its credentials
@@ -191,7 +202,7 @@ def test_logs_never_show_the_response_url_signature_or_a_dkim_private_key(answer
 def test_no_echo_data_is_not_logged(answers, logs, monkeypatch):
     monkeypatch.setattr(dedicated_ip_pool, "attributes", lambda name, props, request: {"Secret": "s3cr3t-value"})
     client = boto3.client("sesv2", region_name="us-east-1")
-    handler = adapter.make_handler(dedicated_ip_pool, client)
+    handler = make_handler(dedicated_ip_pool, client)
     original = handler.provider._run
 
     def run_with_no_echo(action):
@@ -213,12 +224,12 @@ def test_the_provider_builds_no_aws_client_at_cold_start(monkeypatch):
 
     monkeypatch.setattr(boto3, "client", refuse)
     monkeypatch.setattr(boto3.session.Session, "client", refuse)
-    adapter.make_handler(email_identity)
+    make_handler(email_identity)
 
 
 def test_a_warm_container_answers_each_request_once(answers, ses):
     client, stub = ses
-    handler = adapter.make_handler(dedicated_ip_pool, client)
+    handler = make_handler(dedicated_ip_pool, client)
     for name in ("one", "two"):
         stub.add_response("create_dedicated_ip_pool", {}, {"PoolName": name, "ScalingMode": "STANDARD"})
         handler(event("Create", {"PoolName": name}), FakeContext())

@@ -23,8 +23,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from ses_provider import adapter, configuration_set, dedicated_ip_pool, email_identity
-from tests.harness import arn, live_tags, load_event, local_environment
+from ses_provider import adapter, configuration_set, dedicated_ip_pool, desired_state, email_identity
+from tests.harness import STACK_TAGS, arn, live_tags, load_event, local_environment
 
 FAILED_CREATE_MARKER = "SESProvider::CREATE_FAILED::"
 OUT_OF_BAND = {"backup-policy": "nightly"}  # a tag that someone added outside the stack
@@ -152,6 +152,24 @@ def declared_tags(evt: dict, properties: str = "ResourceProperties") -> dict:
     return {tag["Key"]: tag["Value"] for tag in evt[properties].get("Tags", [])}
 
 
+def desired_tags(evt: dict, properties: str = "ResourceProperties") -> dict:
+    """What the resource should carry: the declared tags over the example stack's tags
+    (the events leave PropagateStackTags at its default, true)."""
+    return desired_state.merge(declared_tags(evt, properties), STACK_TAGS)
+
+
+def assert_record_agrees(env, ses, kind: Kind, name: str) -> None:
+    """The desired-state record holds what SES holds: every desired tag is live, and no key
+    the record manages is live without being desired."""
+    resource_arn = arn(kind.arn_kind, name)
+    record = env.store().get(resource_arn)
+    assert record is not None, f"no desired-state record for {resource_arn}"
+    assert (record.stack_id, record.name, record.resource_type) == (env.stack_id, name, kind.module.TYPE.type_name)
+    live = live_tags(ses, resource_arn)
+    assert {key: live.get(key) for key in record.desired} == dict(record.desired)
+    assert not (set(live) & record.managed_keys) - set(record.desired)
+
+
 def name_of(evt: dict, kind: Kind) -> str:
     return evt["ResourceProperties"][kind.name_property]
 
@@ -217,7 +235,7 @@ def test_create_answers_success_with_the_ses_name_and_the_documented_string_attr
     assert body["Status"] == "SUCCESS", body["Reason"]
     assert body["PhysicalResourceId"] == name
     assert (body["StackId"], body["RequestId"], body["LogicalResourceId"]) == (
-        create["StackId"],
+        env.stack_id,
         create["RequestId"],
         create["LogicalResourceId"],
     )
@@ -235,7 +253,44 @@ def test_create_applies_the_declared_options_and_exactly_the_declared_tags(env, 
     env.invoke(kind.function, create)
 
     assert kind.live(ses, name) == kind.declared(create["ResourceProperties"])
-    assert live_tags(ses, arn(kind.arn_kind, name)) == declared_tags(create)
+    assert live_tags(ses, arn(kind.arn_kind, name)) == desired_tags(create)
+    assert_record_agrees(env, ses, kind, name)
+
+
+@ALL_KINDS
+def test_create_merges_the_stack_tags_under_the_declared_ones(env, ses, kind):
+    create = event(kind, "create")
+    create["ResourceProperties"]["Tags"] = [{"Key": "cost-center", "Value": "declared-wins"}]
+    name = name_of(create, kind)
+
+    assert env.invoke(kind.function, create)["Status"] == "SUCCESS"
+
+    live = live_tags(ses, arn(kind.arn_kind, name))
+    assert live["cost-center"] == "declared-wins"  # the stack says cc-stack
+    assert live["environment"] == STACK_TAGS["environment"]
+
+
+@ALL_KINDS
+def test_create_with_propagation_off_carries_only_the_declared_tags(env, ses, kind):
+    create = event(kind, "create")
+    create["ResourceProperties"]["PropagateStackTags"] = "false"
+
+    assert env.invoke(kind.function, create)["Status"] == "SUCCESS"
+
+    assert live_tags(ses, arn(kind.arn_kind, name_of(create, kind))) == declared_tags(create)
+    assert_record_agrees(env, ses, kind, name_of(create, kind))
+
+
+def test_create_fails_before_any_ses_call_when_stack_tags_break_the_fifty_tag_limit(env, ses):
+    env.set_stack_tags({f"stack-{i}": "x" for i in range(49)})
+    create = event(POOL, "create")  # declares two more
+
+    invocation = env.invoker.invoke_full("dedicated_ip_pool", create)
+
+    assert invocation.body["Status"] == "FAILED"
+    assert invocation.body["Reason"].startswith("invalid property Tags: 2 declared tags and the stack's tags make 51")
+    assert invocation.ses_calls == []
+    assert env.store().get(arn("dedicated-ip-pool", "demo-pool")) is None
 
 
 def test_configuration_set_and_pool_attributes_name_the_resource(env):
@@ -292,7 +347,8 @@ def test_update_converges_tags_and_keeps_a_tag_added_out_of_band(env, ses, kind)
     body = env.invoke(kind.function, update)
 
     assert body["Status"] == "SUCCESS", body["Reason"]
-    assert live_tags(ses, resource_arn) == {**new, **OUT_OF_BAND}
+    assert live_tags(ses, resource_arn) == {**desired_tags(update), **OUT_OF_BAND}
+    assert_record_agrees(env, ses, kind, name_of(create, kind))
 
 
 @ROLLBACK_KINDS
@@ -309,6 +365,7 @@ def test_rollback_update_restores_the_options_and_tags_of_before_the_update(env,
     assert body["Status"] == "SUCCESS", body["Reason"]
     assert body["PhysicalResourceId"] == name
     assert (kind.live(ses, name), live_tags(ses, arn(kind.arn_kind, name))) == before
+    assert_record_agrees(env, ses, kind, name)
 
 
 def test_pool_rollback_of_a_tag_update_restores_the_tags(env, ses):
@@ -318,12 +375,13 @@ def test_pool_rollback_of_a_tag_update_restores_the_tags(env, ses):
             evt[properties]["ScalingMode"] = "STANDARD"
     env.invoke("dedicated_ip_pool", create)
     assert env.invoke("dedicated_ip_pool", update)["Status"] == "SUCCESS"
-    assert live_tags(ses, arn("dedicated-ip-pool", "demo-pool")) == declared_tags(update)
+    assert live_tags(ses, arn("dedicated-ip-pool", "demo-pool")) == desired_tags(update)
 
     body = env.invoke("dedicated_ip_pool", rollback)
 
     assert body["Status"] == "SUCCESS", body["Reason"]
-    assert live_tags(ses, arn("dedicated-ip-pool", "demo-pool")) == declared_tags(create)
+    assert live_tags(ses, arn("dedicated-ip-pool", "demo-pool")) == desired_tags(create)
+    assert_record_agrees(env, ses, POOL, "demo-pool")
 
 
 def test_pool_managed_to_standard_with_the_same_pool_name_fails_and_leaves_the_pool_unchanged(env, ses):
@@ -341,7 +399,8 @@ def test_pool_managed_to_standard_with_the_same_pool_name_fails_and_leaves_the_p
     assert "ScalingMode" in body["Reason"] and "PoolName" in body["Reason"]
     assert invocation.ses_calls == []
     assert _pool_live(ses, "demo-pool") == {"ScalingMode": "MANAGED"}
-    assert live_tags(ses, arn("dedicated-ip-pool", "demo-pool")) == declared_tags(update)
+    assert live_tags(ses, arn("dedicated-ip-pool", "demo-pool")) == desired_tags(update)
+    assert_record_agrees(env, ses, POOL, "demo-pool")
 
 
 # --- Delete -----------------------------------------------------------------------------------
@@ -360,6 +419,7 @@ def test_delete_removes_the_resource_and_its_tags(env, ses, kind):
     assert not kind.exists(ses, name)
     with pytest.raises(ses.exceptions.NotFoundException):
         ses.list_tags_for_resource(ResourceArn=arn(kind.arn_kind, name))
+    assert env.store().get(arn(kind.arn_kind, name)) is None  # the record went with it
 
 
 @ALL_KINDS
@@ -450,7 +510,8 @@ def test_a_resource_without_a_name_gets_a_valid_generated_one_that_its_delete_re
     assert body["Data"]["Arn"] == arn(kind.arn_kind, name)
     assert body["Data"][kind.name_property] == name
     assert kind.names(ses) == [name]
-    assert live_tags(ses, arn(kind.arn_kind, name)) == declared_tags(create)
+    assert live_tags(ses, arn(kind.arn_kind, name)) == desired_tags(create)
+    assert_record_agrees(env, ses, kind, name)
 
     delete = without_name(event(kind, "delete"), kind)
     delete["PhysicalResourceId"] = name
@@ -554,3 +615,31 @@ def test_each_event_file_is_a_cloudformation_request_for_its_function():
         update, rollback = event(kind, "update"), event(kind, "rollback_update")
         assert rollback["ResourceProperties"] == update["OldResourceProperties"]
         assert rollback["OldResourceProperties"] == update["ResourceProperties"]
+
+
+# --- replacement ------------------------------------------------------------------------------
+
+
+def test_a_rename_creates_the_new_resource_with_its_record_and_cloudformations_delete_removes_the_old(env, ses):
+    create = event(CONFIGURATION_SET, "create")
+    assert env.invoke("configuration_set", create)["Status"] == "SUCCESS"
+    update = event(CONFIGURATION_SET, "update")
+    update["ResourceProperties"]["Name"] = "demo-orders-v2"
+
+    body = env.invoke("configuration_set", update)
+
+    assert body["Status"] == "SUCCESS", body["Reason"]
+    assert body["PhysicalResourceId"] == "demo-orders-v2"  # CloudFormation now deletes demo-orders
+    assert sorted(CONFIGURATION_SET.names(ses)) == ["demo-orders", "demo-orders-v2"]
+    assert live_tags(ses, arn("configuration-set", "demo-orders-v2")) == desired_tags(update)
+    assert_record_agrees(env, ses, CONFIGURATION_SET, "demo-orders-v2")
+    assert_record_agrees(env, ses, CONFIGURATION_SET, "demo-orders")
+
+    # The cleanup Delete carries the old resource's physical id and properties.
+    cleanup = event(CONFIGURATION_SET, "delete")
+    cleanup["ResourceProperties"] = update["OldResourceProperties"]
+    assert env.invoke("configuration_set", cleanup)["Status"] == "SUCCESS"
+
+    assert CONFIGURATION_SET.names(ses) == ["demo-orders-v2"]
+    assert env.store().get(arn("configuration-set", "demo-orders")) is None
+    assert_record_agrees(env, ses, CONFIGURATION_SET, "demo-orders-v2")

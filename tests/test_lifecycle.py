@@ -7,7 +7,7 @@ a different call fails the test, and assert_no_pending_responses catches a missi
 import pytest
 from botocore.stub import ANY
 
-from ses_provider import configuration_set, dedicated_ip_pool, email_identity, lifecycle, naming
+from ses_provider import configuration_set, dedicated_ip_pool, desired_state, email_identity, lifecycle, naming
 from ses_provider.client import ArnBuilder
 from ses_provider.schema import InvalidProperty
 
@@ -296,7 +296,7 @@ ALL_OPTIONS = {
 
 def test_configuration_set_create_is_one_call_with_every_option_and_the_tags(ses):
     client, stub = ses
-    expected = configuration_set.TYPE.coerce(ALL_OPTIONS)
+    expected = {group: value for group, value in configuration_set.TYPE.coerce(ALL_OPTIONS).items() if group in ALL_OPTIONS}
     stub.add_response("create_configuration_set", {}, {"ConfigurationSetName": "orders", **expected, "Tags": tags(team="mail")})
     physical_id, data = lifecycle.create(configuration_set, {"Name": "orders", "Tags": tags(team="mail"), **ALL_OPTIONS}, client, REQUEST)
     assert expected["DeliveryOptions"]["MaxDeliverySeconds"] == 600
@@ -413,3 +413,128 @@ def test_pool_delete_already_gone_succeeds(ses):
     client, stub = ses
     error(stub, "delete_dedicated_ip_pool", "NotFoundException", 404)
     assert lifecycle.delete(dedicated_ip_pool, "bulk", {"PoolName": "bulk"}, client, REQUEST) is True
+
+
+# --- the desired-state record and the stack's tags --------------------------------------------
+
+
+class MemoryStore:
+    """desired_state.Store's interface over a dict; `failing` makes every call raise."""
+
+    def __init__(self, failing=False):
+        self.records, self.failing = {}, failing
+
+    def _check(self):
+        if self.failing:
+            raise ConnectionError("DynamoDB unreachable")
+
+    def get(self, arn):
+        self._check()
+        return self.records.get(arn)
+
+    def put(self, record):
+        self._check()
+        self.records[record.arn] = record
+
+    def delete(self, arn):
+        self._check()
+        self.records.pop(arn, None)
+
+
+POOL_ARN = ARN.format("dedicated-ip-pool", "bulk")
+
+
+def test_create_records_the_desired_tags_after_ses_accepted_them(ses):
+    client, stub = ses
+    stub.add_response("create_dedicated_ip_pool", {}, {"PoolName": "bulk", "ScalingMode": "STANDARD", "Tags": tags(env="prod", team="mail")})
+    store = MemoryStore()
+    lifecycle.create(dedicated_ip_pool, {"PoolName": "bulk", "Tags": tags(team="mail")}, client, REQUEST, lambda: {"env": "prod", "team": "stack"}, store)
+    record = store.records[POOL_ARN]
+    assert (record.declared, record.desired) == ({"team": "mail"}, {"team": "mail", "env": "prod"})
+    assert record.managed_keys == {"team", "env"} and record.stack_id == STACK and record.name == "bulk"
+
+
+def test_a_create_whose_record_cannot_be_written_fails_with_the_real_id_for_the_rollback(ses):
+    client, stub = ses
+    stub.add_response("create_dedicated_ip_pool", {}, {"PoolName": "bulk", "ScalingMode": "STANDARD"})
+    with pytest.raises(lifecycle.ProviderError) as failure:
+        lifecycle.create(dedicated_ip_pool, {"PoolName": "bulk"}, client, REQUEST, None, MemoryStore(failing=True))
+    # CloudFormation's rollback Delete gets "bulk" and removes the pool: SES and CloudFormation agree.
+    assert failure.value.physical_id == "bulk"
+    assert "could not be recorded" in str(failure.value)
+
+
+def test_an_update_that_cannot_read_the_record_fails_before_any_ses_call(ses):
+    client, _ = ses
+    with pytest.raises(lifecycle.ProviderError, match="could not read its desired tags"):
+        lifecycle.update(dedicated_ip_pool, "bulk", {"PoolName": "bulk"}, {"PoolName": "bulk"}, client, REQUEST, None, MemoryStore(failing=True))
+
+
+def test_an_update_untags_stack_tags_that_the_record_managed_and_the_stack_dropped(ses):
+    client, stub = ses
+    store = MemoryStore()
+    store.records[POOL_ARN] = desired_state.Record(
+        POOL_ARN, STACK, "Sender", "Custom::DedicatedIpPool", "bulk", {"team": "mail"}, {"team": "mail", "env": "prod"}, frozenset({"team", "env"})
+    )
+    stub.add_response("list_tags_for_resource", {"Tags": tags(team="mail", env="prod", other="x")}, {"ResourceArn": POOL_ARN})
+    stub.add_response("untag_resource", {}, {"ResourceArn": POOL_ARN, "TagKeys": ["env"]})
+    props = {"PoolName": "bulk", "Tags": tags(team="mail")}
+    lifecycle.update(dedicated_ip_pool, "bulk", props, props, client, REQUEST, lambda: {}, store)
+    assert store.records[POOL_ARN].desired == {"team": "mail"}
+    assert store.records[POOL_ARN].managed_keys == {"team", "env"}  # env stays managed: it was ours once
+
+
+def test_a_delete_that_cannot_remove_the_record_fails_before_any_ses_call(ses):
+    client, _ = ses
+    with pytest.raises(lifecycle.ProviderError, match="could not remove its desired tags"):
+        lifecycle.delete(dedicated_ip_pool, "bulk", {"PoolName": "bulk"}, client, REQUEST, MemoryStore(failing=True))
+
+
+def test_a_delete_removes_the_record_then_the_resource(ses):
+    client, stub = ses
+    store = MemoryStore()
+    store.records[POOL_ARN] = object()
+    stub.add_response("delete_dedicated_ip_pool", {}, {"PoolName": "bulk"})
+    assert lifecycle.delete(dedicated_ip_pool, "bulk", {"PoolName": "bulk"}, client, REQUEST, store) is True
+    assert store.records == {}
+
+
+def test_stack_tags_that_cannot_be_read_fail_the_create_before_any_ses_call(ses):
+    client, _ = ses
+
+    def unreadable():
+        raise ConnectionError("CloudFormation unreachable")
+
+    with pytest.raises(lifecycle.ProviderError, match="^could not read the stack's tags"):
+        lifecycle.create(dedicated_ip_pool, {"PoolName": "bulk"}, client, REQUEST, unreadable, MemoryStore())
+
+
+def test_propagation_off_does_not_even_read_the_stack_tags(ses):
+    client, stub = ses
+    stub.add_response("create_dedicated_ip_pool", {}, {"PoolName": "bulk", "ScalingMode": "STANDARD"})
+
+    def unreadable():
+        raise AssertionError("stack tags read although PropagateStackTags is false")
+
+    lifecycle.create(dedicated_ip_pool, {"PoolName": "bulk", "PropagateStackTags": "false"}, client, REQUEST, unreadable)
+
+
+@pytest.mark.parametrize(
+    "stack_tags, reason",
+    [
+        ({"bad#key": "x"}, "the stack's Tags[0] ('bad#key'): may contain only"),
+        ({f"k{i}": "v" for i in range(50)}, "Tags: 1 declared tags and the stack's tags make 51"),
+    ],
+)
+def test_stack_tags_that_ses_would_refuse_fail_the_create_naming_them(ses, stack_tags, reason):
+    client, _ = ses
+    with pytest.raises(InvalidProperty) as failure:
+        lifecycle.create(dedicated_ip_pool, {"PoolName": "bulk", "Tags": tags(team="mail")}, client, REQUEST, lambda: stack_tags)
+    assert str(failure.value).startswith(reason)
+
+
+def test_merge_skips_aws_keys_and_lets_declared_tags_win():
+    assert desired_state.merge({"team": "mail"}, {"team": "stack", "aws:cloudformation:stack-name": "s", "env": "prod"}) == {
+        "team": "mail",
+        "env": "prod",
+    }

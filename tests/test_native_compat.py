@@ -72,9 +72,16 @@ def test_every_writable_native_property_is_accepted_with_the_same_shape(module):
     schema = native_schema(module.TYPE.native_type)
     read_only = {p.rsplit("/", 1)[-1] for p in schema.get("readOnlyProperties", [])}
     writable = {k: v for k, v in schema["properties"].items() if k not in read_only}
+    # This provider's own additions (tag sync switches) are declared as extensions.
+    ours = Object(fields={n: f for n, f in module.TYPE.properties.fields.items() if not f.extension})
     problems = []
-    compare(schema, {"type": "object", "properties": writable, "required": schema.get("required", [])}, module.TYPE.properties, module.TYPE.native_type, problems)
+    compare(schema, {"type": "object", "properties": writable, "required": schema.get("required", [])}, ours, module.TYPE.native_type, problems)
     assert problems == []
+
+
+def test_the_only_additions_to_the_native_properties_are_the_tag_sync_switches():
+    for module in MODULES:
+        assert {n for n, f in module.TYPE.properties.fields.items() if f.extension} == {"PropagateStackTags", "TagDriftRepair"}
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.TYPE.native_type)

@@ -17,10 +17,11 @@ from types import ModuleType
 from typing import Any, Callable
 from urllib.parse import urlsplit, urlunsplit
 
+import boto3
 from aws_lambda_powertools import Logger
 from crhelper import CfnResource
 
-from . import lifecycle, naming
+from . import desired_state, lifecycle, naming
 from .client import ArnBuilder, make_client
 from .schema import InvalidProperty
 
@@ -108,7 +109,14 @@ def put_response(url: str, body: bytes, deadline: float) -> bool:
 class Provider(CfnResource):
     """crhelper's request flow with our create/update/delete and our physical id rules."""
 
-    def __init__(self, resource: ModuleType, client: Any = None, timeout_margin: float = TIMEOUT_MARGIN_SECONDS):
+    def __init__(
+        self,
+        resource: ModuleType,
+        client: Any = None,
+        cloudformation: Any = None,
+        store: desired_state.Store | None = None,
+        timeout_margin: float = TIMEOUT_MARGIN_SECONDS,
+    ):
         # CfnResource.__init__ is skipped on purpose: it creates lambda, events and logs clients
         # on every cold start for a polling mode we never use, and sets the root logger to DEBUG.
         # These are the fields that crhelper's request flow reads.
@@ -131,6 +139,11 @@ class Provider(CfnResource):
 
         self.resource = resource
         self.client = client if client is not None else _LazyClient(make_client)
+        # Stack tags: CloudFormation does not hand them to custom resources.
+        self.cloudformation = cloudformation if cloudformation is not None else _LazyClient(
+            lambda: boto3.client("cloudformation", config=desired_state.AWS_CONFIG)
+        )
+        self.store = store if store is not None else desired_state.store_from_environment()
         self.timeout_margin = timeout_margin
         self._secret = frozenset(resource.TYPE.properties.secret_names())
         self._answer_lock = threading.Lock()
@@ -218,8 +231,15 @@ class Provider(CfnResource):
             self.Status, self.Reason = FAILED, f"internal error: {type(error).__name__}: {error}"
         return ""
 
+    def _stack_tags(self) -> dict:
+        return desired_state.read_stack_tags(self.cloudformation, self.StackId)
+
     def _on_create(self, event, context) -> str:
-        return self._run(lambda: lifecycle.create(self.resource, event.get("ResourceProperties"), self.client, self._request()))
+        return self._run(
+            lambda: lifecycle.create(
+                self.resource, event.get("ResourceProperties"), self.client, self._request(), self._stack_tags, self.store
+            )
+        )
 
     def _on_update(self, event, context) -> str:
         return self._run(
@@ -230,6 +250,8 @@ class Provider(CfnResource):
                 event.get("OldResourceProperties"),
                 self.client,
                 self._request(),
+                self._stack_tags,
+                self.store,
             )
         )
 
@@ -237,7 +259,9 @@ class Provider(CfnResource):
         physical_id = event.get("PhysicalResourceId", "")
 
         def delete():
-            lifecycle.delete(self.resource, physical_id, event.get("ResourceProperties"), self.client, self._request())
+            lifecycle.delete(
+                self.resource, physical_id, event.get("ResourceProperties"), self.client, self._request(), self.store
+            )
             return physical_id, {}
 
         self._run(delete)
@@ -292,9 +316,9 @@ class Provider(CfnResource):
         put_response(self._response_url, encoded, self._deadline)
 
 
-def make_handler(resource: ModuleType, client: Any = None) -> Callable[[dict, Any], None]:
-    """The Lambda entry point for one resource type."""
-    provider = Provider(resource, client)
+def make_handler(resource: ModuleType, client: Any = None, **services: Any) -> Callable[[dict, Any], None]:
+    """The Lambda entry point for one resource type (clients injected for tests)."""
+    provider = Provider(resource, client, **services)
 
     def handler(event: dict, context: Any) -> None:
         provider(event, context)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .lifecycle import Request
-from .schema import Array, Boolean, Enum, Integer, Object, ResourceType, String, TAGS
+from .schema import TAG_SYNC_PROPERTIES, Array, Boolean, Enum, Integer, Object, ResourceType, String, TAGS
 from .tags import to_dict, to_list
 
 NAME_PATTERN = r"[a-zA-Z0-9_-]{1,64}"
@@ -86,6 +86,7 @@ TYPE = ResourceType(
                 doc="Archive sent mail to Mail Manager.",
             ),
             "Tags": TAGS,
+            **TAG_SYNC_PROPERTIES,
         }
     ),
     actions=(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .lifecycle import Request
-from .schema import Enum, Object, ResourceType, String, TAGS
+from .schema import TAG_SYNC_PROPERTIES, Enum, Object, ResourceType, String, TAGS
 from .tags import to_dict, to_list
 
 NAME_PATTERN = r"[a-z0-9_-]{1,64}"
@@ -31,6 +31,7 @@ TYPE = ResourceType(
                 doc="STANDARD (default) or MANAGED. MANAGED to STANDARD replaces the pool.",
             ),
             "Tags": TAGS,
+            **TAG_SYNC_PROPERTIES,
         }
     ),
     actions=(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .lifecycle import PartialCreate, Request
-from .schema import Boolean, Enum, Object, ResourceType, String, TAGS
+from .schema import TAG_SYNC_PROPERTIES, Boolean, Enum, Object, ResourceType, String, TAGS
 from .tags import to_dict, to_list
 
 # A domain, or an address at a domain: no white space, no "::" of the failed-Create marker.
@@ -25,6 +25,7 @@ TYPE = ResourceType(
                 doc="The domain or email address to verify. A change replaces the identity.",
             ),
             "Tags": TAGS,
+            **TAG_SYNC_PROPERTIES,
             "DkimSigningAttributes": Object(
                 fields={
                     "NextSigningKeyLength": Enum("RSA_1024_BIT", "RSA_2048_BIT", doc="Easy DKIM key length."),

@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
-from . import naming, tags
+from . import desired_state, naming, tags
 from .client import ArnBuilder
 from .errors import error_code, reason
 from .schema import InvalidProperty
@@ -73,9 +73,62 @@ def _name_for_create(resource: ModuleType, props: dict, request: Request) -> dic
     return {**props, name_property: generated}
 
 
-def create(resource: ModuleType, raw: Mapping, client, request: Request) -> tuple[str, dict]:
+StackTags = Callable[[], Mapping[str, str]]
+
+
+def _desired_tags(props: dict, stack_tags: StackTags | None) -> dict[str, str]:
+    """The declared tags, over the stack's tags where they are propagated."""
+    declared = tags.to_dict(props.get("Tags"))
+    if stack_tags is None or not props.get("PropagateStackTags"):
+        return declared
+    try:
+        inherited = stack_tags()
+    except Exception as error:
+        raise ProviderError(f"could not read the stack's tags: {reason(error, 'the stack', '')}") from error
+    return desired_state.merge(declared, inherited)
+
+
+def _save(store, resource: ModuleType, physical_id: str, props: dict, desired: dict, managed, request: Request) -> None:
+    """Record the desired tags, once SES has accepted the change.
+
+    A record that cannot be written fails the request: a FAILED Create hands back the real
+    id, so CloudFormation's rollback removes the resource; a FAILED Update rolls back to the
+    previous properties. CloudFormation and SES never disagree; only the repair waits."""
+    if store is None:
+        return
+    record = desired_state.Record(
+        arn=request.arns.arn(resource.TYPE.arn_kind, physical_id),
+        stack_id=request.stack_id,
+        logical_id=request.logical_id,
+        resource_type=resource.TYPE.type_name,
+        name=physical_id,
+        declared=tags.to_dict(props.get("Tags")),
+        desired=desired,
+        managed_keys=frozenset(managed) | set(desired),
+        propagate_stack_tags=bool(props.get("PropagateStackTags")),
+        drift_repair=bool(props.get("TagDriftRepair")),
+    )
+    try:
+        store.put(record)
+    except Exception as error:
+        raise ProviderError(
+            f"{_describe(resource, physical_id)}: SES accepted the change but its desired tags could not be"
+            f" recorded ({type(error).__name__}); failing so that CloudFormation rolls back",
+            physical_id,
+        ) from error
+
+
+def create(
+    resource: ModuleType, raw: Mapping, client, request: Request, stack_tags: StackTags | None = None, store=None
+) -> tuple[str, dict]:
     props = _name_for_create(resource, parse(resource, raw), request)
-    return _create(resource, props, client, request)
+    return _create_recorded(resource, props, _desired_tags(props, stack_tags), client, request, store)
+
+
+def _create_recorded(resource: ModuleType, props: dict, desired: dict, client, request: Request, store) -> tuple[str, dict]:
+    physical_id, attributes = _create(resource, {**props, "Tags": tags.to_list(desired)}, client, request)
+    _save(store, resource, physical_id, props, desired, (), request)
+    return physical_id, attributes
 
 
 def _create(resource: ModuleType, props: dict, client, request: Request) -> tuple[str, dict]:
@@ -91,9 +144,17 @@ def _create(resource: ModuleType, props: dict, client, request: Request) -> tupl
 
 
 def update(
-    resource: ModuleType, physical_id: str, raw: Mapping, raw_old: Mapping, client, request: Request
+    resource: ModuleType,
+    physical_id: str,
+    raw: Mapping,
+    raw_old: Mapping,
+    client,
+    request: Request,
+    stack_tags: StackTags | None = None,
+    store=None,
 ) -> tuple[str, dict]:
     props = parse(resource, raw)
+    desired = _desired_tags(props, stack_tags)
     try:
         old = resource.TYPE.coerce(raw_old)
     except InvalidProperty:
@@ -120,26 +181,31 @@ def update(
         # A new physical id makes CloudFormation delete the old resource after the update,
         # or the new one if the stack rolls back: never delete-then-create here.
         try:
-            return _create(resource, _name_for_create(resource, props, request), client, request)
+            return _create_recorded(resource, _name_for_create(resource, props, request), desired, client, request, store)
         except ProviderError as failed:
             if failed.physical_id:
                 # A half-made replacement is ours alone: remove it, the old one stays.
                 _discard(resource, failed.physical_id, client)
             raise ProviderError(failed.args[0]) from failed
 
+    arn = request.arns.arn(resource.TYPE.arn_kind, physical_id)
+    # The keys this stack may remove: those the previous properties declared, and those the
+    # desired state held before (stack tags that were propagated).
+    managed = set(tags.to_dict(previous.get("Tags")))
+    try:
+        record = store.get(arn) if store is not None else None
+    except Exception as error:
+        raise ProviderError(f"{_describe(resource, physical_id)}: could not read its desired tags ({type(error).__name__})") from error
+    if record is not None:
+        managed |= record.managed_keys
     try:
         attributes = resource.update(physical_id, current, previous, client, request)
-        arn = request.arns.arn(resource.TYPE.arn_kind, physical_id)
-        tags.converge(
-            client,
-            arn,
-            desired=tags.to_dict(current.get("Tags")),
-            managed=tags.to_dict(previous.get("Tags")).keys(),
-        )
+        tags.converge(client, arn, desired=desired, managed=managed)
     except (InvalidProperty, ProviderError):
         raise
     except Exception as error:
         raise _ses_failure(resource, physical_id, request, error) from error
+    _save(store, resource, physical_id, props, desired, managed, request)
     return physical_id, attributes
 
 
@@ -166,11 +232,18 @@ def owns(resource: ModuleType, physical_id: str, raw: Mapping | None, request: R
     return naming.is_generated_for(physical_id, request.stack_id, request.logical_id)
 
 
-def delete(resource: ModuleType, physical_id: str, raw: Mapping | None, client, request: Request) -> bool:
+def delete(resource: ModuleType, physical_id: str, raw: Mapping | None, client, request: Request, store=None) -> bool:
     """Delete the resource if this provider issued its physical id; False if nothing to do."""
     if not owns(resource, physical_id, raw, request):
         logger.info("physical id %r was not issued by this provider: nothing to delete", physical_id)
         return False
+    if store is not None:
+        # The record goes first: should SES then refuse, the resource lives on without
+        # repair until CloudFormation retries the Delete; never a record without its owner.
+        try:
+            store.delete(request.arns.arn(resource.TYPE.arn_kind, physical_id))
+        except Exception as error:
+            raise ProviderError(f"{_describe(resource, physical_id)}: could not remove its desired tags ({type(error).__name__})") from error
     try:
         resource.delete(physical_id, client)
     except Exception as error:

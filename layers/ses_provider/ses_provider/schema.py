@@ -37,6 +37,8 @@ class Field:
     create_only: bool | Callable[[Any, Any], bool] = False
     # Filled in when the property is omitted, so that "omitted" and "the default" compare equal.
     default: Any = None
+    # Not a property of the native type: an addition of this provider.
+    extension: bool = False
 
     kind = "any"
 
@@ -198,6 +200,21 @@ TAGS = Array(
     ),
     doc="Tags applied on create and kept in sync on every update.",
 )
+
+
+# Event-driven tag sync, the same for every type (see desired_state and tag_sync).
+TAG_SYNC_PROPERTIES = {
+    "PropagateStackTags": Boolean(
+        default=True,
+        extension=True,
+        doc="Apply the stack's tags too (declared tags win), as CloudFormation does for native SES resources.",
+    ),
+    "TagDriftRepair": Boolean(
+        default=True,
+        extension=True,
+        doc="Let the TagSync function repair tags changed outside the stack.",
+    ),
+}
 
 
 @dataclass(frozen=True)

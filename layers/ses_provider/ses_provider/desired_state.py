@@ -1,0 +1,170 @@
+"""The desired tags of every managed resource, kept in DynamoDB for event-driven tag sync.
+
+The custom resource handlers write a record after SES accepted a Create or Update, and
+remove it before a Delete; the TagSync function reads the records to repair drift and to
+bring changed stack tags to the resources.
+
+Table (template.yaml, TagStateTable): partition key `Arn` (S); global secondary index
+`ByStack` on `StackId` (S), projecting everything.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from typing import Iterator, Mapping
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.config import Config
+
+from . import tags
+from .schema import InvalidProperty
+
+TABLE_ENVIRONMENT = "TAG_STATE_TABLE"
+BY_STACK_INDEX = "ByStack"
+AWS_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8}, connect_timeout=5, read_timeout=10)
+
+# The table's keys, as template.yaml declares them (a test keeps the two in step).
+TABLE_KEYS = {
+    "AttributeDefinitions": [
+        {"AttributeName": "Arn", "AttributeType": "S"},
+        {"AttributeName": "StackId", "AttributeType": "S"},
+    ],
+    "KeySchema": [{"AttributeName": "Arn", "KeyType": "HASH"}],
+    "GlobalSecondaryIndexes": [
+        {
+            "IndexName": BY_STACK_INDEX,
+            "KeySchema": [{"AttributeName": "StackId", "KeyType": "HASH"}],
+            "Projection": {"ProjectionType": "ALL"},
+        }
+    ],
+}
+
+_serialize = TypeSerializer().serialize
+_deserialize = TypeDeserializer().deserialize
+
+
+@dataclass(frozen=True)
+class Record:
+    arn: str
+    stack_id: str
+    logical_id: str
+    resource_type: str  # Custom::EmailIdentity
+    name: str  # the physical id
+    declared: Mapping[str, str]  # Tags of the template
+    desired: Mapping[str, str]  # declared tags over the stack's tags, where propagated
+    # Every key the desired state ever held: the only keys that tag sync may remove.
+    managed_keys: frozenset[str] = field(default_factory=frozenset)
+    propagate_stack_tags: bool = True
+    drift_repair: bool = True
+
+    def with_desired(self, desired: Mapping[str, str]) -> "Record":
+        return replace(self, desired=dict(desired), managed_keys=self.managed_keys | set(desired))
+
+    def to_item(self) -> dict:
+        values = {
+            "Arn": self.arn,
+            "StackId": self.stack_id,
+            "LogicalResourceId": self.logical_id,
+            "ResourceType": self.resource_type,
+            "Name": self.name,
+            "DeclaredTags": dict(self.declared),
+            "DesiredTags": dict(self.desired),
+            "ManagedKeys": sorted(self.managed_keys),
+            "PropagateStackTags": self.propagate_stack_tags,
+            "TagDriftRepair": self.drift_repair,
+        }
+        return {key: _serialize(value) for key, value in values.items()}
+
+    @classmethod
+    def from_item(cls, item: Mapping) -> "Record":
+        values = {key: _deserialize(value) for key, value in item.items()}
+        return cls(
+            arn=values["Arn"],
+            stack_id=values["StackId"],
+            logical_id=values.get("LogicalResourceId", ""),
+            resource_type=values.get("ResourceType", ""),
+            name=values.get("Name", ""),
+            declared=dict(values.get("DeclaredTags", {})),
+            desired=dict(values.get("DesiredTags", {})),
+            managed_keys=frozenset(values.get("ManagedKeys", [])),
+            propagate_stack_tags=bool(values.get("PropagateStackTags", True)),
+            drift_repair=bool(values.get("TagDriftRepair", True)),
+        )
+
+
+class Store:
+    """The records, in one DynamoDB table. The client is injected or built on first use."""
+
+    def __init__(self, table_name: str, client=None):
+        self.table_name = table_name
+        self._client = client
+
+    @property
+    def client(self):
+        if self._client is None:
+            self._client = boto3.client("dynamodb", config=AWS_CONFIG)
+        return self._client
+
+    def get(self, arn: str) -> Record | None:
+        item = self.client.get_item(TableName=self.table_name, Key={"Arn": {"S": arn}}, ConsistentRead=True).get("Item")
+        return Record.from_item(item) if item else None
+
+    def put(self, record: Record) -> None:
+        self.client.put_item(TableName=self.table_name, Item=record.to_item())
+
+    def delete(self, arn: str) -> None:
+        self.client.delete_item(TableName=self.table_name, Key={"Arn": {"S": arn}})
+
+    def by_stack(self, stack_id: str) -> Iterator[Record]:
+        pages = self.client.get_paginator("query").paginate(
+            TableName=self.table_name,
+            IndexName=BY_STACK_INDEX,
+            KeyConditionExpression="StackId = :stack",
+            ExpressionAttributeValues={":stack": {"S": stack_id}},
+        )
+        for page in pages:
+            yield from (Record.from_item(item) for item in page.get("Items", []))
+
+    def all(self) -> Iterator[Record]:
+        for page in self.client.get_paginator("scan").paginate(TableName=self.table_name):
+            yield from (Record.from_item(item) for item in page.get("Items", []))
+
+
+def store_from_environment() -> Store | None:
+    """The table that template.yaml declares; None where none is configured (local runs)."""
+    table = os.environ.get(TABLE_ENVIRONMENT)
+    return Store(table) if table else None
+
+
+def merge(declared: Mapping[str, str], stack_tags: Mapping[str, str]) -> dict[str, str]:
+    """Stack tags under the declared ones: a declared tag wins, aws: keys are skipped, and
+    the result still obeys SES's limit of 50 tags."""
+    inherited = {
+        k: v for k, v in stack_tags.items() if k not in declared and not k.lower().startswith(tags.RESERVED_PREFIX)
+    }
+    try:
+        tags.validate(tags.to_list(inherited))
+    except InvalidProperty as error:
+        raise InvalidProperty(f"the stack's {error.path}", f"{error.problem} (set PropagateStackTags to false)") from None
+    merged = {**inherited, **declared}
+    if len(merged) > tags.MAX_TAGS:
+        raise InvalidProperty(
+            "Tags",
+            f"{len(declared)} declared tags and the stack's tags make {len(merged)}; SES allows at most"
+            f" {tags.MAX_TAGS} (set PropagateStackTags to false, or declare fewer)",
+        )
+    return merged
+
+
+def read_stack_tags(cloudformation, stack_id: str) -> dict[str, str]:
+    """The stack's own tags (CloudFormation does not hand them to custom resources)."""
+    try:
+        stacks = cloudformation.describe_stacks(StackName=stack_id).get("Stacks", [])
+    except cloudformation.exceptions.ClientError as error:
+        # Only a local invocation (sam local invoke) names a stack that does not exist.
+        if "does not exist" in str(error):
+            return {}
+        raise
+    return {tag["Key"]: tag["Value"] for tag in (stacks[0].get("Tags") or [])} if stacks else {}
