@@ -33,6 +33,10 @@ logging.getLogger("crhelper").setLevel(logging.WARNING)
 SUCCESS, FAILED = "SUCCESS", "FAILED"
 MAX_RESPONSE_BYTES = 4096  # CloudFormation rejects a larger response body
 MAX_REASON = 256
+MAX_PHYSICAL_ID = 1024  # CloudFormation's limit for a physical id
+MAX_LOGICAL_ID = 255  # and for a logical id
+MAX_ECHOED_ID = 512  # stack ids and request ids are far shorter
+ECHOED = ("PhysicalResourceId", "StackId", "RequestId", "LogicalResourceId")
 TIMEOUT_MARGIN_SECONDS = 5.0  # FAILED goes out this long before Lambda would kill us
 PUT_ATTEMPTS = 5
 PUT_ATTEMPT_TIMEOUT = 10.0
@@ -186,13 +190,18 @@ class Provider(CfnResource):
         super().__call__(event, context)
 
     def _crhelper_init(self, event, context):
-        for key in ("RequestType", "RequestId", "StackId", "LogicalResourceId", "ResponseURL"):
-            if not isinstance(event.get(key), str):
+        for key, limit in (("RequestType", 16), ("RequestId", MAX_ECHOED_ID), ("StackId", MAX_ECHOED_ID),
+                           ("LogicalResourceId", MAX_LOGICAL_ID), ("ResponseURL", 8192)):
+            if not isinstance(event.get(key), str) or not event[key]:
                 raise ValueError(f"the event has no {key}")
+            if len(event[key]) > limit:
+                raise ValueError(f"the event's {key} is longer than CloudFormation sends")
         if event["RequestType"] not in ("Create", "Update", "Delete"):
             raise ValueError(f"unknown RequestType {event['RequestType'][:40]!r}")
         if event["RequestType"] != "Create" and not isinstance(event.get("PhysicalResourceId"), str):
             raise ValueError("the event has no PhysicalResourceId")
+        if len(event.get("PhysicalResourceId") or "") > MAX_PHYSICAL_ID:
+            raise ValueError("the event's PhysicalResourceId is longer than CloudFormation allows")
         return super()._crhelper_init(event, context)
 
     def _wait_for_cwlogs(self, sleep=None):
@@ -293,9 +302,9 @@ class Provider(CfnResource):
             "Status": status,
             "Reason": _shorten(str(reason or self.Reason or "")),
             "PhysicalResourceId": self._response_physical_id(),
-            "StackId": self.StackId,
-            "RequestId": self.RequestId,
-            "LogicalResourceId": self.LogicalResourceId,
+            "StackId": str(self.StackId),
+            "RequestId": str(self.RequestId),
+            "LogicalResourceId": str(self.LogicalResourceId),
             "NoEcho": bool(self.NoEcho),
             "Data": {str(k): str(v) for k, v in (self.Data or {}).items()} if status == SUCCESS else {},
         }
@@ -306,6 +315,12 @@ class Provider(CfnResource):
                 Data={},
                 Reason=f"the response would be {len(encoded)} bytes; CloudFormation accepts at most {MAX_RESPONSE_BYTES}",
             )
+            encoded = json.dumps(body).encode()
+        while len(encoded) > MAX_RESPONSE_BYTES:
+            # Only an event that CloudFormation could never send gets here (ids far beyond its
+            # limits): halve the longest echoed field, so that the answer is still well formed.
+            longest = max(ECHOED, key=lambda key: len(json.dumps(body[key])))
+            body[longest] = body[longest][: max(1, len(body[longest]) // 2)]
             encoded = json.dumps(body).encode()
         shown = {k: body[k] for k in ("Status", "Reason", "PhysicalResourceId")}
         shown["Data"] = "(NoEcho)" if body["NoEcho"] else body["Data"]

@@ -231,6 +231,8 @@ class ResourceType:
     attributes: Mapping[str, str]  # Fn::GetAtt name -> description
 
     def coerce(self, raw: Mapping[str, Any] | None) -> dict:
+        if raw is not None and not isinstance(raw, Mapping):
+            raise InvalidProperty("Properties", f"must be an object, got {type(raw).__name__}")
         return self.properties.coerce(dict(raw or {}), "", ignore=CLOUDFORMATION_KEYS)
 
     @property
