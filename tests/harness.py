@@ -428,6 +428,7 @@ def local_environment(ses_url: str | None = None) -> Iterator[LocalEnvironment]:
     the desired-state table and the example stack."""
     with _ses(ses_url) as url, ResponseEndpoint() as endpoint:
         invoker = Invoker(url, endpoint)
+        reset_ses(url)  # moto's state is per process: start from nothing
         invoker.stack_id = create_stack_and_table(url)
         yield LocalEnvironment(url, endpoint, invoker, ses_client(url))
 

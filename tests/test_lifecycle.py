@@ -419,26 +419,40 @@ def test_pool_delete_already_gone_succeeds(ses):
 
 
 class MemoryStore:
-    """desired_state.Store's interface over a dict; `failing` makes every call raise."""
+    """desired_state.Store's interface over a dict; `failing` makes every call raise, or
+    only the calls named in it."""
 
     def __init__(self, failing=False):
         self.records, self.failing = {}, failing
 
-    def _check(self):
-        if self.failing:
+    def _check(self, call):
+        if self.failing is True or (self.failing and call in self.failing):
             raise ConnectionError("DynamoDB unreachable")
 
     def get(self, arn):
-        self._check()
+        self._check("get")
         return self.records.get(arn)
 
+    def claim(self, record):
+        self._check("claim")
+        current = self.records.get(record.arn)
+        if current is not None and current.pending_request_id != record.pending_request_id:
+            return False
+        self.records[record.arn] = record
+        return True
+
     def put(self, record):
-        self._check()
+        self._check("put")
         self.records[record.arn] = record
 
     def delete(self, arn):
-        self._check()
+        self._check("delete")
         self.records.pop(arn, None)
+
+
+def absent(stub, method="get_dedicated_ip_pool"):
+    """SES's answer to the existence check before a create: no such resource."""
+    error(stub, method, "NotFoundException", 404)
 
 
 POOL_ARN = ARN.format("dedicated-ip-pool", "bulk")
@@ -446,19 +460,22 @@ POOL_ARN = ARN.format("dedicated-ip-pool", "bulk")
 
 def test_create_records_the_desired_tags_after_ses_accepted_them(ses):
     client, stub = ses
+    absent(stub)
     stub.add_response("create_dedicated_ip_pool", {}, {"PoolName": "bulk", "ScalingMode": "STANDARD", "Tags": tags(env="prod", team="mail")})
     store = MemoryStore()
     lifecycle.create(dedicated_ip_pool, {"PoolName": "bulk", "Tags": tags(team="mail")}, client, REQUEST, lambda: {"env": "prod", "team": "stack"}, store)
     record = store.records[POOL_ARN]
     assert (record.declared, record.desired) == ({"team": "mail"}, {"team": "mail", "env": "prod"})
     assert record.managed_keys == {"team", "env"} and record.stack_id == STACK and record.name == "bulk"
+    assert record.pending_request_id == ""  # the claim is settled
 
 
 def test_a_create_whose_record_cannot_be_written_fails_with_the_real_id_for_the_rollback(ses):
     client, stub = ses
+    absent(stub)
     stub.add_response("create_dedicated_ip_pool", {}, {"PoolName": "bulk", "ScalingMode": "STANDARD"})
     with pytest.raises(lifecycle.ProviderError) as failure:
-        lifecycle.create(dedicated_ip_pool, {"PoolName": "bulk"}, client, REQUEST, None, MemoryStore(failing=True))
+        lifecycle.create(dedicated_ip_pool, {"PoolName": "bulk"}, client, REQUEST, None, MemoryStore(failing={"put"}))
     # CloudFormation's rollback Delete gets "bulk" and removes the pool: SES and CloudFormation agree.
     assert failure.value.physical_id == "bulk"
     assert "could not be recorded" in str(failure.value)
@@ -538,3 +555,71 @@ def test_merge_skips_aws_keys_and_lets_declared_tags_win():
         "team": "mail",
         "env": "prod",
     }
+
+
+# --- Lambda's retry of a request whose attempt crashed ---------------------------------------
+
+
+def test_a_create_first_claims_the_name_then_creates(ses):
+    client, stub = ses
+    absent(stub)
+    stub.add_response("create_dedicated_ip_pool", {}, {"PoolName": "bulk", "ScalingMode": "STANDARD"})
+    claims = []
+    store = MemoryStore()
+    original = store.claim
+    store.claim = lambda record: claims.append(record) or original(record)
+    lifecycle.create(dedicated_ip_pool, {"PoolName": "bulk"}, client, REQUEST, None, store)
+    assert [c.pending_request_id for c in claims] == ["req-1"]
+
+
+def test_a_create_of_a_name_that_exists_without_a_claim_is_refused_before_any_change(ses):
+    client, stub = ses
+    stub.add_response("get_dedicated_ip_pool", {"DedicatedIpPool": {"PoolName": "bulk", "ScalingMode": "STANDARD"}}, {"PoolName": "bulk"})
+    store = MemoryStore()
+    with pytest.raises(lifecycle.ProviderError, match="already exists; it was not created by this stack") as failure:
+        lifecycle.create(dedicated_ip_pool, {"PoolName": "bulk"}, client, REQUEST, None, store)
+    assert failure.value.physical_id is None and store.records == {}
+
+
+def test_a_create_of_a_name_another_resource_manages_is_refused_without_any_ses_call(ses):
+    client, _ = ses
+    store = MemoryStore()
+    store.records[POOL_ARN] = desired_state.Record(POOL_ARN, "arn:aws:cloudformation:us-east-1:1:stack/other/x", "Pool", "Custom::DedicatedIpPool", "bulk", {}, {})
+    with pytest.raises(lifecycle.ProviderError, match="already managed by Pool of stack other"):
+        lifecycle.create(dedicated_ip_pool, {"PoolName": "bulk"}, client, REQUEST, None, store)
+
+
+def test_the_retry_of_a_create_that_crashed_after_create_adopts_the_resource(ses):
+    client, stub = ses
+    store = MemoryStore()
+    store.records[POOL_ARN] = desired_state.Record(POOL_ARN, STACK, "Sender", "Custom::DedicatedIpPool", "bulk", {}, {}, pending_request_id="req-1")
+    error(stub, "create_dedicated_ip_pool", "AlreadyExistsException")
+    stub.add_response("list_tags_for_resource", {"Tags": []}, {"ResourceArn": POOL_ARN})
+    stub.add_response("tag_resource", {}, {"ResourceArn": POOL_ARN, "Tags": tags(team="mail")})
+    physical_id, data = lifecycle.create(dedicated_ip_pool, {"PoolName": "bulk", "Tags": tags(team="mail")}, client, REQUEST, None, store)
+    assert (physical_id, data["ScalingMode"]) == ("bulk", "STANDARD")
+    assert store.records[POOL_ARN].pending_request_id == "" and store.records[POOL_ARN].desired == {"team": "mail"}
+
+
+def test_the_retry_of_an_identity_create_replays_the_put_calls_not_the_create_ones(ses):
+    client, stub = ses
+    store = MemoryStore()
+    arn = ARN.format("identity", "example.com")
+    store.records[arn] = desired_state.Record(arn, STACK, "Sender", "Custom::EmailIdentity", "example.com", {}, {}, pending_request_id="req-1")
+    props = {
+        "EmailIdentity": "example.com",
+        "DkimSigningAttributes": {"NextSigningKeyLength": "RSA_2048_BIT"},  # set by the create: not again
+        "FeedbackAttributes": {"EmailForwardingEnabled": "false"},
+    }
+    error(stub, "create_email_identity", "AlreadyExistsException")
+    stub.add_response("put_email_identity_feedback_attributes", {}, {"EmailIdentity": "example.com", "EmailForwardingEnabled": False})
+    stub.add_response("get_email_identity", CREATED_DOMAIN, {"EmailIdentity": "example.com"})
+    stub.add_response("list_tags_for_resource", {"Tags": []}, {"ResourceArn": arn})
+    assert lifecycle.create(email_identity, props, client, REQUEST, None, store)[0] == "example.com"
+
+
+def test_a_generated_name_is_the_same_for_the_retry_of_the_same_request():
+    first = naming.generate(STACK, "Sender", request_id="req-1")
+    assert naming.generate(STACK, "Sender", request_id="req-1") == first
+    assert naming.generate(STACK, "Sender", request_id="req-2") != first
+    assert naming.is_generated_for(first, STACK, "Sender")

@@ -92,6 +92,7 @@ TYPE = ResourceType(
     actions=(
         "ses:CreateConfigurationSet",
         "ses:DeleteConfigurationSet",
+        "ses:GetConfigurationSet",
         "ses:PutConfigurationSetDeliveryOptions",
         "ses:PutConfigurationSetReputationOptions",
         "ses:PutConfigurationSetSendingOptions",
@@ -146,6 +147,18 @@ def update(name: str, props: dict, old: dict, client, request: Request) -> dict:
 
 def delete(name: str, client) -> None:
     client.delete_configuration_set(ConfigurationSetName=name)
+
+
+def exists(name: str, client) -> bool:
+    try:
+        client.get_configuration_set(ConfigurationSetName=name)
+    except client.exceptions.NotFoundException:
+        return False
+    return True
+
+
+# CreateConfigurationSet sets every option group.
+SET_BY_CREATE = ("Name", *_GROUPS)
 
 
 def attributes(name: str, request: Request) -> dict:

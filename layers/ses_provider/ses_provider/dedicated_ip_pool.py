@@ -37,6 +37,7 @@ TYPE = ResourceType(
     actions=(
         "ses:CreateDedicatedIpPool",
         "ses:DeleteDedicatedIpPool",
+        "ses:GetDedicatedIpPool",
         "ses:PutDedicatedIpPoolScalingAttributes",
         "ses:TagResource",
         "ses:UntagResource",
@@ -67,6 +68,17 @@ def update(name: str, props: dict, old: dict, client, request: Request) -> dict:
 
 def delete(name: str, client) -> None:
     client.delete_dedicated_ip_pool(PoolName=name)
+
+
+def exists(name: str, client) -> bool:
+    try:
+        client.get_dedicated_ip_pool(PoolName=name)
+    except client.exceptions.NotFoundException:
+        return False
+    return True
+
+
+SET_BY_CREATE = ("PoolName", "ScalingMode")
 
 
 def attributes(name: str, props: dict, request: Request) -> dict:

@@ -58,6 +58,8 @@ class Record:
     managed_keys: frozenset[str] = field(default_factory=frozenset)
     propagate_stack_tags: bool = True
     drift_repair: bool = True
+    # Set while a Create of this request is under way (see Store.claim); empty once done.
+    pending_request_id: str = ""
 
     def with_desired(self, desired: Mapping[str, str]) -> "Record":
         return replace(self, desired=dict(desired), managed_keys=self.managed_keys | set(desired))
@@ -75,6 +77,8 @@ class Record:
             "PropagateStackTags": self.propagate_stack_tags,
             "TagDriftRepair": self.drift_repair,
         }
+        if self.pending_request_id:
+            values["PendingRequestId"] = self.pending_request_id
         return {key: _serialize(value) for key, value in values.items()}
 
     @classmethod
@@ -91,6 +95,7 @@ class Record:
             managed_keys=frozenset(values.get("ManagedKeys", [])),
             propagate_stack_tags=bool(values.get("PropagateStackTags", True)),
             drift_repair=bool(values.get("TagDriftRepair", True)),
+            pending_request_id=values.get("PendingRequestId", ""),
         )
 
 
@@ -113,6 +118,20 @@ class Store:
 
     def put(self, record: Record) -> None:
         self.client.put_item(TableName=self.table_name, Item=record.to_item())
+
+    def claim(self, record: Record) -> bool:
+        """Write a pending record for a Create about to happen, unless the ARN already has a
+        record of another request; True when the claim holds."""
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item=record.to_item(),
+                ConditionExpression="attribute_not_exists(Arn) OR PendingRequestId = :request",
+                ExpressionAttributeValues={":request": {"S": record.pending_request_id}},
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
 
     def delete(self, arn: str) -> None:
         self.client.delete_item(TableName=self.table_name, Key={"Arn": {"S": arn}})

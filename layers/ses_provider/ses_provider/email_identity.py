@@ -162,6 +162,18 @@ def delete(name: str, client) -> None:
     client.delete_email_identity(EmailIdentity=name)
 
 
+def exists(name: str, client) -> bool:
+    try:
+        client.get_email_identity(EmailIdentity=name)
+    except client.exceptions.NotFoundException:
+        return False
+    return True
+
+
+# What CreateEmailIdentity itself sets; the rest is Put afterwards.
+SET_BY_CREATE = ("EmailIdentity", "DkimSigningAttributes", "ConfigurationSetAttributes")
+
+
 def attributes(name: str, identity: dict, request: Request) -> dict:
     """Fn::GetAtt values, all strings, from a CreateEmailIdentity or GetEmailIdentity answer."""
     dkim = identity.get("DkimAttributes") or {}

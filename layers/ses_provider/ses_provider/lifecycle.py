@@ -34,9 +34,10 @@ class ProviderError(Exception):
     """An answer of FAILED with this reason. `physical_id` is set when a Create made a
     resource before failing, so that CloudFormation's rollback Delete removes it."""
 
-    def __init__(self, reason: str, physical_id: str | None = None):
+    def __init__(self, reason: str, physical_id: str | None = None, code: str = ""):
         super().__init__(reason)
         self.physical_id = physical_id
+        self.code = code  # the SES error code behind it, if any
 
 
 class PartialCreate(Exception):
@@ -62,14 +63,16 @@ def _describe(resource: ModuleType, name: str) -> str:
 def _ses_failure(
     resource: ModuleType, name: str, request: Request, error: BaseException, physical_id: str | None = None
 ) -> ProviderError:
-    return ProviderError(reason(error, _describe(resource, name), request.arns.region), physical_id)
+    return ProviderError(reason(error, _describe(resource, name), request.arns.region), physical_id, error_code(error))
 
 
 def _name_for_create(resource: ModuleType, props: dict, request: Request) -> dict:
     name_property = resource.TYPE.name_property
     if props.get(name_property):
         return props
-    generated = naming.generate(request.stack_id, request.logical_id, **resource.NAME_GENERATION)
+    generated = naming.generate(
+        request.stack_id, request.logical_id, request_id=request.request_id, **resource.NAME_GENERATION
+    )
     return {**props, name_property: generated}
 
 
@@ -126,9 +129,80 @@ def create(
 
 
 def _create_recorded(resource: ModuleType, props: dict, desired: dict, client, request: Request, store) -> tuple[str, dict]:
-    physical_id, attributes = _create(resource, {**props, "Tags": tags.to_list(desired)}, client, request)
+    retry = store is not None and _claim(resource, props, client, request, store)
+    try:
+        physical_id, attributes = _create(resource, {**props, "Tags": tags.to_list(desired)}, client, request)
+    except ProviderError as failed:
+        if not (retry and failed.code == "AlreadyExistsException"):
+            raise
+        # Lambda delivered this request again after an attempt that created the resource and
+        # died before answering: finish that attempt's work instead of failing.
+        physical_id, attributes = _adopt(resource, props, desired, client, request)
     _save(store, resource, physical_id, props, desired, (), request)
     return physical_id, attributes
+
+
+def _claim(resource: ModuleType, props: dict, client, request: Request, store) -> bool:
+    """Make sure the name is this request's to create; True when an earlier attempt of the
+    same request claimed it already (Lambda retries a request whose attempt crashed).
+
+    A resource that exists without this request's claim existed before the stack, or belongs
+    to another resource of some stack: it is refused before any change."""
+    name = props[resource.TYPE.name_property]
+    arn = request.arns.arn(resource.TYPE.arn_kind, name)
+    try:
+        existing = store.get(arn)
+    except Exception as error:
+        raise ProviderError(f"{_describe(resource, name)}: could not read its desired tags ({type(error).__name__})") from error
+    if existing is not None:
+        if existing.pending_request_id == request.request_id:
+            return True
+        raise ProviderError(
+            f"{_describe(resource, name)} in {request.arns.region}: already managed by {existing.logical_id}"
+            f" of stack {existing.stack_id.split('/')[1] if existing.stack_id.count('/') >= 2 else existing.stack_id};"
+            " it is left untouched",
+            code="AlreadyExistsException",
+        )
+    try:
+        found = resource.exists(name, client)
+    except Exception as error:
+        raise _ses_failure(resource, name, request, error) from error
+    if found:
+        raise ProviderError(
+            f"{_describe(resource, name)} in {request.arns.region}: already exists; it was not created by this"
+            " stack and is left untouched",
+            code="AlreadyExistsException",
+        )
+    claim = desired_state.Record(
+        arn=arn,
+        stack_id=request.stack_id,
+        logical_id=request.logical_id,
+        resource_type=resource.TYPE.type_name,
+        name=name,
+        declared={},
+        desired={},
+        pending_request_id=request.request_id,
+    )
+    try:
+        claimed = store.claim(claim)
+    except Exception as error:
+        raise ProviderError(f"{_describe(resource, name)}: could not record the create ({type(error).__name__})") from error
+    if not claimed:
+        raise ProviderError(f"{_describe(resource, name)}: another request is creating it", code="AlreadyExistsException")
+    return False
+
+
+def _adopt(resource: ModuleType, props: dict, desired: dict, client, request: Request) -> tuple[str, dict]:
+    """Bring a resource that an earlier attempt of this request created to the properties:
+    the Put calls that may not have happened yet, and the tags."""
+    name = props[resource.TYPE.name_property]
+    made_by_create = {key: props[key] for key in resource.SET_BY_CREATE if key in props}
+    try:
+        attributes = resource.update(name, props, made_by_create, client, request)
+        tags.converge(client, request.arns.arn(resource.TYPE.arn_kind, name), desired=desired, managed=desired)
+    except Exception as error:
+        raise _ses_failure(resource, name, request, error, physical_id=name) from error
+    return name, attributes
 
 
 def _create(resource: ModuleType, props: dict, client, request: Request) -> tuple[str, dict]:

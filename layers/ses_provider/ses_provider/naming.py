@@ -25,13 +25,21 @@ def _checksum(stack_id: str, logical_id: str, random_part: str) -> str:
     return hashlib.sha256(f"{stack_id}|{logical_id}|{random_part}".encode()).hexdigest()[:4]
 
 
-def generate(stack_id: str, logical_id: str, max_length: int = 64, lowercase: bool = False) -> str:
-    """{stack}-{logical id}-{8 random}{4 checksum}: valid for configuration sets and pools."""
+def generate(
+    stack_id: str, logical_id: str, max_length: int = 64, lowercase: bool = False, request_id: str | None = None
+) -> str:
+    """{stack}-{logical id}-{8 random}{4 checksum}: valid for configuration sets and pools.
+
+    With a request id the "random" part derives from it: Lambda's retry of the same request
+    then makes the same name, so it finds what the crashed attempt created instead of
+    creating a second resource."""
     stack_name = stack_id.split("/")[1] if stack_id.count("/") >= 2 else "stack"
     base = re.sub(r"[^A-Za-z0-9_-]", "", f"{stack_name}-{logical_id}")
     if lowercase:
         base = base.lower()
-    random_part = secrets.token_hex(4)
+    random_part = (
+        hashlib.sha256(f"name|{request_id}".encode()).hexdigest()[:8] if request_id else secrets.token_hex(4)
+    )
     suffix = random_part + _checksum(stack_id, logical_id, random_part)
     return f"{base[: max_length - len(suffix) - 1]}-{suffix}"
 
