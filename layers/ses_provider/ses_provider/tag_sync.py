@@ -36,7 +36,11 @@ from .client import make_client
 from .errors import error_code
 from .schema import InvalidProperty
 
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "ses-custom-resources"))
+# Powertools names a logger after its service: a service of its own keeps TagSync's Lambda
+# context keys out of the custom resource handlers' logs where both run in one process
+# (tests, local tools). template.yaml sets the same name for the function.
+SERVICE = "ses-tag-sync"
+logger = Logger(service=SERVICE)
 
 NAMESPACE_ENVIRONMENT = "POWERTOOLS_METRICS_NAMESPACE"
 DEFAULT_NAMESPACE = "SesCustomResources"
@@ -136,7 +140,7 @@ class TagSync:
         self._ses = ses
         self._store = store
         self._cloudformation = cloudformation
-        self.metrics = metrics or Metrics(namespace=os.environ.get(NAMESPACE_ENVIRONMENT) or DEFAULT_NAMESPACE)
+        self.metrics = metrics or Metrics(namespace=os.environ.get(NAMESPACE_ENVIRONMENT) or DEFAULT_NAMESPACE, service=SERVICE)
 
     @property
     def ses(self) -> Any:
@@ -203,9 +207,7 @@ class TagSync:
             logger.debug("not a managed resource", extra={"arn": arn})
             return
         summary.resources += 1
-        if not record.drift_repair:
-            summary.skipped += 1
-            logger.info("TagDriftRepair is off: left alone", extra={"arn": arn, "eventName": name})
+        if self._left_alone(record, summary):
             return
         # The record's desired tags, as they are: stack tags are refreshed by stack events
         # and the schedule, not by every tag call.
@@ -243,10 +245,7 @@ class TagSync:
             if deadline():
                 summary.deferred += 1
                 continue
-            if not record.drift_repair:
-                # Opted out: this function never changes the resource's tags, stack tags
-                # included; they reach it with its next Update.
-                summary.skipped += 1
+            if self._left_alone(record, summary):
                 continue
             if record.propagate_stack_tags:
                 if stack_tags is None and unreadable is None:
@@ -262,7 +261,7 @@ class TagSync:
                     self._failed(record, summary, "could not read the stack's tags", unreadable)
                     continue
                 try:
-                    record = self._with_stack_tags(record, stack_tags or {})
+                    updated = self._with_stack_tags(record, stack_tags or {})
                 except InvalidProperty as error:
                     # Over the 50-tag limit: the resource keeps the tags it has.
                     self._failed(record, summary, "the stack's tags cannot be applied", error)
@@ -270,18 +269,64 @@ class TagSync:
                 except Exception as error:  # noqa: BLE001 - the record could not be written
                     self._failed(record, summary, "could not record the desired tags", error)
                     continue
+                if updated is None:
+                    # Rewritten since it was read (an Update of the resource, which converged
+                    # it with the stack's tags of its own time): that writer's state stands.
+                    summary.skipped += 1
+                    logger.info("the record changed meanwhile: left to its writer", extra={"arn": record.arn})
+                    continue
+                record = updated
             self._converge(record, summary)
 
-    def _with_stack_tags(self, record: desired_state.Record, stack_tags: Mapping[str, str]) -> desired_state.Record:
-        """The record with the declared tags over the stack's current ones, stored if changed.
+    def _left_alone(self, record: desired_state.Record, summary: Summary) -> bool:
+        if record.pending_request_id:
+            # A Create under way claimed the name (lifecycle._claim): not managed yet.
+            summary.skipped += 1
+            logger.info("a create is under way: left alone", extra={"arn": record.arn})
+            return True
+        if not record.drift_repair:
+            # Opted out: this function never changes the resource's tags, stack tags
+            # included; they reach it with its next Update.
+            summary.skipped += 1
+            logger.info("TagDriftRepair is off: left alone", extra={"arn": record.arn})
+            return True
+        return False
+
+    def _with_stack_tags(self, record: desired_state.Record, stack_tags: Mapping[str, str]) -> desired_state.Record | None:
+        """The record with the declared tags over the stack's current ones, stored if changed;
+        None when the stored record is no longer the one read.
 
         Stored before converging: should the converge fail, the record already holds what the
         next attempt must reach; converging first and failing to store would let the next
         CloudTrail event undo the change."""
         updated = record.with_desired(desired_state.merge(record.declared, stack_tags))
-        if updated != record:
-            self.store.put(updated)
+        if updated != record and not self._replace(record, updated):
+            return None
         return updated
+
+    def _replace(self, old: desired_state.Record, new: desired_state.Record) -> bool:
+        """Write `new` only while the stored item is still `old`; False otherwise.
+
+        The records were read by a query or scan, possibly seconds ago and from an index
+        (eventually consistent); meanwhile an Update of the resource may have written its
+        record. An unconditional put would bring back the declared tags of before that
+        Update. The condition compares every attribute (records carry no version)."""
+        expected = old.to_item()
+        names = {f"#a{i}": key for i, key in enumerate(expected)}
+        values = {f":v{i}": value for i, value in enumerate(expected.values())}
+        condition = " AND ".join([*(f"#a{i} = :v{i}" for i in range(len(expected))), "attribute_not_exists(PendingRequestId)"])
+        client = self.store.client
+        try:
+            client.put_item(
+                TableName=self.store.table_name,
+                Item=new.to_item(),
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
 
     def _converge(self, record: desired_state.Record, summary: Summary) -> None:
         calls = _CallLog(self.ses)
