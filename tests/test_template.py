@@ -1,5 +1,6 @@
 """template.yaml: least-privilege IAM from the layer's own action lists, runtime settings,
-outputs, and that cfn-lint, `sam validate --lint` and `sam build` accept it."""
+the desired-state table and TagSync, outputs, and that cfn-lint, `sam validate --lint` and
+`sam build` accept it."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 from cfnlint.decode import cfn_yaml
 
-from ses_provider import configuration_set, dedicated_ip_pool, email_identity
+from ses_provider import configuration_set, dedicated_ip_pool, desired_state, email_identity, tag_sync
 from ses_provider.adapter import TIMEOUT_MARGIN_SECONDS
 
 REPO = Path(__file__).resolve().parent.parent
@@ -25,6 +26,26 @@ FUNCTIONS = {
     "EmailIdentityFunction": email_identity,
     "ConfigurationSetFunction": configuration_set,
     "DedicatedIpPoolFunction": dedicated_ip_pool,
+}
+TAG_SYNC = "TagSyncFunction"
+ALL_FUNCTIONS = [*FUNCTIONS, TAG_SYNC]
+TABLE_ARN = {"Fn::GetAtt": ["TagStateTable", "Arn"]}
+STACKS = {"Fn::Sub": "arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}:stack/*/*"}
+# What the custom resource functions need besides SES: the desired-state record of their
+# resource and the stack's tags. {Sid: (actions, resources)}
+CUSTOM_RESOURCE_EXTRAS = {
+    "RecordDesiredTags": ({"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"}, [TABLE_ARN]),
+    "ReadStackTags": ({"cloudformation:DescribeStacks"}, [STACKS]),
+}
+# TagSync's whole policy (tests/test_tag_sync.py checks it against the calls it makes).
+TAG_SYNC_STATEMENTS = {
+    "ConvergeTags": (
+        {"ses:ListTagsForResource", "ses:TagResource", "ses:UntagResource"},
+        [{"Fn::Sub": f"arn:${{AWS::Partition}}:ses:${{AWS::Region}}:${{AWS::AccountId}}:{kind}/*"} for kind in ("identity", "configuration-set", "dedicated-ip-pool")],
+    ),
+    "ReadAndUpdateDesiredTags": ({"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"}, [TABLE_ARN]),
+    "QueryDesiredTagsByStack": ({"dynamodb:Query"}, [{"Fn::Sub": "${TagStateTable.Arn}/index/" + desired_state.BY_STACK_INDEX}]),
+    "ReadStackTags": ({"cloudformation:DescribeStacks"}, [STACKS]),
 }
 # Output name -> the function whose ARN it exports.
 OUTPUTS = {
@@ -97,10 +118,26 @@ def resource_kind(resource) -> str:
     return kind
 
 
+def is_ses(statement: dict) -> bool:
+    resources = _as_list(statement["Resource"])
+    return all(isinstance(r, dict) and ":ses:" in str(r.get("Fn::Sub", "")) for r in resources)
+
+
+def by_sid(statements_: list[dict]) -> dict[str, tuple[set[str], list]]:
+    """{Sid: (actions, resources)}; every statement an Allow without conditions."""
+    result = {}
+    for statement in statements_:
+        assert statement.get("Effect") == "Allow"
+        assert not {"NotAction", "NotResource", "Condition"} & set(statement)
+        assert statement["Sid"] not in result
+        result[statement["Sid"]] = (set(_as_list(statement["Action"])), _as_list(statement["Resource"]))
+    return result
+
+
 def grants(template: dict, name: str) -> dict[str, set[str]]:
-    """{arn_kind: actions} granted to the function."""
+    """{arn_kind: actions} granted to the function on SES."""
     granted: dict[str, set[str]] = {}
-    for statement in statements(template, name):
+    for statement in filter(is_ses, statements(template, name)):
         assert statement.get("Effect") == "Allow"
         assert not {"NotAction", "NotResource", "Condition"} & set(statement)
         for resource in _as_list(statement["Resource"]):
@@ -108,9 +145,9 @@ def grants(template: dict, name: str) -> dict[str, set[str]]:
     return granted
 
 
-def test_every_function_in_the_template_serves_one_of_the_three_resource_types(template):
+def test_the_functions_are_the_three_resource_types_and_tag_sync(template):
     functions = {n for n, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
-    assert functions == set(FUNCTIONS)
+    assert functions == set(ALL_FUNCTIONS)
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)
@@ -125,6 +162,18 @@ def test_policy_actions_are_exactly_the_modules_type_actions(template, name):
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)
+def test_besides_ses_the_policy_grants_exactly_the_record_of_the_resource_and_the_stack_tags(template, name):
+    others = by_sid([s for s in statements(template, name) if not is_ses(s)])
+    assert others == CUSTOM_RESOURCE_EXTRAS
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_function_knows_the_desired_state_table(template, name):
+    variables = function_properties(template, name)["Environment"]["Variables"]
+    assert variables[desired_state.TABLE_ENVIRONMENT] == {"Ref": "TagStateTable"}
+
+
+@pytest.mark.parametrize("name", ALL_FUNCTIONS)
 def test_policy_has_no_wildcard_action(template, name):
     for statement in statements(template, name):
         for action in _as_list(statement["Action"]):
@@ -140,7 +189,7 @@ def test_policy_resources_are_the_types_ses_arn_plus_only_the_justified_extras(t
     assert extras == EXTRA_RESOURCES[name]
 
 
-@pytest.mark.parametrize("name", FUNCTIONS)
+@pytest.mark.parametrize("name", ALL_FUNCTIONS)
 def test_function_runs_python313_on_arm64_with_an_explicit_timeout(template, name):
     props = function_properties(template, name)
     assert props["Runtime"] == "python3.13"
@@ -165,7 +214,7 @@ def test_function_handler_exists_on_disk_and_is_built_from_the_right_module(temp
     assert f"from ses_provider import {FUNCTIONS[name].__name__.rpartition('.')[2]}" in path.read_text()
 
 
-@pytest.mark.parametrize("name", FUNCTIONS)
+@pytest.mark.parametrize("name", ALL_FUNCTIONS)
 def test_function_uses_the_layer_and_powertools_settings(template, name):
     props = function_properties(template, name)
     assert props["Layers"] == [{"Ref": "SesProviderLayer"}]
@@ -174,7 +223,7 @@ def test_function_uses_the_layer_and_powertools_settings(template, name):
     assert variables["POWERTOOLS_SERVICE_NAME"]
 
 
-@pytest.mark.parametrize("name", FUNCTIONS)
+@pytest.mark.parametrize("name", ALL_FUNCTIONS)
 def test_function_logs_to_its_own_log_group_with_a_retention(template, name):
     props = function_properties(template, name)
     log_group = props["LoggingConfig"]["LogGroup"]
@@ -182,8 +231,73 @@ def test_function_logs_to_its_own_log_group_with_a_retention(template, name):
     resource = template["Resources"][log_group["Ref"]]
     assert resource["Type"] == "AWS::Logs::LogGroup"
     assert isinstance(resource["Properties"]["RetentionInDays"], int)
-    others = [function_properties(template, n)["LoggingConfig"]["LogGroup"] for n in FUNCTIONS if n != name]
+    others = [function_properties(template, n)["LoggingConfig"]["LogGroup"] for n in ALL_FUNCTIONS if n != name]
     assert log_group not in others
+
+
+# --- the desired-state table and TagSync -----------------------------------------------------
+
+
+def test_the_table_has_the_keys_and_index_of_desired_state_on_demand_with_recovery_and_encryption(template):
+    table = template["Resources"]["TagStateTable"]
+    assert table["Type"] == "AWS::DynamoDB::Table"
+    props = table["Properties"]
+    assert {key: props[key] for key in desired_state.TABLE_KEYS} == desired_state.TABLE_KEYS
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["SSESpecification"] == {"SSEEnabled": True}
+    assert "TableName" not in props  # a generated name: two stacks never collide
+    # Explicit, justified in the template: deleting the stack deletes the table (records can
+    # be rebuilt, PITR keeps a backup), a replacement keeps the old one.
+    assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == ("Delete", "Retain")
+
+
+def test_tag_sync_runs_the_thin_entry_point_of_the_layers_tag_sync(template):
+    props = function_properties(template, TAG_SYNC)
+    path = REPO / props["CodeUri"] / "app.py"
+    assert props["Handler"] == "app.handler" and path.is_file()
+    assert "from ses_provider.tag_sync import make_handler" in path.read_text()
+    assert props["Timeout"] > tag_sync.DEADLINE_MARGIN_SECONDS + 60
+
+
+def test_tag_sync_has_the_table_the_metrics_namespace_and_its_own_service_name(template):
+    variables = function_properties(template, TAG_SYNC)["Environment"]["Variables"]
+    assert variables[desired_state.TABLE_ENVIRONMENT] == {"Ref": "TagStateTable"}
+    assert variables[tag_sync.NAMESPACE_ENVIRONMENT] == tag_sync.DEFAULT_NAMESPACE
+    assert variables["POWERTOOLS_SERVICE_NAME"] == tag_sync.SERVICE
+
+
+def test_tag_sync_policy_is_exactly_the_tag_actions_and_the_table_actions_it_uses(template):
+    assert by_sid(statements(template, TAG_SYNC)) == TAG_SYNC_STATEMENTS
+
+
+def test_tag_sync_is_triggered_by_ses_tag_calls_settled_stacks_and_a_schedule_that_can_be_switched_off(template):
+    events = template["Resources"][TAG_SYNC]["Properties"]["Events"]
+    assert {name: event["Type"] for name, event in events.items()} == {
+        "SesTagCall": "EventBridgeRule",
+        "StackSettled": "EventBridgeRule",
+        "Schedule": "Schedule",
+    }
+    assert events["SesTagCall"]["Properties"]["Pattern"] == {
+        "source": ["aws.ses"],
+        "detail-type": [tag_sync.CLOUDTRAIL],
+        "detail": {"eventSource": [tag_sync.SES_EVENT_SOURCE], "eventName": sorted(tag_sync.TAG_CALLS)},
+    }
+    stack = events["StackSettled"]["Properties"]["Pattern"]
+    assert (stack["source"], stack["detail-type"]) == (["aws.cloudformation"], [tag_sync.STACK_STATUS_CHANGE])
+    assert set(stack["detail"]["status-details"]["status"]) == tag_sync.STACK_SETTLED
+    schedule = events["Schedule"]["Properties"]
+    assert schedule["Schedule"] == {"Ref": "TagSyncSchedule"}
+    assert schedule["State"] == {"Fn::If": ["TagSyncScheduleOn", "ENABLED", "DISABLED"]}
+    parameters = template["Parameters"]
+    assert parameters["TagSyncSchedule"]["Default"] == "rate(1 hour)"
+    assert parameters["TagSyncScheduleEnabled"]["AllowedValues"] == ["true", "false"]
+    assert template["Conditions"]["TagSyncScheduleOn"] == {"Fn::Equals": [{"Ref": "TagSyncScheduleEnabled"}, "true"]}
+
+
+def test_tag_sync_async_invocations_expire_within_a_schedule_period_and_retry_a_little(template):
+    config = template["Resources"][TAG_SYNC]["Properties"]["EventInvokeConfig"]
+    assert config == {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 2}
 
 
 def test_layer_is_built_for_python313_on_arm64(template):
@@ -259,7 +373,7 @@ def test_sam_build_puts_the_package_and_its_dependencies_in_the_layer(built):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", FUNCTIONS)
+@pytest.mark.parametrize("name", ALL_FUNCTIONS)
 def test_sam_build_produces_each_function_with_its_handler(built, name):
     assert (built / name / "app.py").is_file()
     # The entry points are thin: the layer provides ses_provider, not a copy in the function.
