@@ -12,16 +12,18 @@ from ses_provider.client import RETRY_CONFIG, ArnBuilder, make_client
 
 
 class _Throttling(BaseHTTPRequestHandler):
-    """Answers TooManyRequestsException (HTTP 429) a set number of times, then an empty tag list."""
+    """Answers an error (TooManyRequestsException, HTTP 429, unless told otherwise) a set
+    number of times, then an empty tag list."""
 
     throttle = 0
     seen: list = []
+    error = ("TooManyRequestsException", 429)
 
     def do_GET(self):  # noqa: N802 - http.server's naming
         type(self).seen.append(self.path)
         if len(type(self).seen) <= type(self).throttle:
-            body, status = {"message": "Rate exceeded"}, 429
-            headers = {"x-amzn-ErrorType": "TooManyRequestsException"}
+            body, status = {"message": "Rate exceeded"}, type(self).error[1]
+            headers = {"x-amzn-ErrorType": type(self).error[0]}
         else:
             body, status, headers = {"Tags": []}, 200, {}
         raw = json.dumps(body).encode()
@@ -41,6 +43,7 @@ def throttling_ses(monkeypatch):
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     _Throttling.seen = []
+    _Throttling.error = ("TooManyRequestsException", 429)
     monkeypatch.setenv("AWS_ENDPOINT_URL_SESV2", f"http://127.0.0.1:{server.server_address[1]}")
     yield _Throttling
     server.shutdown()
@@ -91,3 +94,11 @@ def test_a_bad_request_reason_carries_ses_own_message_within_256_characters():
 def test_arns_take_partition_and_account_from_the_function_and_region_from_its_environment(monkeypatch, function_arn, region, expected):
     monkeypatch.setenv("AWS_REGION", region)
     assert ArnBuilder.from_function_arn(function_arn).arn("identity", "example.com") == expected
+
+
+def test_an_ses_quota_error_is_answered_at_once_not_retried_like_throttling(throttling_ses):
+    throttling_ses.throttle, throttling_ses.error = 100, ("LimitExceededException", 400)
+    with pytest.raises(ClientError) as failure:
+        make_client().list_tags_for_resource(ResourceArn="arn:aws:ses:us-east-1:1:identity/example.com")
+    assert failure.value.response["Error"]["Code"] == "LimitExceededException"
+    assert len(throttling_ses.seen) == 1

@@ -623,3 +623,34 @@ def test_a_generated_name_is_the_same_for_the_retry_of_the_same_request():
     assert naming.generate(STACK, "Sender", request_id="req-1") == first
     assert naming.generate(STACK, "Sender", request_id="req-2") != first
     assert naming.is_generated_for(first, STACK, "Sender")
+
+
+def test_a_create_that_ses_rejects_releases_its_claim(ses):
+    client, stub = ses
+    store = MemoryStore()
+    absent(stub)
+    error(stub, "create_dedicated_ip_pool", "BadRequestException")
+    with pytest.raises(lifecycle.ProviderError):
+        lifecycle.create(dedicated_ip_pool, {"PoolName": "bulk"}, client, REQUEST, None, store)
+    assert store.records == {}  # the name is free for the next attempt
+
+
+def test_a_create_whose_outcome_is_unknown_hands_back_the_name_when_ses_made_it(ses):
+    client, stub = ses
+    store = MemoryStore()
+    absent(stub)
+    error(stub, "create_dedicated_ip_pool", "InternalFailure", 500)  # after botocore's retries
+    stub.add_response("get_dedicated_ip_pool", {"DedicatedIpPool": {"PoolName": "bulk", "ScalingMode": "STANDARD"}}, {"PoolName": "bulk"})
+    with pytest.raises(lifecycle.ProviderError) as failure:
+        lifecycle.create(dedicated_ip_pool, {"PoolName": "bulk"}, client, REQUEST, None, store)
+    assert failure.value.physical_id == "bulk"  # CloudFormation's rollback Delete removes it
+
+
+def test_a_new_request_of_the_same_resource_adopts_what_an_unfinished_claim_left(ses):
+    client, stub = ses
+    store = MemoryStore()
+    store.records[POOL_ARN] = desired_state.Record(POOL_ARN, STACK, "Sender", "Custom::DedicatedIpPool", "bulk", {}, {}, pending_request_id="req-0")
+    error(stub, "create_dedicated_ip_pool", "AlreadyExistsException")
+    stub.add_response("list_tags_for_resource", {"Tags": []}, {"ResourceArn": POOL_ARN})
+    assert lifecycle.create(dedicated_ip_pool, {"PoolName": "bulk"}, client, REQUEST, None, store)[0] == "bulk"
+    assert store.records[POOL_ARN].pending_request_id == ""

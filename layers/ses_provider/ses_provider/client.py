@@ -17,9 +17,22 @@ RETRY_CONFIG = Config(
 )
 
 
+# botocore's standard mode counts LimitExceededException as throttling, but an SES quota
+# does not lift within seconds: answer at once instead of retrying for half a minute.
+NOT_TRANSIENT = frozenset({"LimitExceededException"})
+
+
+def _no_retry_for_quotas(response=None, **kwargs):
+    if response is not None and response[1].get("Error", {}).get("Code") in NOT_TRANSIENT:
+        return False  # a non-None answer that is not a delay: no retry
+    return None
+
+
 def make_client():
     """A boto3 sesv2 client with boto3's defaults: AWS_ENDPOINT_URL(_SESV2) and AWS_REGION apply."""
-    return boto3.client("sesv2", config=RETRY_CONFIG)
+    client = boto3.client("sesv2", config=RETRY_CONFIG)
+    client.meta.events.register_first("needs-retry.sesv2", _no_retry_for_quotas)
+    return client
 
 
 @dataclass(frozen=True)

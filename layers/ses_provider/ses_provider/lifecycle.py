@@ -133,11 +133,14 @@ def _create_recorded(resource: ModuleType, props: dict, desired: dict, client, r
     try:
         physical_id, attributes = _create(resource, {**props, "Tags": tags.to_list(desired)}, client, request)
     except ProviderError as failed:
-        if not (retry and failed.code == "AlreadyExistsException"):
+        if retry and failed.code == "AlreadyExistsException":
+            # Lambda delivered this request again after an attempt that created the resource
+            # and died before answering: finish that attempt's work instead of failing.
+            physical_id, attributes = _adopt(resource, props, desired, client, request)
+        else:
+            if store is not None:
+                _settle_failed_create(resource, props, client, request, store, failed)
             raise
-        # Lambda delivered this request again after an attempt that created the resource and
-        # died before answering: finish that attempt's work instead of failing.
-        physical_id, attributes = _adopt(resource, props, desired, client, request)
     _save(store, resource, physical_id, props, desired, (), request)
     return physical_id, attributes
 
@@ -155,7 +158,9 @@ def _claim(resource: ModuleType, props: dict, client, request: Request, store) -
     except Exception as error:
         raise ProviderError(f"{_describe(resource, name)}: could not read its desired tags ({type(error).__name__})") from error
     if existing is not None:
-        if existing.pending_request_id == request.request_id:
+        if existing.pending_request_id and (existing.stack_id, existing.logical_id) == (request.stack_id, request.logical_id):
+            # An earlier attempt of this resource claimed the name: this request's retry, or
+            # a new request after one whose outcome is unknown. What exists is ours.
             return True
         raise ProviderError(
             f"{_describe(resource, name)} in {request.arns.region}: already managed by {existing.logical_id}"
@@ -190,6 +195,31 @@ def _claim(resource: ModuleType, props: dict, client, request: Request, store) -
     if not claimed:
         raise ProviderError(f"{_describe(resource, name)}: another request is creating it", code="AlreadyExistsException")
     return False
+
+
+# SES rejected the call outright: nothing was created.
+_REJECTED = frozenset(
+    {"AlreadyExistsException", "BadRequestException", "LimitExceededException", "NotFoundException", "AccessDeniedException"}
+)
+
+
+def _settle_failed_create(resource: ModuleType, props: dict, client, request: Request, store, failed: ProviderError) -> None:
+    """After a failed Create: hand back the real name when SES made the resource after all
+    (the rollback Delete then removes it), else release the claim so the name stays free."""
+    name = props[resource.TYPE.name_property]
+    if failed.physical_id is None and failed.code not in _REJECTED:
+        # A timeout or a 5xx after retries: the call may have gone through.
+        try:
+            if resource.exists(name, client):
+                failed.physical_id = name  # we claimed it absent, so it is ours
+        except Exception:  # noqa: BLE001 - keep the claim: a later request of this resource adopts
+            logger.warning("could not tell whether %s was created", name)
+            return
+    if failed.physical_id is None:
+        try:
+            store.delete(request.arns.arn(resource.TYPE.arn_kind, name))
+        except Exception:  # noqa: BLE001 - a stale claim of this resource is adopted or replaced later
+            logger.warning("could not release the claim on %s", name)
 
 
 def _adopt(resource: ModuleType, props: dict, desired: dict, client, request: Request) -> tuple[str, dict]:
@@ -259,7 +289,7 @@ def update(
         except ProviderError as failed:
             if failed.physical_id:
                 # A half-made replacement is ours alone: remove it, the old one stays.
-                _discard(resource, failed.physical_id, client)
+                _discard(resource, failed.physical_id, client, request, store)
             raise ProviderError(failed.args[0]) from failed
 
     arn = request.arns.arn(resource.TYPE.arn_kind, physical_id)
@@ -283,12 +313,18 @@ def update(
     return physical_id, attributes
 
 
-def _discard(resource: ModuleType, physical_id: str, client) -> None:
+def _discard(resource: ModuleType, physical_id: str, client, request: Request, store) -> None:
     try:
         resource.delete(physical_id, client)
     except Exception as error:  # noqa: BLE001 - reported, the answer is FAILED anyway
         if error_code(error) != "NotFoundException":
             logger.error("could not remove the half-made %s: %s", physical_id, error)
+            return  # its claim stays: a later request of this resource adopts it
+    if store is not None:
+        try:
+            store.delete(request.arns.arn(resource.TYPE.arn_kind, physical_id))
+        except Exception as error:  # noqa: BLE001
+            logger.error("could not remove the record of the half-made %s: %s", physical_id, error)
 
 
 def owns(resource: ModuleType, physical_id: str, raw: Mapping | None, request: Request) -> bool:
