@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import threading
 from collections import Counter
 from dataclasses import dataclass
@@ -35,11 +36,15 @@ _HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "te", "trailer", 
 
 @dataclass(frozen=True)
 class Fault:
-    """What a failing request is answered with."""
+    """What a failing request is answered with: an AWS error (`kind` "answer"), a connection
+    closed before the request is forwarded ("reset") or after it was, losing SES's answer
+    ("lost"), or SES's own answer after `delay` seconds ("slow")."""
 
     status: int
     code: str
     message: str
+    kind: str = "answer"
+    delay: float = 0.0
 
     def body(self) -> bytes:
         return json.dumps({"message": self.message}).encode()
@@ -47,6 +52,15 @@ class Fault:
 
 THROTTLING = Fault(429, "TooManyRequestsException", "Too many requests.")
 ACCESS_DENIED = Fault(403, "AccessDeniedException", "User is not authorized to perform this action.")
+SERVER_ERROR = Fault(500, "InternalFailure", "An internal error occurred.")
+UNAVAILABLE = Fault(503, "ServiceUnavailable", "Service unavailable.")
+CONCURRENT_MODIFICATION = Fault(500, "ConcurrentModificationException", "The resource is being modified.")
+LIMIT_EXCEEDED = Fault(400, "LimitExceededException", "Maximum number reached.")
+BAD_REQUEST = Fault(400, "BadRequestException", "Invalid request.")
+RESET = Fault(0, "ConnectionReset", "", kind="reset")
+LOST_ANSWER = Fault(0, "AnswerLost", "", kind="lost")
+SLOW = Fault(0, "SlowAnswer", "", kind="slow", delay=0.3)
+SES_REQUESTS = "SES"  # an operation that stands for every SES v2 request (/v2/email/...)
 
 
 @dataclass(frozen=True)
@@ -68,6 +82,12 @@ class _Rule:
     remaining: int | None  # None: for ever
     fault: Fault
     when: Callable[[Request], bool]
+
+
+def _matches(rule_operation: str, operation: str) -> bool:
+    if rule_operation == SES_REQUESTS:
+        return operation.split(" ", 1)[-1].startswith("/v2/email/")
+    return rule_operation == operation
 
 
 def operation_key(name_or_key: str) -> str:
@@ -106,6 +126,17 @@ class FaultProxy:
             self._server = None
 
     # --- what tests use ----------------------------------------------------------------------
+
+    def fail_request(self, number: int, fault: Fault) -> None:
+        """Fail only the `number`-th SES v2 request from now (1 for the next one)."""
+        seen = {"count": 0}
+
+        def nth(request: Request) -> bool:
+            seen["count"] += 1
+            return seen["count"] == number
+
+        with self._lock:
+            self._rules.append(_Rule(SES_REQUESTS, 1, fault, nth))
 
     def fail(
         self, operation: str, times: int | None = 1, fault: Fault = THROTTLING, mentioning: str | None = None
@@ -147,7 +178,7 @@ class FaultProxy:
         with self._lock:
             fault = None
             for rule in self._rules:
-                if rule.operation == seen.operation and rule.remaining != 0 and rule.when(seen):
+                if _matches(rule.operation, seen.operation) and rule.remaining != 0 and rule.when(seen):
                     if rule.remaining is not None:
                         rule.remaining -= 1
                     fault = rule.fault
@@ -166,6 +197,18 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         fault = self.proxy._decide(self.command, self.path, body)
+        if fault is not None and fault.kind == "reset":
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if fault is not None and fault.kind == "slow":
+            threading.Event().wait(fault.delay)  # the answer is late, then forwarded
+            fault = None
+        if fault is not None and fault.kind == "lost":
+            self._forward(body)  # SES does the work; its answer never arrives
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
         if fault is not None:
             payload = fault.body()
             self.send_response(fault.status)
@@ -175,19 +218,22 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(payload)
             return
+        answer, payload = self._forward(body)
+        self.send_response(answer.status, answer.reason)
+        for key, value in answer.getheaders():
+            if key.lower() not in _HOP_BY_HOP | {"content-length", "server", "date"}:  # send_response sets the last two
+                self.send_header(key, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def _forward(self, body: bytes):
         headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
         connection = http.client.HTTPConnection(*self.proxy.upstream, timeout=30)
         try:
             connection.request(self.command, self.path, body=body if body or self.command != "GET" else None, headers=headers)
             answer = connection.getresponse()
-            payload = answer.read()
-            self.send_response(answer.status, answer.reason)
-            for key, value in answer.getheaders():
-                if key.lower() not in _HOP_BY_HOP | {"content-length", "server", "date"}:  # send_response sets the last two
-                    self.send_header(key, value)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            return answer, answer.read()
         finally:
             connection.close()
 

@@ -654,3 +654,14 @@ def test_a_new_request_of_the_same_resource_adopts_what_an_unfinished_claim_left
     stub.add_response("list_tags_for_resource", {"Tags": []}, {"ResourceArn": POOL_ARN})
     assert lifecycle.create(dedicated_ip_pool, {"PoolName": "bulk"}, client, REQUEST, None, store)[0] == "bulk"
     assert store.records[POOL_ARN].pending_request_id == ""
+
+
+def test_the_rollback_of_a_failed_rename_updates_the_resource_that_kept_its_name(ses):
+    client, stub = ses
+    # The rename to example.org failed; CloudFormation rolls back: old and new swapped, same id.
+    stub.add_response("get_email_identity", CREATED_DOMAIN, {"EmailIdentity": "example.com"})
+    stub.add_response("list_tags_for_resource", {"Tags": []}, {"ResourceArn": ARN.format("identity", "example.com")})
+    physical_id, _ = lifecycle.update(
+        email_identity, "example.com", {"EmailIdentity": "example.com"}, {"EmailIdentity": "example.org"}, client, REQUEST
+    )
+    assert physical_id == "example.com"

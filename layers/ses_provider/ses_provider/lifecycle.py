@@ -129,13 +129,15 @@ def create(
 
 
 def _create_recorded(resource: ModuleType, props: dict, desired: dict, client, request: Request, store) -> tuple[str, dict]:
-    retry = store is not None and _claim(resource, props, client, request, store)
+    if store is not None:
+        _claim(resource, props, client, request, store)
     try:
         physical_id, attributes = _create(resource, {**props, "Tags": tags.to_list(desired)}, client, request)
     except ProviderError as failed:
-        if retry and failed.code == "AlreadyExistsException":
-            # Lambda delivered this request again after an attempt that created the resource
-            # and died before answering: finish that attempt's work instead of failing.
+        if store is not None and failed.code == "AlreadyExistsException":
+            # The claim proves the name was free when this resource first tried it, so what
+            # exists now is its own: an attempt that died before answering (Lambda's retry),
+            # or a Create whose answer was lost and which botocore then sent again.
             physical_id, attributes = _adopt(resource, props, desired, client, request)
         else:
             if store is not None:
@@ -145,12 +147,11 @@ def _create_recorded(resource: ModuleType, props: dict, desired: dict, client, r
     return physical_id, attributes
 
 
-def _claim(resource: ModuleType, props: dict, client, request: Request, store) -> bool:
-    """Make sure the name is this request's to create; True when an earlier attempt of the
-    same request claimed it already (Lambda retries a request whose attempt crashed).
-
-    A resource that exists without this request's claim existed before the stack, or belongs
-    to another resource of some stack: it is refused before any change."""
+def _claim(resource: ModuleType, props: dict, client, request: Request, store) -> None:
+    """Make sure the name is this resource's to create: claimed already by an earlier attempt
+    of it, or free in SES and claimed now. A resource that exists without such a claim existed
+    before the stack, or belongs to another resource of some stack: it is refused before any
+    change."""
     name = props[resource.TYPE.name_property]
     arn = request.arns.arn(resource.TYPE.arn_kind, name)
     try:
@@ -161,7 +162,7 @@ def _claim(resource: ModuleType, props: dict, client, request: Request, store) -
         if existing.pending_request_id and (existing.stack_id, existing.logical_id) == (request.stack_id, request.logical_id):
             # An earlier attempt of this resource claimed the name: this request's retry, or
             # a new request after one whose outcome is unknown. What exists is ours.
-            return True
+            return
         raise ProviderError(
             f"{_describe(resource, name)} in {request.arns.region}: already managed by {existing.logical_id}"
             f" of stack {existing.stack_id.split('/')[1] if existing.stack_id.count('/') >= 2 else existing.stack_id};"
@@ -194,7 +195,6 @@ def _claim(resource: ModuleType, props: dict, client, request: Request, store) -
         raise ProviderError(f"{_describe(resource, name)}: could not record the create ({type(error).__name__})") from error
     if not claimed:
         raise ProviderError(f"{_describe(resource, name)}: another request is creating it", code="AlreadyExistsException")
-    return False
 
 
 # SES rejected the call outright: nothing was created.
@@ -274,6 +274,10 @@ def update(
         current, previous = props, {**old, name_property: old.get(name_property) or physical_id}
 
     replacing = resource.TYPE.replacing_changes(previous, current)
+    if name_property in replacing and props.get(name_property) == physical_id:
+        # The resource already has the declared name: CloudFormation rolling back a rename
+        # that failed sends the old name back to the resource that kept it.
+        replacing.remove(name_property)
     if replacing:
         target = props.get(name_property)  # None: a new name is generated
         if target == physical_id:

@@ -1,0 +1,186 @@
+"""Faults at every SES call: each lifecycle path of each type, with each fault class at each
+SES request of that path, through the real entry points and a fault-injecting proxy.
+
+For every case: exactly one answer; transient faults are retried to SUCCESS; permanent ones
+answer FAILED with a short reason that names the resource; what SES holds afterwards is what
+the answer says, once CloudFormation has done what the answer makes it do (the rollback
+Delete of a failed Create, the rollback Update of a failed Update); and a resource that
+existed before the stack is never touched.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+from collections import Counter
+
+import pytest
+
+from ses_provider import adapter
+from tests.fault_proxy import (
+    ACCESS_DENIED,
+    BAD_REQUEST,
+    CONCURRENT_MODIFICATION,
+    LIMIT_EXCEEDED,
+    LOST_ANSWER,
+    RESET,
+    SERVER_ERROR,
+    SLOW,
+    THROTTLING,
+    UNAVAILABLE,
+    FaultProxy,
+)
+from tests.harness import Invoker, arn, live_tags, load_event, local_environment
+
+TRANSIENT = [THROTTLING, SERVER_ERROR, UNAVAILABLE, CONCURRENT_MODIFICATION, RESET, LOST_ANSWER, SLOW]
+PERMANENT = [LIMIT_EXCEEDED, ACCESS_DENIED, BAD_REQUEST]
+TYPES = {
+    "email_identity": ("identity", "EmailIdentity", "example.org"),
+    "configuration_set": ("configuration-set", "Name", "demo-renamed"),
+    "dedicated_ip_pool": ("dedicated-ip-pool", "PoolName", "demo-renamed"),
+}
+SOMEONE_ELSES = {"email_identity": "someone-else.example", "configuration_set": "someone-elses", "dedicated_ip_pool": "someone-elses"}
+TALLY: Counter = Counter()
+
+
+def swapped(update: dict) -> dict:
+    """The Update that CloudFormation sends to roll back `update`."""
+    rollback = copy.deepcopy(update)
+    rollback["ResourceProperties"], rollback["OldResourceProperties"] = update["OldResourceProperties"], update["ResourceProperties"]
+    return rollback
+
+
+def paths(function: str):
+    kind, name_property, other_name = TYPES[function]
+    create, update, delete = (load_event(function, step) for step in ("create", "update", "delete"))
+    if function == "dedicated_ip_pool":  # a two-way update: MANAGED never goes back to STANDARD
+        for props in ("ResourceProperties", "OldResourceProperties"):
+            update[props]["ScalingMode"] = "STANDARD"
+    rename = copy.deepcopy(update)
+    rename["ResourceProperties"][name_property] = other_name
+    yield "create", [], create
+    yield "update", [create], update
+    yield "replacement", [create], rename
+    yield "rollback update", [create, update], swapped(update)
+    yield "delete", [create], delete
+
+
+CASES = [(function, label, setup, event) for function in TYPES for label, setup, event in paths(function)]
+
+
+@pytest.fixture(scope="module")
+def local():
+    with local_environment() as environment:
+        yield environment
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_backoff_waits():
+    """botocore still decides every retry; only its jittered waits (up to seconds each, over
+    hundreds of cases) are cut to nothing."""
+    from botocore.retries import standard
+
+    original = standard.ExponentialBackoff.delay_amount
+    standard.ExponentialBackoff.delay_amount = lambda self, context: 0.0
+    yield
+    standard.ExponentialBackoff.delay_amount = original
+
+
+def ses_requests(proxy) -> int:
+    return sum(1 for request in proxy.requests if request.operation.split(" ", 1)[-1].startswith("/v2/email/"))
+
+
+@pytest.fixture(scope="module")
+def proxy(local):
+    with FaultProxy(local.ses_url) as started:
+        yield started
+
+
+def state(env, function: str) -> dict:
+    """Every resource of the type in SES, with its tags."""
+    kind = TYPES[function][0]
+    ses = env.ses
+    names = {
+        "email_identity": lambda: [i["IdentityName"] for i in ses.list_email_identities()["EmailIdentities"]],
+        "configuration_set": lambda: ses.list_configuration_sets()["ConfigurationSets"],
+        "dedicated_ip_pool": lambda: ses.list_dedicated_ip_pools()["DedicatedIpPools"],
+    }[function]()
+    return {name: live_tags(ses, arn(kind, name)) for name in names}
+
+
+def prepare(env, function: str, setup: list[dict]) -> None:
+    env.reset()
+    name = SOMEONE_ELSES[function]
+    {
+        "email_identity": lambda: env.ses.create_email_identity(EmailIdentity=name, Tags=[{"Key": "owner", "Value": "them"}]),
+        "configuration_set": lambda: env.ses.create_configuration_set(ConfigurationSetName=name, Tags=[{"Key": "owner", "Value": "them"}]),
+        "dedicated_ip_pool": lambda: env.ses.create_dedicated_ip_pool(PoolName=name, Tags=[{"Key": "owner", "Value": "them"}]),
+    }[function]()
+    for step in setup:
+        assert env.invoke(function, step)["Status"] == "SUCCESS"
+
+
+@pytest.mark.parametrize("function, label, setup, event", CASES, ids=[f"{c[0]}-{c[1]}" for c in CASES])
+def test_every_fault_at_every_ses_call_gets_one_answer_and_leaves_ses_as_the_answer_says(local, proxy, function, label, setup, event):
+    through_proxy = Invoker(proxy.url, local.endpoint)
+    # The handler's calls go through the proxy; CloudFormation's follow-ups and the setup do not.
+    prepare(local, function, setup)
+    through_proxy.stack_id = local.stack_id
+    before = state(local, function)
+    proxy.reset()
+    baseline = through_proxy.invoke_full(function, event)
+    assert baseline.body["Status"] == "SUCCESS", baseline.body["Reason"]
+    requests = ses_requests(proxy)
+    after = state(local, function)
+    logs = io.StringIO()
+    old_stream = adapter.logger.registered_handler.setStream(logs)
+    try:
+        for fault in TRANSIENT + PERMANENT:
+            for number in range(1, requests + 1):
+                prepare(local, function, setup)
+                through_proxy.stack_id = local.stack_id
+                proxy.reset()
+                proxy.fail_request(number, fault)
+                where = f"{fault.code} at SES request {number} of {requests}"
+
+                invocation = through_proxy.invoke_full(function, event)  # asserts exactly one answer
+
+                body = invocation.body
+                TALLY[fault.code] += 1
+                assert body["PhysicalResourceId"], where
+                if fault in TRANSIENT:
+                    assert body["Status"] == "SUCCESS", f"{where}: {body['Reason']}"
+                    assert state(local, function) == after, where
+                    continue
+                assert body["Status"] == "FAILED", where
+                assert 0 < len(body["Reason"]) <= 256 and "us-east-1" in body["Reason"], f"{where}: {body['Reason']}"
+                follow_up(local, function, event, body, before, after, where)
+    finally:
+        adapter.logger.registered_handler.setStream(old_stream)
+    written = logs.getvalue()
+    assert "X-Amz-Signature" not in written and "X-Amz-Credential" not in written
+    assert SOMEONE_ELSES[function] in state(local, function)
+
+
+def follow_up(env, function: str, event: dict, body: dict, before: dict, after: dict, where: str) -> None:
+    """What CloudFormation does after a FAILED answer, and what SES must hold then."""
+    request = event["RequestType"]
+    if request == "Create":
+        rollback = load_event(function, "delete")
+        rollback["PhysicalResourceId"] = body["PhysicalResourceId"]  # the marker, or the real name
+        assert env.invoke(function, rollback)["Status"] == "SUCCESS", where
+        assert state(env, function) == before, f"{where}: the rollback Delete left {state(env, function)}"
+    elif request == "Update":
+        assert body["PhysicalResourceId"] == event["PhysicalResourceId"], where  # no replacement took effect
+        assert env.invoke(function, swapped(event))["Status"] == "SUCCESS", where
+        assert state(env, function) == before, f"{where}: the rollback Update left {state(env, function)}"
+    else:  # a FAILED Delete: the resource is still there, unchanged
+        assert state(env, function) == before, where
+
+
+def test_the_fault_matrix_tried_every_fault_class():
+    # Runs after the matrix (pytest keeps file order): every class was injected somewhere.
+    if not TALLY:
+        pytest.skip("run together with the fault matrix")
+    assert set(TALLY) == {fault.code for fault in TRANSIENT + PERMANENT}
+    print(f"fault cases tried: {sum(TALLY.values())} ({dict(TALLY)})")
