@@ -2,6 +2,9 @@
 # Each creates the Python 3.13 virtual environment (the Lambda runtime) on first use.
 VENV := .venv
 STAMP := $(VENV)/.installed
+# checkov pins an older boto3 than ours: it gets a virtual environment of its own.
+SCAN_VENV := .venv-scan
+SCAN_STAMP := $(SCAN_VENV)/.installed
 # A user's machine has python3.13 on PATH; this workplace has it through pyenv.
 PYTHON313 := $(shell if python3.13 -c '' 2>/dev/null; then echo python3.13; else echo 'env PYENV_VERSION=3.13.0 python3'; fi)
 # sam build looks for `python3.13` on PATH: the venv's own interpreter answers to that name.
@@ -16,10 +19,15 @@ $(STAMP): requirements-dev.txt layers/ses_provider/requirements.txt
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
 
+$(SCAN_STAMP): requirements-scan.txt
+	$(PYTHON313) -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-scan.txt
+	touch $(SCAN_STAMP)
+
 demo: $(STAMP)
 	$(VENV)/bin/python -m demo
 
-test: $(STAMP)
+test: $(STAMP) $(SCAN_STAMP)
 	$(VENV)/bin/python -m pytest
 
 build: $(STAMP)
@@ -30,4 +38,4 @@ lint: $(STAMP)
 	sam validate --lint
 
 clean:
-	rm -rf $(VENV) .aws-sam
+	rm -rf $(VENV) $(SCAN_VENV) .aws-sam

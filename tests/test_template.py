@@ -297,7 +297,20 @@ def test_tag_sync_is_triggered_by_ses_tag_calls_settled_stacks_and_a_schedule_th
 
 def test_tag_sync_async_invocations_expire_within_a_schedule_period_and_retry_a_little(template):
     config = template["Resources"][TAG_SYNC]["Properties"]["EventInvokeConfig"]
-    assert config == {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 2}
+    assert (config["MaximumEventAgeInSeconds"], config["MaximumRetryAttempts"]) == (3600, 2)
+
+
+ON_FAILURE = {"Type": "SQS", "Destination": {"Fn::GetAtt": ["ProviderFailureQueue", "Arn"]}}
+
+
+@pytest.mark.parametrize("name", [*FUNCTIONS, TAG_SYNC])
+def test_a_lost_invocation_is_retried_then_lands_in_the_failure_queue(template, name):
+    config = function_properties(template, name)["EventInvokeConfig"]
+    assert config["MaximumRetryAttempts"] == 2
+    assert config["MaximumEventAgeInSeconds"] <= 3600  # CloudFormation waits an hour at most
+    assert config["DestinationConfig"]["OnFailure"] == ON_FAILURE
+    queue = template["Resources"]["ProviderFailureQueue"]
+    assert queue["Type"] == "AWS::SQS::Queue" and queue["Properties"]["SqsManagedSseEnabled"] is True
 
 
 def test_layer_is_built_for_python313_on_arm64(template):
