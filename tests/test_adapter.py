@@ -234,3 +234,85 @@ def test_a_warm_container_answers_each_request_once(answers, ses):
         stub.add_response("create_dedicated_ip_pool", {}, {"PoolName": name, "ScalingMode": "STANDARD"})
         handler(event("Create", {"PoolName": name}), FakeContext())
     assert [body["PhysicalResourceId"] for _, body in answers] == ["one", "two"]
+
+
+# --- the timeout answer while SES is still at work ----------------------------------------------
+
+
+class _NotFound(Exception):
+    pass
+
+
+class SlowSes:
+    """An SES whose create of a pool blocks until released; remembers the pools it holds."""
+
+    class exceptions:
+        NotFoundException = _NotFound
+
+    def __init__(self, existing=()):
+        self.release = threading.Event()
+        self.pools = set(existing)
+        self.deleted = []
+
+    def get_dedicated_ip_pool(self, PoolName):
+        if PoolName not in self.pools:
+            raise _NotFound(PoolName)
+        return {"DedicatedIpPool": {"PoolName": PoolName, "ScalingMode": "STANDARD"}}
+
+    def create_dedicated_ip_pool(self, PoolName, **kwargs):
+        self.release.wait(10)
+        self.pools.add(PoolName)
+        return {}
+
+    def delete_dedicated_ip_pool(self, PoolName):
+        self.pools.discard(PoolName)
+        self.deleted.append(PoolName)
+        return {}
+
+    def list_tags_for_resource(self, ResourceArn):
+        return {"Tags": []}
+
+
+def run_until_the_timeout_answer(handler, request, answers):
+    done = threading.Thread(target=handler, args=(request, FakeContext(remaining_ms=300)))
+    started = time.monotonic()
+    done.start()
+    while not answers and time.monotonic() - started < 5:
+        time.sleep(0.01)
+    return done
+
+
+def test_a_create_cut_short_after_its_claim_answers_with_the_name_so_the_rollback_removes_it(answers):
+    from tests.test_lifecycle import MemoryStore
+
+    ses, store = SlowSes(), MemoryStore()
+    handler = adapter.make_handler(dedicated_ip_pool, ses, cloudformation=NoStackTags(), store=store)
+    handler.provider.timeout_margin = 0.0
+    done = run_until_the_timeout_answer(handler, event("Create", {"PoolName": "bulk"}), answers)
+    [(_, body)] = answers
+    assert (body["Status"], body["PhysicalResourceId"]) == ("FAILED", "bulk")
+    ses.release.set()  # SES makes the pool after all
+    done.join(5)
+    assert len(answers) == 1 and ses.pools == {"bulk"}
+    # CloudFormation's rollback Delete, with the id it was given, removes pool and record.
+    adapter.make_handler(dedicated_ip_pool, ses, cloudformation=NoStackTags(), store=store)(
+        event("Delete", {"PoolName": "bulk"}, physical_id="bulk"), FakeContext()
+    )
+    assert ses.pools == set() and store.records == {}
+
+
+def test_a_replacement_made_after_the_timeout_answer_is_removed_again(answers):
+    from tests.test_lifecycle import MemoryStore
+
+    ses, store = SlowSes(existing={"old-pool"}), MemoryStore()
+    handler = adapter.make_handler(dedicated_ip_pool, ses, cloudformation=NoStackTags(), store=store)
+    handler.provider.timeout_margin = 0.0
+    request = event("Update", {"PoolName": "new-pool"}, physical_id="old-pool", old={"PoolName": "old-pool"})
+    done = run_until_the_timeout_answer(handler, request, answers)
+    [(_, body)] = answers
+    assert (body["Status"], body["PhysicalResourceId"]) == ("FAILED", "old-pool")
+    ses.release.set()
+    done.join(5)
+    # CloudFormation was never told of new-pool: it is gone again, with its record.
+    assert len(answers) == 1 and ses.pools == {"old-pool"} and ses.deleted == ["new-pool"]
+    assert store.records == {}

@@ -152,6 +152,8 @@ class Provider(CfnResource):
         self._secret = frozenset(resource.TYPE.properties.secret_names())
         self._answer_lock = threading.Lock()
         self._answered = False
+        self._answered_physical_id: str | None = None
+        self._claimed_name = ""
         self._deadline = 0.0
         self.create(self._on_create)
         self.update(self._on_update)
@@ -178,7 +180,8 @@ class Provider(CfnResource):
         # a malformed event gets an answer of its own.
         event = event if isinstance(event, dict) else {}
         with self._answer_lock:
-            self._answered = False
+            self._answered, self._answered_physical_id = False, None
+        self._claimed_name = ""
         self._event, self._context = event, context
         self._response_url = event.get("ResponseURL", "")
         self.StackId = event.get("StackId", "")
@@ -223,7 +226,23 @@ class Provider(CfnResource):
             logical_id=self.LogicalResourceId,
             request_id=self.RequestId,
             arns=ArnBuilder.from_function_arn(self._context.invoked_function_arn),
+            on_claim=self._claimed,
         )
+
+    def _claimed(self, name: str) -> None:
+        self._claimed_name = name
+
+    def _after_a_timeout_answer(self, physical_id: str) -> None:
+        """The timer answered FAILED while SES was still at work. A resource that CloudFormation
+        was not told of (a replacement, or a Create answered with the marker) would be left
+        behind for ever: remove it."""
+        with self._answer_lock:
+            told = self._answered_physical_id
+        if told is None or not physical_id or physical_id in (told, self._event.get("PhysicalResourceId")):
+            return
+        if self.Status == SUCCESS:
+            logger.warning("removing %s: made after the timeout answer, unknown to CloudFormation", physical_id)
+            lifecycle.discard(self.resource, physical_id, self.client, self._request(), self.store)
 
     def _run(self, action: Callable[[], tuple[str, dict]]) -> str:
         """Run a lifecycle step; turn its failure into FAILED with a readable reason."""
@@ -244,14 +263,18 @@ class Provider(CfnResource):
         return desired_state.read_stack_tags(self.cloudformation, self.StackId)
 
     def _on_create(self, event, context) -> str:
-        return self._run(
+        physical_id = self._run(
             lambda: lifecycle.create(
                 self.resource, event.get("ResourceProperties"), self.client, self._request(), self._stack_tags, self.store
             )
         )
+        if not physical_id:
+            self._claimed_name = ""  # a failed Create released its claim: the marker it is
+        self._after_a_timeout_answer(physical_id)
+        return physical_id
 
     def _on_update(self, event, context) -> str:
-        return self._run(
+        physical_id = self._run(
             lambda: lifecycle.update(
                 self.resource,
                 event["PhysicalResourceId"],
@@ -263,6 +286,8 @@ class Provider(CfnResource):
                 self.store,
             )
         )
+        self._after_a_timeout_answer(physical_id)
+        return physical_id
 
     def _on_delete(self, event, context) -> str:
         physical_id = event.get("PhysicalResourceId", "")
@@ -284,6 +309,10 @@ class Provider(CfnResource):
         if self._event.get("PhysicalResourceId"):
             # Update and Delete answer with the id they were given unless they replaced it.
             return str(self._event["PhysicalResourceId"])
+        if self._claimed_name:
+            # A Create cut short after it claimed its name: SES may yet make the resource, and
+            # CloudFormation's rollback Delete of this name removes it either way.
+            return self._claimed_name
         # A failed Create: a marker that no SES name can equal (crhelper would make up a
         # random id, which a later Delete could mistake for a real resource).
         return naming.failed_create_id(self.RequestId or "unknown")
@@ -297,11 +326,12 @@ class Provider(CfnResource):
                 logger.info("already answered this request; not answering again")
                 return
             self._answered = True
+            self._answered_physical_id = self._response_physical_id()
         status = status or self.Status or FAILED
         body = {
             "Status": status,
             "Reason": _shorten(str(reason or self.Reason or "")),
-            "PhysicalResourceId": self._response_physical_id(),
+            "PhysicalResourceId": self._answered_physical_id,
             "StackId": str(self.StackId),
             "RequestId": str(self.RequestId),
             "LogicalResourceId": str(self.LogicalResourceId),

@@ -28,6 +28,9 @@ class Request:
     logical_id: str
     request_id: str
     arns: ArnBuilder
+    # Told the name once a Create has claimed it: from then on the name is this resource's
+    # even if the request ends before SES answers (the adapter's timeout answer uses it).
+    on_claim: Callable[[str], None] | None = None
 
 
 class ProviderError(Exception):
@@ -162,6 +165,8 @@ def _claim(resource: ModuleType, props: dict, client, request: Request, store) -
         if existing.pending_request_id and (existing.stack_id, existing.logical_id) == (request.stack_id, request.logical_id):
             # An earlier attempt of this resource claimed the name: this request's retry, or
             # a new request after one whose outcome is unknown. What exists is ours.
+            if request.on_claim:
+                request.on_claim(name)
             return
         raise ProviderError(
             f"{_describe(resource, name)} in {request.arns.region}: already managed by {existing.logical_id}"
@@ -195,6 +200,8 @@ def _claim(resource: ModuleType, props: dict, client, request: Request, store) -
         raise ProviderError(f"{_describe(resource, name)}: could not record the create ({type(error).__name__})") from error
     if not claimed:
         raise ProviderError(f"{_describe(resource, name)}: another request is creating it", code="AlreadyExistsException")
+    if request.on_claim:
+        request.on_claim(name)
 
 
 # SES rejected the call outright: nothing was created.
@@ -293,7 +300,7 @@ def update(
         except ProviderError as failed:
             if failed.physical_id:
                 # A half-made replacement is ours alone: remove it, the old one stays.
-                _discard(resource, failed.physical_id, client, request, store)
+                discard(resource, failed.physical_id, client, request, store)
             raise ProviderError(failed.args[0]) from failed
 
     arn = request.arns.arn(resource.TYPE.arn_kind, physical_id)
@@ -317,7 +324,8 @@ def update(
     return physical_id, attributes
 
 
-def _discard(resource: ModuleType, physical_id: str, client, request: Request, store) -> None:
+def discard(resource: ModuleType, physical_id: str, client, request: Request, store) -> None:
+    """Remove a resource this provider made but CloudFormation will never know of."""
     try:
         resource.delete(physical_id, client)
     except Exception as error:  # noqa: BLE001 - reported, the answer is FAILED anyway
