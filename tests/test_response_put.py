@@ -69,3 +69,13 @@ def test_the_response_is_not_sent_to_an_endpoint_with_an_untrusted_certificate(e
     assert adapter.put_response(endpoint.response_url(), BODY, time.monotonic() + 10) is False
     assert endpoint.responses == []
     assert time.monotonic() - started < 1.0  # a certificate error is final, not retried
+
+
+def test_an_endpoint_that_never_answers_is_given_up_at_the_deadline():
+    with socket.socket() as silent:  # accepts connections, never says a word
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        started = time.monotonic()
+        assert adapter.put_response(f"https://127.0.0.1:{port}/r?X-Amz-Signature=s", BODY, time.monotonic() + 1.0) is False
+        assert time.monotonic() - started < 2.0
