@@ -133,6 +133,30 @@ class Store:
             return False
         return True
 
+    def replace(self, old: Record, new: Record) -> bool:
+        """Write `new` only while the stored item is still `old` (and no Create has claimed
+        it); False otherwise.
+
+        TagSync reads records by a query or scan, possibly seconds before it writes, and from
+        an index (eventually consistent); meanwhile an Update of the resource may have written
+        its record, which an unconditional put would undo. Records carry no version, so the
+        condition compares every attribute."""
+        expected = old.to_item()
+        names = {f"#a{i}": key for i, key in enumerate(expected)}
+        values = {f":v{i}": value for i, value in enumerate(expected.values())}
+        condition = " AND ".join([*(f"#a{i} = :v{i}" for i in range(len(expected))), "attribute_not_exists(PendingRequestId)"])
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item=new.to_item(),
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
     def delete(self, arn: str) -> None:
         self.client.delete_item(TableName=self.table_name, Key={"Arn": {"S": arn}})
 

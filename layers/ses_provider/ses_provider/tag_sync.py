@@ -300,33 +300,9 @@ class TagSync:
         next attempt must reach; converging first and failing to store would let the next
         CloudTrail event undo the change."""
         updated = record.with_desired(desired_state.merge(record.declared, stack_tags))
-        if updated != record and not self._replace(record, updated):
+        if updated != record and not self.store.replace(record, updated):
             return None
         return updated
-
-    def _replace(self, old: desired_state.Record, new: desired_state.Record) -> bool:
-        """Write `new` only while the stored item is still `old`; False otherwise.
-
-        The records were read by a query or scan, possibly seconds ago and from an index
-        (eventually consistent); meanwhile an Update of the resource may have written its
-        record. An unconditional put would bring back the declared tags of before that
-        Update. The condition compares every attribute (records carry no version)."""
-        expected = old.to_item()
-        names = {f"#a{i}": key for i, key in enumerate(expected)}
-        values = {f":v{i}": value for i, value in enumerate(expected.values())}
-        condition = " AND ".join([*(f"#a{i} = :v{i}" for i in range(len(expected))), "attribute_not_exists(PendingRequestId)"])
-        client = self.store.client
-        try:
-            client.put_item(
-                TableName=self.store.table_name,
-                Item=new.to_item(),
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-        except client.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
 
     def _converge(self, record: desired_state.Record, summary: Summary) -> None:
         calls = _CallLog(self.ses)
