@@ -4,8 +4,10 @@ A local SES v2 (moto with tests/moto_ses_fidelity.py) and a local HTTPS endpoint
 CloudFormation's responses are started; the real handlers (functions/<type>/app.py) run in
 this process on the requests in events/. For each type: Create, Update, the rollback of that
 Update, Delete, and the rollback Delete after a Create that failed because the name was
-taken. Each step prints the answer CloudFormation would receive, the live tags read back
-from SES and the SES calls the handler made. The exit status is 1 if any step's result is
+taken. Then event-driven tag updates: TagSync (functions/tag_sync/app.py) repairs tags
+changed by hand from a CloudTrail event, makes no call for its own, and brings changed stack
+tags after a stack status change. Each step prints the answer CloudFormation would receive,
+the live tags read back from SES and the SES calls made. The exit status is 1 if any step's result is
 not the expected one. Both servers are stopped before exiting.
 
     python -m demo [--verbose]     # --verbose: the functions' own logs on stderr
@@ -14,6 +16,7 @@ not the expected one. Both servers are stopped before exiting.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import sys
 import time
@@ -122,6 +125,7 @@ class Demo:
         self.local = local
         self.ses = local.ses
         self.problems: list[str] = []
+        self.function_output = io.StringIO()  # what TagSync printed (logs and metrics)
 
     def live_tags(self, kind: ResourceType, name: str) -> dict | None:
         if not kind.exists(self.ses, name):
@@ -231,6 +235,49 @@ class Demo:
         kind.delete_directly(self.ses, name)
 
 
+def tag_sync_demo(demo: "Demo", local: LocalEnvironment) -> None:
+    """Event-driven tag updates: drift repaired from a CloudTrail event, stack tags brought in
+    by a stack status change."""
+    kind = next(k for k in TYPES if k.function == "configuration_set")
+    create = load_event(kind.function, "create")
+    name = create["ResourceProperties"][kind.name_property]
+    resource_arn = arn(kind.arn_kind, name)
+    print(f"== Event-driven tag updates: {kind.type_name} {name} ==")
+    demo.step(kind, "Create", "create", demo.succeeded_with_tags(kind, create))
+    desired = merge(_tags(create), STACK_TAGS)
+
+    def sync(title: str, event_file: str, expected: dict, adjust=None) -> None:
+        event = load_event("tag_sync", event_file)
+        if adjust:
+            adjust(event)
+        # TagSync's JSON logs and EMF metrics go to stdout, as in Lambda: keep them off the page.
+        with contextlib.redirect_stdout(demo.function_output):
+            summary, calls = local.invoker.tag_sync(event)
+        live = demo.live_tags(kind, name)
+        print(f"  {title:<40} events/tag_sync/{event_file}.json")
+        print(f"    summary       {_show({k: v for k, v in summary.items() if isinstance(v, (int, float))})}")
+        print(f"    live tags     {_show(live)}")
+        print(f"    SES calls     {', '.join(calls) or 'none'}")
+        wrong = [] if live == expected else [f"expected live tags {_show(expected)}"]
+        print(f"    result        {'as expected' if not wrong else 'UNEXPECTED: ' + '; '.join(wrong)}\n")
+        demo.problems += [f"{kind.type_name} {title}: {w}" for w in wrong]
+
+    # Someone changes a declared tag, removes another and adds one of their own.
+    team = next(iter(_tags(create)))
+    local.ses.tag_resource(ResourceArn=resource_arn, Tags=[{"Key": team, "Value": "changed-by-hand"}, {"Key": "backup-policy", "Value": "nightly"}])
+    local.ses.untag_resource(ResourceArn=resource_arn, TagKeys=["environment"])
+    print(f"  (by hand: {team}=changed-by-hand, environment removed, backup-policy=nightly added)\n")
+    sync("CloudTrail TagResource: drift repaired", "configuration_set_tag_resource", {**desired, "backup-policy": "nightly"})
+    sync("Its own call, back from CloudTrail", "configuration_set_tag_resource", {**desired, "backup-policy": "nightly"})
+
+    new_stack_tags = {"cost-center": "cc-new", "owner": "platform"}
+    local.set_stack_tags(new_stack_tags)
+    print(f"  (sam deploy --tags: the stack is now tagged {_show(new_stack_tags)})\n")
+    sync("Stack UPDATE_COMPLETE: stack tags arrive", "stack_update_complete", {**merge(_tags(create), new_stack_tags), "backup-policy": "nightly"})
+    local.set_stack_tags(STACK_TAGS)
+    demo.step(kind, "Delete", "delete", demo.deleted(kind, name))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--verbose", action="store_true", help="show the functions' own (JSON) logs on stderr")
@@ -249,6 +296,7 @@ def main(argv: list[str] | None = None) -> int:
             demo = Demo(local)
             for kind in TYPES:
                 demo.run(kind)
+            tag_sync_demo(demo, local)
             responses = len(local.endpoint.responses)
     finally:
         adapter.logger.registered_handler.setStream(old_stream)

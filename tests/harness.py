@@ -365,6 +365,26 @@ class Invoker:
         """The response body CloudFormation would receive (exactly one is sent)."""
         return self.invoke_full(function_name, event, context).body
 
+    def tag_sync(self, event: dict) -> tuple[dict, list[str]]:
+        """Run functions/tag_sync/app.py on an EventBridge event, the example stack's id put
+        in a stack event; returns its summary and the SES calls it made."""
+        if "tag_sync" not in self._handlers:
+            path = FUNCTIONS / "tag_sync" / "app.py"
+            spec = importlib.util.spec_from_file_location(f"tag_sync_{uuid.uuid4().hex}", path)
+            module = importlib.util.module_from_spec(spec)
+            with self._environment():
+                spec.loader.exec_module(module)
+                module.handler.sync.ses.meta.events.register("before-call.sesv2", self._count)
+            self._handlers["tag_sync"] = module.handler
+        event = copy.deepcopy(event)
+        detail = event.get("detail", {})
+        if self.stack_id and str(detail.get("stack-id", "")).split("/")[1:2] == [STACK_NAME]:
+            detail["stack-id"], event["resources"] = self.stack_id, [self.stack_id]
+        self._calls = []
+        with self._environment():
+            summary = self._handlers["tag_sync"](event, FakeContext(function_arn=FUNCTION_ARN.replace("ses-provider-test", "tag-sync")))
+        return summary, list(self._calls)
+
 
 @dataclass
 class LocalEnvironment:
