@@ -8,9 +8,11 @@ converge to one resource and SUCCESS, and still refuse a resource that existed b
 from __future__ import annotations
 
 import copy
+import io
 
 import pytest
 
+from ses_provider import adapter
 from tests.conftest import FakeContext
 from tests.harness import Invoker, arn, live_tags, load_event, local_environment
 
@@ -29,6 +31,17 @@ class Crash(BaseException):
 def local():
     with local_environment() as environment:
         yield environment
+
+
+@pytest.fixture(autouse=True)
+def logs_without_secrets():
+    """Every path here logs; none of it may show the ResponseURL's credentials."""
+    stream = io.StringIO()
+    old = adapter.logger.registered_handler.setStream(stream)
+    yield
+    adapter.logger.registered_handler.setStream(old)
+    written = stream.getvalue()
+    assert written and "X-Amz-Signature" not in written and "X-Amz-Credential" not in written
 
 
 def fresh_invoker(env) -> Invoker:
