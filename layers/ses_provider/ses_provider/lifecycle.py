@@ -90,7 +90,7 @@ def _desired_tags(props: dict, stack_tags: StackTags | None) -> dict[str, str]:
     try:
         inherited = stack_tags()
     except Exception as error:
-        raise ProviderError(f"could not read the stack's tags: {reason(error, 'the stack', '')}") from error
+        raise ProviderError(f"could not read the stack's tags ({error_code(error) or type(error).__name__})") from error
     return desired_state.merge(declared, inherited)
 
 
