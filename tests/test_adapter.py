@@ -7,6 +7,7 @@ import time
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from ses_provider import adapter, dedicated_ip_pool, email_identity, naming
@@ -239,15 +240,8 @@ def test_a_warm_container_answers_each_request_once(answers, ses):
 # --- the timeout answer while SES is still at work ----------------------------------------------
 
 
-class _NotFound(Exception):
-    pass
-
-
 class SlowSes:
     """An SES whose create of a pool blocks until released; remembers the pools it holds."""
-
-    class exceptions:
-        NotFoundException = _NotFound
 
     def __init__(self, existing=()):
         self.release = threading.Event()
@@ -256,7 +250,7 @@ class SlowSes:
 
     def get_dedicated_ip_pool(self, PoolName):
         if PoolName not in self.pools:
-            raise _NotFound(PoolName)
+            raise ClientError({"Error": {"Code": "NotFoundException", "Message": PoolName}}, "GetDedicatedIpPool")
         return {"DedicatedIpPool": {"PoolName": PoolName, "ScalingMode": "STANDARD"}}
 
     def create_dedicated_ip_pool(self, PoolName, **kwargs):

@@ -149,12 +149,9 @@ def delete(name: str, client) -> None:
     client.delete_configuration_set(ConfigurationSetName=name)
 
 
-def exists(name: str, client) -> bool:
-    try:
-        client.get_configuration_set(ConfigurationSetName=name)
-    except client.exceptions.NotFoundException:
-        return False
-    return True
+def read(name: str, client) -> None:
+    """Raises NotFoundException when there is no such resource (lifecycle's existence check)."""
+    client.get_configuration_set(ConfigurationSetName=name)
 
 
 # CreateConfigurationSet sets every option group.

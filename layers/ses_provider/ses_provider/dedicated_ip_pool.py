@@ -70,12 +70,9 @@ def delete(name: str, client) -> None:
     client.delete_dedicated_ip_pool(PoolName=name)
 
 
-def exists(name: str, client) -> bool:
-    try:
-        client.get_dedicated_ip_pool(PoolName=name)
-    except client.exceptions.NotFoundException:
-        return False
-    return True
+def read(name: str, client) -> None:
+    """Raises NotFoundException when there is no such resource (lifecycle's existence check)."""
+    client.get_dedicated_ip_pool(PoolName=name)
 
 
 SET_BY_CREATE = ("PoolName", "ScalingMode")

@@ -162,12 +162,9 @@ def delete(name: str, client) -> None:
     client.delete_email_identity(EmailIdentity=name)
 
 
-def exists(name: str, client) -> bool:
-    try:
-        client.get_email_identity(EmailIdentity=name)
-    except client.exceptions.NotFoundException:
-        return False
-    return True
+def read(name: str, client) -> None:
+    """Raises NotFoundException when there is no such resource (lifecycle's existence check)."""
+    client.get_email_identity(EmailIdentity=name)
 
 
 # What CreateEmailIdentity itself sets; the rest is Put afterwards.

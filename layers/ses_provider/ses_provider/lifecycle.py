@@ -63,6 +63,20 @@ def _describe(resource: ModuleType, name: str) -> str:
     return f"{resource.TYPE.type_name.split('::')[-1]} {name}"
 
 
+def _arn(resource: ModuleType, request: Request, name: str) -> str:
+    return request.arns.arn(resource.TYPE.arn_kind, name)
+
+
+def _exists(resource: ModuleType, name: str, client) -> bool:
+    try:
+        resource.read(name, client)
+    except Exception as error:
+        if error_code(error) == "NotFoundException":
+            return False
+        raise
+    return True
+
+
 def _ses_failure(
     resource: ModuleType, name: str, request: Request, error: BaseException, physical_id: str | None = None
 ) -> ProviderError:
@@ -103,7 +117,7 @@ def _save(store, resource: ModuleType, physical_id: str, props: dict, desired: d
     if store is None:
         return
     record = desired_state.Record(
-        arn=request.arns.arn(resource.TYPE.arn_kind, physical_id),
+        arn=_arn(resource, request, physical_id),
         stack_id=request.stack_id,
         logical_id=request.logical_id,
         resource_type=resource.TYPE.type_name,
@@ -156,7 +170,7 @@ def _claim(resource: ModuleType, props: dict, client, request: Request, store) -
     before the stack, or belongs to another resource of some stack: it is refused before any
     change."""
     name = props[resource.TYPE.name_property]
-    arn = request.arns.arn(resource.TYPE.arn_kind, name)
+    arn = _arn(resource, request, name)
     try:
         existing = store.get(arn)
     except Exception as error:
@@ -175,7 +189,7 @@ def _claim(resource: ModuleType, props: dict, client, request: Request, store) -
             code="AlreadyExistsException",
         )
     try:
-        found = resource.exists(name, client)
+        found = _exists(resource, name, client)
     except Exception as error:
         raise _ses_failure(resource, name, request, error) from error
     if found:
@@ -217,14 +231,14 @@ def _settle_failed_create(resource: ModuleType, props: dict, client, request: Re
     if failed.physical_id is None and failed.code not in _REJECTED:
         # A timeout or a 5xx after retries: the call may have gone through.
         try:
-            if resource.exists(name, client):
+            if _exists(resource, name, client):
                 failed.physical_id = name  # we claimed it absent, so it is ours
         except Exception:  # noqa: BLE001 - keep the claim: a later request of this resource adopts
             logger.warning("could not tell whether %s was created", name)
             return
     if failed.physical_id is None:
         try:
-            store.delete(request.arns.arn(resource.TYPE.arn_kind, name))
+            store.delete(_arn(resource, request, name))
         except Exception:  # noqa: BLE001 - a stale claim of this resource is adopted or replaced later
             logger.warning("could not release the claim on %s", name)
 
@@ -236,7 +250,7 @@ def _adopt(resource: ModuleType, props: dict, desired: dict, client, request: Re
     made_by_create = {key: props[key] for key in resource.SET_BY_CREATE if key in props}
     try:
         attributes = resource.update(name, props, made_by_create, client, request)
-        tags.converge(client, request.arns.arn(resource.TYPE.arn_kind, name), desired=desired, managed=desired)
+        tags.converge(client, _arn(resource, request, name), desired=desired, managed=desired)
     except Exception as error:
         raise _ses_failure(resource, name, request, error, physical_id=name) from error
     return name, attributes
@@ -303,7 +317,7 @@ def update(
                 discard(resource, failed.physical_id, client, request, store)
             raise ProviderError(failed.args[0]) from failed
 
-    arn = request.arns.arn(resource.TYPE.arn_kind, physical_id)
+    arn = _arn(resource, request, physical_id)
     # The keys this stack may remove: those the previous properties declared, and those the
     # desired state held before (stack tags that were propagated).
     managed = set(tags.to_dict(previous.get("Tags")))
@@ -334,7 +348,7 @@ def discard(resource: ModuleType, physical_id: str, client, request: Request, st
             return  # its claim stays: a later request of this resource adopts it
     if store is not None:
         try:
-            store.delete(request.arns.arn(resource.TYPE.arn_kind, physical_id))
+            store.delete(_arn(resource, request, physical_id))
         except Exception as error:  # noqa: BLE001
             logger.error("could not remove the record of the half-made %s: %s", physical_id, error)
 
@@ -363,7 +377,7 @@ def delete(resource: ModuleType, physical_id: str, raw: Mapping | None, client, 
         # The record goes first: should SES then refuse, the resource lives on without
         # repair until CloudFormation retries the Delete; never a record without its owner.
         try:
-            store.delete(request.arns.arn(resource.TYPE.arn_kind, physical_id))
+            store.delete(_arn(resource, request, physical_id))
         except Exception as error:
             raise ProviderError(f"{_describe(resource, physical_id)}: could not remove its desired tags ({type(error).__name__})") from error
     try:
