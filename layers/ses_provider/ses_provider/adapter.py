@@ -151,8 +151,7 @@ class Provider(CfnResource):
         self.timeout_margin = timeout_margin
         self._secret = frozenset(resource.TYPE.properties.secret_names())
         self._answer_lock = threading.Lock()
-        self._answered = False
-        self._answered_physical_id: str | None = None
+        self._answered_physical_id: str | None = None  # None until this request is answered
         self._claimed_name = ""
         self._deadline = 0.0
         self.create(self._on_create)
@@ -180,7 +179,7 @@ class Provider(CfnResource):
         # a malformed event gets an answer of its own.
         event = event if isinstance(event, dict) else {}
         with self._answer_lock:
-            self._answered, self._answered_physical_id = False, None
+            self._answered_physical_id = None
         self._claimed_name = ""
         self._event, self._context = event, context
         self._response_url = event.get("ResponseURL", "")
@@ -322,10 +321,9 @@ class Provider(CfnResource):
 
     def _send(self, status=None, reason="", send_response=None):
         with self._answer_lock:
-            if self._answered:
+            if self._answered_physical_id is not None:
                 logger.info("already answered this request; not answering again")
                 return
-            self._answered = True
             self._answered_physical_id = self._response_physical_id()
         status = status or self.Status or FAILED
         body = {
