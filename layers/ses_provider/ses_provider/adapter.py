@@ -17,7 +17,6 @@ from types import ModuleType
 from typing import Any, Callable
 from urllib.parse import urlsplit, urlunsplit
 
-import boto3
 from aws_lambda_powertools import Logger
 from crhelper import CfnResource
 
@@ -144,8 +143,8 @@ class Provider(CfnResource):
         self.resource = resource
         self.client = client if client is not None else _LazyClient(make_client)
         # Stack tags: CloudFormation does not hand them to custom resources.
-        self.cloudformation = cloudformation if cloudformation is not None else _LazyClient(
-            lambda: boto3.client("cloudformation", config=desired_state.AWS_CONFIG)
+        self.cloudformation = (
+            cloudformation if cloudformation is not None else _LazyClient(desired_state.cloudformation_client)
         )
         self.store = store if store is not None else desired_state.store_from_environment()
         self.timeout_margin = timeout_margin

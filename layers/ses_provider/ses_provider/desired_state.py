@@ -201,6 +201,11 @@ def merge(declared: Mapping[str, str], stack_tags: Mapping[str, str]) -> dict[st
     return merged
 
 
+def cloudformation_client():
+    """The client that reads stack tags (boto3's defaults, so AWS_ENDPOINT_URL applies)."""
+    return boto3.client("cloudformation", config=AWS_CONFIG)
+
+
 def read_stack_tags(cloudformation, stack_id: str) -> dict[str, str]:
     """The stack's own tags (CloudFormation does not hand them to custom resources)."""
     try:

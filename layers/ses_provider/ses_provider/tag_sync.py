@@ -27,7 +27,6 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Iterable, Mapping
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -160,7 +159,7 @@ class TagSync:
     @property
     def cloudformation(self) -> Any:
         if self._cloudformation is None:
-            self._cloudformation = boto3.client("cloudformation", config=desired_state.AWS_CONFIG)
+            self._cloudformation = desired_state.cloudformation_client()
         return self._cloudformation
 
     # --- the entry point -------------------------------------------------------------------
