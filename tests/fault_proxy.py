@@ -25,6 +25,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 from urllib.parse import unquote, urlsplit
 
+from tests.harness import serving
+
 # SES v2 operations by method and path (botocore's sesv2 service model, requestUri).
 OPERATIONS = {
     "ListTagsForResource": "GET /v2/email/tags",
@@ -103,27 +105,22 @@ class FaultProxy:
         self.requests: list[Request] = []
         self._rules: list[_Rule] = []
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._serving = None
         self.url = ""
 
     def __enter__(self) -> "FaultProxy":
         handler = type("_BoundHandler", (_Handler,), {"proxy": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fault-proxy", daemon=True
-        )
-        self._thread.start()
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{server.server_address[1]}"
+        self._serving = serving(server, "fault-proxy")
+        self._serving.__enter__()
         return self
 
     def __exit__(self, *exc_info) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join()
-            self._server = None
+        if self._serving is not None:
+            self._serving.__exit__(None, None, None)
+            self._serving = None
 
     # --- what tests use ----------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ import threading
 import urllib.request
 import uuid
 from collections import deque
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -79,6 +79,19 @@ def environment(**values: str | None) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+@contextmanager
+def serving(server, name: str) -> Iterator[Any]:
+    """Run a socketserver on a daemon thread for the block; stop it and close its socket after."""
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=name, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
 
 
 # --- SES v2 -----------------------------------------------------------------------------------
@@ -191,10 +204,7 @@ class ResponseEndpoint:
         self.responses: list[CapturedResponse] = []
         self._statuses: deque[int] = deque()
         self._condition = threading.Condition()
-        self._server: _TlsServer | None = None
-        self._thread: threading.Thread | None = None
-        self._directory: str | None = None
-        self._restore_cert_file: Any = None
+        self._open = ExitStack()  # what __exit__ undoes
         self.ca_file = ""
         self.port = 0
 
@@ -204,32 +214,19 @@ class ResponseEndpoint:
         ca = trustme.CA()
         self._tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ca.issue_cert("127.0.0.1", "localhost").configure_cert(self._tls)
-        self._directory = tempfile.mkdtemp(prefix="cfn-response-ca-")
-        self.ca_file = os.path.join(self._directory, "ca.pem")
+        directory = tempfile.mkdtemp(prefix="cfn-response-ca-")
+        self._open.callback(shutil.rmtree, directory, ignore_errors=True)
+        self.ca_file = os.path.join(directory, "ca.pem")
         ca.cert_pem.write_to_path(self.ca_file)
-        self._restore_cert_file = environment(SSL_CERT_FILE=self.ca_file)
-        self._restore_cert_file.__enter__()
-        self._server = _TlsServer(("127.0.0.1", 0), _Handler)
-        self._server.endpoint = self
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="cfn-response-endpoint", daemon=True
-        )
-        self._thread.start()
+        self._open.enter_context(environment(SSL_CERT_FILE=self.ca_file))
+        server = _TlsServer(("127.0.0.1", 0), _Handler)
+        server.endpoint = self
+        self.port = server.server_address[1]
+        self._open.enter_context(serving(server, "cfn-response-endpoint"))
         return self
 
     def __exit__(self, *exc_info) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join()
-            self._server = None
-        if self._restore_cert_file is not None:
-            self._restore_cert_file.__exit__(None, None, None)
-            self._restore_cert_file = None
-        if self._directory:
-            shutil.rmtree(self._directory, ignore_errors=True)
-            self._directory = None
+        self._open.close()  # the server first, then SSL_CERT_FILE, then the CA's folder
 
     # what the tests use
 

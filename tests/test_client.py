@@ -1,7 +1,6 @@
 """The SES client: boto3's defaults for endpoints, standard-mode retries for throttling."""
 
 import json
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -9,6 +8,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 from ses_provider import errors
 from ses_provider.client import RETRY_CONFIG, ArnBuilder, make_client
+from tests.harness import serving
 
 
 class _Throttling(BaseHTTPRequestHandler):
@@ -39,16 +39,11 @@ class _Throttling(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def throttling_ses(monkeypatch):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Throttling)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
     _Throttling.seen = []
     _Throttling.error = ("TooManyRequestsException", 429)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_SESV2", f"http://127.0.0.1:{server.server_address[1]}")
-    yield _Throttling
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), _Throttling), "throttling-ses") as server:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_SESV2", f"http://127.0.0.1:{server.server_address[1]}")
+        yield _Throttling
 
 
 def test_the_client_uses_standard_retries_with_room_for_throttling_bursts():
