@@ -30,7 +30,7 @@ for path in (REPO / "layers" / "ses_provider", REPO):  # as in Lambda (/opt/pyth
         sys.path.insert(0, str(path))
 
 from ses_provider.desired_state import merge  # noqa: E402
-from tests.harness import STACK_TAGS, LocalEnvironment, arn, load_event, local_environment  # noqa: E402
+from tests.harness import STACK_TAGS, LocalEnvironment, arn, load_event, local_environment, logs_of  # noqa: E402
 
 MARKER = "SESProvider::CREATE_FAILED::"
 SOMEONE_ELSES = [{"Key": "owner", "Value": "someone-else"}]
@@ -287,19 +287,15 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.monotonic()
     logs = io.StringIO()
-    old_stream = adapter.logger.registered_handler.setStream(sys.stderr if args.verbose else logs)
-    try:
-        with local_environment() as local:
-            print(f"Local SES v2 (moto + fidelity patches): {local.ses_url}")
-            print(f"CloudFormation response endpoint:       https://127.0.0.1:{local.endpoint.port}/cfn-response/")
-            print(f"Stack ses-demo, tagged:                 {_show(STACK_TAGS)}\n")
-            demo = Demo(local)
-            for kind in TYPES:
-                demo.run(kind)
-            tag_sync_demo(demo, local)
-            responses = len(local.endpoint.responses)
-    finally:
-        adapter.logger.registered_handler.setStream(old_stream)
+    with logs_of(adapter.logger, sys.stderr if args.verbose else logs), local_environment() as local:
+        print(f"Local SES v2 (moto + fidelity patches): {local.ses_url}")
+        print(f"CloudFormation response endpoint:       https://127.0.0.1:{local.endpoint.port}/cfn-response/")
+        print(f"Stack ses-demo, tagged:                 {_show(STACK_TAGS)}\n")
+        demo = Demo(local)
+        for kind in TYPES:
+            demo.run(kind)
+        tag_sync_demo(demo, local)
+        responses = len(local.endpoint.responses)
 
     seconds = time.monotonic() - started
     if demo.problems:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import io
 import json
 import logging
 import os
@@ -79,6 +80,18 @@ def environment(**values: str | None) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+@contextmanager
+def logs_of(logger, stream: Any = None) -> Iterator[Any]:
+    """Send a Powertools logger's output (what Lambda gives CloudWatch) to `stream`, a new
+    StringIO unless given, for the block."""
+    stream = io.StringIO() if stream is None else stream
+    old = logger.registered_handler.setStream(stream)
+    try:
+        yield stream
+    finally:
+        logger.registered_handler.setStream(old)
 
 
 @contextmanager

@@ -1,6 +1,5 @@
 """The CloudFormation protocol: one answer per request, physical id rules, redaction, timeouts."""
 
-import io
 import json
 import threading
 import time
@@ -13,6 +12,7 @@ from botocore.stub import Stubber
 from ses_provider import adapter, dedicated_ip_pool, email_identity, naming
 
 from .conftest import FakeContext
+from .harness import logs_of
 
 SIGNATURE = "X-Amz-Signature=0123456789abcdef0123456789abcdef"
 RESPONSE_URL = f"https://cfn-responses.example.com/bucket/key?X-Amz-Credential=AKIDEXAMPLE&{SIGNATURE}"
@@ -58,11 +58,10 @@ def answers(monkeypatch):
 
 
 @pytest.fixture
-def logs(monkeypatch):
+def logs():
     """What the function writes to CloudWatch: the Powertools handler's formatted output."""
-    stream = io.StringIO()
-    monkeypatch.setattr(adapter.logger.registered_handler, "stream", stream)
-    return stream
+    with logs_of(adapter.logger) as stream:
+        yield stream
 
 
 def test_a_successful_create_is_answered_once_with_the_ses_name_and_string_attributes(answers, ses):

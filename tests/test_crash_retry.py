@@ -8,13 +8,12 @@ converge to one resource and SUCCESS, and still refuse a resource that existed b
 from __future__ import annotations
 
 import copy
-import io
 
 import pytest
 
 from ses_provider import adapter
 from tests.conftest import FakeContext
-from tests.harness import Invoker, arn, live_tags, load_event, local_environment
+from tests.harness import Invoker, arn, live_tags, load_event, local_environment, logs_of
 
 TYPES = {
     "email_identity": ("identity", "EmailIdentity", lambda ses: [i["IdentityName"] for i in ses.list_email_identities()["EmailIdentities"]]),
@@ -36,10 +35,8 @@ def local():
 @pytest.fixture(autouse=True)
 def logs_without_secrets():
     """Every path here logs; none of it may show the ResponseURL's credentials."""
-    stream = io.StringIO()
-    old = adapter.logger.registered_handler.setStream(stream)
-    yield
-    adapter.logger.registered_handler.setStream(old)
+    with logs_of(adapter.logger) as stream:
+        yield
     written = stream.getvalue()
     assert written and "X-Amz-Signature" not in written and "X-Amz-Credential" not in written
 

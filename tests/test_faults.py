@@ -11,7 +11,6 @@ existed before the stack is never touched.
 from __future__ import annotations
 
 import copy
-import io
 from collections import Counter
 
 import pytest
@@ -30,7 +29,7 @@ from tests.fault_proxy import (
     UNAVAILABLE,
     FaultProxy,
 )
-from tests.harness import Invoker, arn, live_tags, load_event, local_environment
+from tests.harness import Invoker, arn, live_tags, load_event, local_environment, logs_of
 
 TRANSIENT = [THROTTLING, SERVER_ERROR, UNAVAILABLE, CONCURRENT_MODIFICATION, RESET, LOST_ANSWER, SLOW]
 PERMANENT = [LIMIT_EXCEEDED, ACCESS_DENIED, BAD_REQUEST]
@@ -132,9 +131,7 @@ def test_every_fault_at_every_ses_call_gets_one_answer_and_leaves_ses_as_the_ans
     assert baseline.body["Status"] == "SUCCESS", baseline.body["Reason"]
     requests = ses_requests(proxy)
     after = state(local, function)
-    logs = io.StringIO()
-    old_stream = adapter.logger.registered_handler.setStream(logs)
-    try:
+    with logs_of(adapter.logger) as logs:
         for fault in TRANSIENT + PERMANENT:
             for number in range(1, requests + 1):
                 prepare(local, function, setup)
@@ -155,8 +152,6 @@ def test_every_fault_at_every_ses_call_gets_one_answer_and_leaves_ses_as_the_ans
                 assert body["Status"] == "FAILED", where
                 assert 0 < len(body["Reason"]) <= 256 and "us-east-1" in body["Reason"], f"{where}: {body['Reason']}"
                 follow_up(local, function, event, body, before, after, where)
-    finally:
-        adapter.logger.registered_handler.setStream(old_stream)
     written = logs.getvalue()
     assert "X-Amz-Signature" not in written and "X-Amz-Credential" not in written
     assert SOMEONE_ELSES[function] in state(local, function)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import io
 import json
 import logging
 import re
@@ -24,7 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ses_provider import adapter, configuration_set, dedicated_ip_pool, desired_state, email_identity
-from tests.harness import STACK_TAGS, arn, live_tags, load_event, local_environment
+from tests.harness import STACK_TAGS, arn, live_tags, load_event, local_environment, logs_of
 
 FAILED_CREATE_MARKER = "SESProvider::CREATE_FAILED::"
 OUT_OF_BAND = {"backup-policy": "nightly"}  # a tag that someone added outside the stack
@@ -206,11 +205,8 @@ def ses(env):
 def function_logs(caplog, capsys):
     """Everything the function logs at its running level: the Powertools output that Lambda
     sends to CloudWatch, every log record with its extra fields, and stdout/stderr."""
-    stream = io.StringIO()
-    handler = adapter.logger.registered_handler
-    old_stream = handler.setStream(stream)
     caplog.set_level(logging.INFO)
-    try:
+    with logs_of(adapter.logger) as stream:
 
         def text() -> str:
             records = "\n".join(f"{r.getMessage()} {json.dumps(vars(r), default=str)}" for r in caplog.records)
@@ -218,8 +214,6 @@ def function_logs(caplog, capsys):
             return "\n".join((stream.getvalue(), records, captured.out, captured.err))
 
         yield text
-    finally:
-        handler.setStream(old_stream)
 
 
 # --- Create -----------------------------------------------------------------------------------

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import importlib.util
-import io
 import json
 import re
 import statistics
@@ -42,6 +41,7 @@ from tests.harness import (
     live_tags,
     load_event,
     local_environment,
+    logs_of,
 )
 
 APP = FUNCTIONS / "tag_sync" / "app.py"
@@ -227,13 +227,8 @@ def sync(env, proxy):
 @pytest.fixture
 def function_logs():
     """What the function logs (Powertools' JSON lines)."""
-    stream = io.StringIO()
-    handler = tag_sync.logger.registered_handler
-    old = handler.setStream(stream)
-    try:
+    with logs_of(tag_sync.logger) as stream:
         yield stream.getvalue
-    finally:
-        handler.setStream(old)
 
 
 # --- the event files --------------------------------------------------------------------------

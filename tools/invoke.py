@@ -21,7 +21,7 @@ for path in (REPO / "layers" / "ses_provider", REPO):  # as in Lambda (/opt/pyth
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from tests.harness import FUNCTION_NAMES, local_environment  # noqa: E402
+from tests.harness import FUNCTION_NAMES, local_environment, logs_of  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,15 +38,13 @@ def main(argv: list[str] | None = None) -> int:
 
     from ses_provider import adapter
 
-    old_stream = adapter.logger.registered_handler.setStream(sys.stderr)  # stdout: the response only
     try:
-        with local_environment(args.ses_endpoint) as local:
+        # The function's logs on stderr: stdout carries the response only.
+        with logs_of(adapter.logger, sys.stderr), local_environment(args.ses_endpoint) as local:
             invocation = local.invoker.invoke_full(args.function, event)
     except AssertionError as error:
         print(f"no response delivered: {error}", file=sys.stderr)
         return 1
-    finally:
-        adapter.logger.registered_handler.setStream(old_stream)
     print(f"SES calls: {', '.join(invocation.ses_calls) or 'none'}", file=sys.stderr)
     print(json.dumps(invocation.body, indent=2))
     return 0
