@@ -1,7 +1,13 @@
-"""What crhelper's constructor costs at every cold start, against this provider's.
+"""What a function's cold start costs, against the floor every SES function pays.
 
-Each sample is a fresh interpreter (a cold start) that imports what a function imports and
-builds its handler; medians over the samples are printed. Run: python -m benchmarks.cold_start
+Each sample is a fresh interpreter (a cold start), timed as a whole process:
+- floor: `import boto3` and one sesv2 client, which any SES function needs;
+- each function: its module loaded as Lambda loads it (functions/<type>/app.py with the
+  layer on the path), then the sesv2 client that its first request builds.
+The variants run interleaved (floor, function, floor, ...), so that machine noise hits
+them alike; the medians and the median of the pairwise ratios are printed.
+
+Run: python -m benchmarks.cold_start [SAMPLES]   (21 by default)
 """
 
 from __future__ import annotations
@@ -10,38 +16,46 @@ import os
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+CLIENT = "import boto3; boto3.client('sesv2', region_name='us-east-1')"
+FLOOR = CLIENT
+FUNCTIONS = ("email_identity", "configuration_set", "dedicated_ip_pool")
 
-# Both variants import boto3, crhelper and the layer first, so the difference is the
-# constructor: crhelper's CfnResource() builds lambda, events and logs clients.
-COMMON = "import boto3, crhelper, time; from ses_provider import adapter, email_identity; t = time.perf_counter(); "
-VARIANTS = {
-    "crhelper CfnResource()": COMMON + "crhelper.CfnResource(sleep_on_delete=0)",
-    "ses_provider make_handler()": COMMON + "adapter.make_handler(email_identity)",
-}
-TAIL = "; print((time.perf_counter() - t) * 1000)"
+
+def function_code(name: str) -> str:
+    paths = [str(ROOT / "layers" / "ses_provider"), str(ROOT / "functions" / name)]
+    return f"import sys; sys.path[:0] = {paths!r}; import app; {CLIENT}"
 
 
 def sample(code: str) -> float:
     env = {**os.environ, "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x",
-           "PYTHONPATH": str(ROOT / "layers" / "ses_provider")}
-    out = subprocess.run([sys.executable, "-c", code + TAIL], env=env, capture_output=True, text=True, check=True)
-    return float(out.stdout.strip().splitlines()[-1])
+           "TAG_STATE_TABLE": "table"}
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)
+    return (time.perf_counter() - started) * 1000
 
 
-def measure(samples: int = 15) -> dict[str, float]:
-    results: dict[str, list[float]] = {name: [] for name in VARIANTS}
-    for _ in range(samples):  # interleaved, so that machine noise hits both alike
-        for name, code in VARIANTS.items():
-            results[name].append(sample(code))
-    return {name: statistics.median(values) for name, values in results.items()}
+def measure(samples: int = 21) -> dict[str, dict[str, float]]:
+    variants = {"floor (boto3 + sesv2 client)": FLOOR, **{name: function_code(name) for name in FUNCTIONS}}
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    ratios: dict[str, list[float]] = {name: [] for name in FUNCTIONS}
+    sample(FLOOR)  # warm-up: the file system cache
+    for _ in range(samples):
+        for name in FUNCTIONS:
+            floor, ours = sample(FLOOR), sample(variants[name])
+            times["floor (boto3 + sesv2 client)"].append(floor)
+            times[name].append(ours)
+            ratios[name].append(ours / floor)
+    return {
+        name: {"median_ms": statistics.median(values), "ratio": statistics.median(ratios[name]) if name in ratios else 1.0}
+        for name, values in times.items()
+    }
 
 
 if __name__ == "__main__":
-    medians = measure(int(sys.argv[1]) if len(sys.argv) > 1 else 15)
-    for name, value in medians.items():
-        print(f"{name:32s} median {value:8.2f} ms")
-    crhelper_ms, ours_ms = medians["crhelper CfnResource()"], medians["ses_provider make_handler()"]
-    print(f"crhelper's clients cost {crhelper_ms - ours_ms:.1f} ms per cold start ({crhelper_ms / max(ours_ms, 1e-3):.0f}x)")
+    results = measure(int(sys.argv[1]) if len(sys.argv) > 1 else 21)
+    for name, figures in results.items():
+        print(f"{name:32s} median {figures['median_ms']:7.1f} ms   {figures['ratio']:.2f}x the floor")

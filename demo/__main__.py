@@ -30,7 +30,7 @@ for path in (REPO / "layers" / "ses_provider", REPO):  # as in Lambda (/opt/pyth
         sys.path.insert(0, str(path))
 
 from ses_provider.desired_state import merge  # noqa: E402
-from tests.harness import STACK_TAGS, LocalEnvironment, arn, load_event, local_environment, logs_of  # noqa: E402
+from tests.harness import STACK_TAGS, LocalEnvironment, anew, arn, load_event, local_environment, logs_of  # noqa: E402
 
 MARKER = "SESProvider::CREATE_FAILED::"
 SOMEONE_ELSES = [{"Key": "owner", "Value": "someone-else"}]
@@ -213,7 +213,9 @@ class Demo:
         # A Create that fails because the name is taken, then CloudFormation's rollback Delete.
         kind.create_directly(self.ses, name)
         print(f"  (someone else's {kind.arn_kind} {name} created with boto3)\n")
-        marker = MARKER + create["RequestId"]
+        # A new request of its own: CloudFormation never repeats a RequestId, only Lambda does.
+        taken = anew(create, "taken")
+        marker = MARKER + taken["RequestId"]
 
         theirs = {tag["Key"]: tag["Value"] for tag in SOMEONE_ELSES}
 
@@ -230,8 +232,9 @@ class Demo:
             wrong += [] if not calls else [f"expected no SES call, made {calls}"]
             return wrong + untouched()
 
-        self.step(kind, "Create of a taken name", "create", failed)
-        self.step(kind, "Rollback Delete after the failed Create", "delete_after_failed_create", kept)
+        self.step(kind, "Create of a taken name", "create", failed, event=taken)
+        rollback = {**anew(load_event(kind.function, "delete_after_failed_create"), "taken"), "PhysicalResourceId": marker}
+        self.step(kind, "Rollback Delete after the failed Create", "delete_after_failed_create", kept, event=rollback)
         kind.delete_directly(self.ses, name)
 
 
@@ -243,7 +246,8 @@ def tag_sync_demo(demo: "Demo", local: LocalEnvironment) -> None:
     name = create["ResourceProperties"][kind.name_property]
     resource_arn = arn(kind.arn_kind, name)
     print(f"== Event-driven tag updates: {kind.type_name} {name} ==")
-    demo.step(kind, "Create", "create", demo.succeeded_with_tags(kind, create))
+    create = anew(create, "tag-sync")  # the resource's second life: new requests
+    demo.step(kind, "Create", "create", demo.succeeded_with_tags(kind, create), event=create)
     desired = merge(_tags(create), STACK_TAGS)
 
     def sync(title: str, event_file: str, expected: dict, adjust=None) -> None:
@@ -275,7 +279,7 @@ def tag_sync_demo(demo: "Demo", local: LocalEnvironment) -> None:
     print(f"  (sam deploy --tags: the stack is now tagged {_show(new_stack_tags)})\n")
     sync("Stack UPDATE_COMPLETE: stack tags arrive", "stack_update_complete", {**merge(_tags(create), new_stack_tags), "backup-policy": "nightly"})
     local.set_stack_tags(STACK_TAGS)
-    demo.step(kind, "Delete", "delete", demo.deleted(kind, name))
+    demo.step(kind, "Delete", "delete", demo.deleted(kind, name), event=anew(load_event(kind.function, "delete"), "tag-sync"))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,6 +35,23 @@ class FakeContext:
         return self._remaining_ms
 
 
+@pytest.fixture(scope="module")
+def local():
+    """SES v2, DynamoDB and CloudFormation on one loopback moto server, and the response
+    endpoint, for a test module (tests.harness.local_environment)."""
+    from tests.harness import local_environment
+
+    with local_environment() as environment:
+        yield environment
+
+
+@pytest.fixture
+def env(local):
+    """The local environment, emptied for the test."""
+    local.reset()
+    yield local
+
+
 @pytest.fixture
 def lambda_context():
     return FakeContext()

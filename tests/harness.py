@@ -293,6 +293,14 @@ def load_event(function_name: str, name: str) -> dict:
     return json.loads((EVENTS / function_name / f"{name}.json").read_text())
 
 
+def anew(event: dict, label: str = "again") -> dict:
+    """The same request sent as a new one (CloudFormation gives every request its own
+    RequestId; only Lambda's retries of one delivery repeat it)."""
+    event = copy.deepcopy(event)
+    event["RequestId"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{label}:{event['RequestId']}"))
+    return event
+
+
 @dataclass
 class Invocation:
     """What one invocation did: the response CloudFormation got and the SES calls made."""

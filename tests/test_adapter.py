@@ -101,7 +101,7 @@ def test_invalid_input_is_answered_failed_naming_the_property_without_an_ses_cli
         raise AssertionError("an SES client was built for invalid input")
 
     handler = make_handler(dedicated_ip_pool)
-    handler.provider.client = adapter._LazyClient(no_client)
+    handler.provider.client = adapter.LazyClient(no_client)
     handler(event("Create", {"PoolName": "bulk", "ScalingMode": "FAST"}), FakeContext())
     [(_, body)] = answers
     assert body["Status"] == "FAILED"
@@ -199,22 +199,37 @@ def test_logs_never_show_the_response_url_signature_or_a_dkim_private_key(answer
     assert PRIVATE_KEY not in logged and PRIVATE_KEY not in json.dumps(answers)
 
 
-def test_no_echo_data_is_not_logged(answers, logs, monkeypatch):
-    monkeypatch.setattr(dedicated_ip_pool, "attributes", lambda name, props, request: {"Secret": "s3cr3t-value"})
-    client = boto3.client("sesv2", region_name="us-east-1")
-    handler = make_handler(dedicated_ip_pool, client)
-    original = handler.provider._run
+def test_an_event_carrying_crhelpers_poll_key_is_handled_as_its_request_type_not_answered_blindly(answers, ses):
+    # crhelper answered such an event SUCCESS with no SES call; nothing here schedules polls,
+    # so the key is nobody's state: the Create is carried out like any other.
+    client, stub = ses
+    stub.add_response("create_dedicated_ip_pool", {}, {"PoolName": "bulk", "ScalingMode": "STANDARD"})
+    make_handler(dedicated_ip_pool, client)({**event("Create", {"PoolName": "bulk"}), "CrHelperPoll": True}, FakeContext())
+    [(_, body)] = answers
+    assert (body["Status"], body["PhysicalResourceId"]) == ("SUCCESS", "bulk")
 
-    def run_with_no_echo(action):
-        handler.provider.NoEcho = True
-        return original(action)
 
-    monkeypatch.setattr(handler.provider, "_run", run_with_no_echo)
-    with Stubber(client) as stub:
-        stub.add_response("create_dedicated_ip_pool", {}, {"PoolName": "bulk", "ScalingMode": "STANDARD"})
-        handler(event("Create", {"PoolName": "bulk"}), FakeContext())
-    assert answers[0][1]["NoEcho"] is True and answers[0][1]["Data"] == {"Secret": "s3cr3t-value"}
-    assert '"response"' in logs.getvalue() and "s3cr3t-value" not in logs.getvalue()
+def test_a_long_reason_is_cut_to_256_characters_keeping_its_start(answers, monkeypatch):
+    stack = "arn:aws:cloudformation:us-east-1:123456789012:stack/" + "s" * 128 + "/11111111-2222-3333-4444-555555555555"
+
+    def refuse(*args):
+        raise adapter.lifecycle.ProviderError(f"DedicatedIpPool {'p' * 64} of {'L' * 255} in stack {stack}: refused")
+
+    monkeypatch.setattr(adapter.lifecycle, "create", refuse)
+    make_handler(dedicated_ip_pool, object())({**event("Create", {"PoolName": "bulk"}), "StackId": stack}, FakeContext())
+    [(_, body)] = answers
+    assert len(body["Reason"]) == 256 and body["Reason"].startswith("DedicatedIpPool ppp") and body["Reason"].endswith("...")
+
+
+def test_a_reason_of_256_characters_is_sent_whole():
+    assert adapter.shorten("r" * 256) == "r" * 256 and adapter.shorten("r" * 257) == "r" * 253 + "..."
+
+
+def test_the_response_carries_no_no_echo_flag_since_no_attribute_is_secret(answers, ses):
+    client, stub = ses
+    stub.add_response("create_dedicated_ip_pool", {}, {"PoolName": "bulk", "ScalingMode": "STANDARD"})
+    make_handler(dedicated_ip_pool, client)(event("Create", {"PoolName": "bulk"}), FakeContext())
+    assert "NoEcho" not in answers[0][1]
 
 
 def test_the_provider_builds_no_aws_client_at_cold_start(monkeypatch):

@@ -1,35 +1,42 @@
-"""Crash and retry: Lambda retries an asynchronous invocation that crashed or timed out.
+"""Crash and retry: Lambda retries an asynchronous invocation that crashed or timed out, and
+may deliver an event again even after it was answered. CloudFormation acts on the first
+answer only.
 
-For each lifecycle path of each type, the process dies right after each SES call in turn
-(before it answers); the same request is then delivered again to a fresh container. It must
-converge to one resource and SUCCESS, and still refuse a resource that existed before the stack.
+1. The crash matrix: for each lifecycle path of each type, the process dies right after each
+   SES call and after each table write in turn (the journal's included), before it answers;
+   the same request is then delivered again to a fresh container. Last, the request is
+   delivered once more after it was answered.
+2. The timeout answer: SES makes the resource but its answer never reaches the function; the
+   timer answers FAILED and Lambda kills the process. CloudFormation's rollback and Lambda's
+   retry of the request then arrive in either order.
+
+After each sequence, SES holds exactly the resources that CloudFormation believes exist, the
+table holds records for exactly those, and a later Create of the same resource succeeds.
 """
 
 from __future__ import annotations
 
 import copy
+from collections import Counter
+from dataclasses import dataclass
 
 import pytest
 
 from ses_provider import adapter
 from tests.conftest import FakeContext
-from tests.harness import Invoker, arn, live_tags, load_event, local_environment, logs_of
+from tests.harness import Invoker, anew, arn, live_tags, load_event, logs_of
 
 TYPES = {
     "email_identity": ("identity", "EmailIdentity", lambda ses: [i["IdentityName"] for i in ses.list_email_identities()["EmailIdentities"]]),
     "configuration_set": ("configuration-set", "Name", lambda ses: ses.list_configuration_sets()["ConfigurationSets"]),
     "dedicated_ip_pool": ("dedicated-ip-pool", "PoolName", lambda ses: ses.list_dedicated_ip_pools()["DedicatedIpPools"]),
 }
+TABLE_WRITES = ("PutItem", "UpdateItem", "DeleteItem")
+TALLY: Counter = Counter()
 
 
 class Crash(BaseException):
     """The Lambda process dying: not an Exception, so nothing in the handler catches it."""
-
-
-@pytest.fixture(scope="module")
-def local():
-    with local_environment() as environment:
-        yield environment
 
 
 @pytest.fixture(autouse=True)
@@ -38,7 +45,7 @@ def logs_without_secrets():
     with logs_of(adapter.logger) as stream:
         yield
     written = stream.getvalue()
-    assert written and "X-Amz-Signature" not in written and "X-Amz-Credential" not in written
+    assert "X-Amz-Signature" not in written and "X-Amz-Credential" not in written
 
 
 def fresh_invoker(env) -> Invoker:
@@ -48,28 +55,110 @@ def fresh_invoker(env) -> Invoker:
     return invoker
 
 
-def calls_of(env, function: str, event: dict) -> list[str]:
-    invocation = fresh_invoker(env).invoke_full(function, event)
-    assert invocation.body["Status"] == "SUCCESS", invocation.body["Reason"]
-    return invocation.ses_calls
+def on_every_write(invoker: Invoker, function: str, hook) -> None:
+    """Call hook(kind, operation) after each SES call and each table write of the handler."""
+    provider = invoker.handler(function).provider
+    with invoker._environment():
+        provider.client.meta.events.register("after-call.sesv2", lambda model, **_: hook("ses", model.name))
+        provider.store.client.meta.events.register(
+            "after-call.dynamodb", lambda model, **_: hook("table", model.name) if model.name in TABLE_WRITES else None
+        )
 
 
-def crash_after(env, function: str, event: dict, call_number: int) -> None:
-    """Run the request and kill it right after its call_number-th SES call."""
+def writes_of(env, function: str, event: dict) -> list[str]:
+    """The SES calls and table writes of a request when nothing goes wrong, in order."""
     invoker = fresh_invoker(env)
-    handler = invoker.handler(function)
+    seen: list[str] = []
+    on_every_write(invoker, function, lambda kind, name: seen.append(f"{kind} {name}"))
+    invocation = invoker.invoke_full(function, event)
+    assert invocation.body["Status"] == "SUCCESS", invocation.body["Reason"]
+    return seen
+
+
+def crash_after(env, function: str, event: dict, point: int) -> None:
+    """Run the request and kill it right after its point-th SES call or table write."""
+    invoker = fresh_invoker(env)
     seen = []
 
-    def die(**kwargs):
-        seen.append(kwargs["model"].name)
-        if len(seen) == call_number:
-            raise Crash(kwargs["model"].name)
+    def die(kind, name):
+        seen.append(name)
+        if len(seen) == point:
+            raise Crash(name)
 
-    handler.provider.client.meta.events.register("after-call.sesv2", die)
+    on_every_write(invoker, function, die)
     before = len(env.endpoint.responses)
     with invoker._environment(), pytest.raises(Crash):
-        handler(invoker.prepare(event), FakeContext())
+        invoker.handler(function)(invoker.prepare(event), FakeContext())
     assert len(env.endpoint.responses) == before, "a crashed attempt must not have answered"
+
+
+# --- what CloudFormation believes -------------------------------------------------------------
+
+
+@dataclass
+class Belief:
+    """The resources CloudFormation believes exist: physical id -> the properties it holds."""
+
+    resources: dict[str, dict]
+
+
+def delete_event(function: str, physical_id: str, props: dict, label: str) -> dict:
+    event = anew(load_event(function, "delete"), f"{label}:{physical_id}")
+    event["PhysicalResourceId"], event["ResourceProperties"] = physical_id, copy.deepcopy(props)
+    return event
+
+
+def swapped(update: dict) -> dict:
+    """The Update that CloudFormation sends to roll `update` back: a request of its own."""
+    rollback = anew(update, "rollback")
+    rollback["ResourceProperties"], rollback["OldResourceProperties"] = update["OldResourceProperties"], update["ResourceProperties"]
+    return rollback
+
+
+def follow_through(env, function: str, event: dict, body: dict, belief: Belief) -> Belief:
+    """What CloudFormation does with the first answer it got, and what it then believes."""
+    request, physical_id = event["RequestType"], body["PhysicalResourceId"]
+    resources = dict(belief.resources)
+    if request == "Create":
+        if body["Status"] == "SUCCESS":
+            resources[physical_id] = event["ResourceProperties"]
+        else:  # the rollback Delete of whatever id it was given
+            rollback = delete_event(function, physical_id, event["ResourceProperties"], "rollback")
+            assert env.invoke(function, rollback)["Status"] == "SUCCESS"
+    elif request == "Update":
+        old = event["PhysicalResourceId"]
+        if body["Status"] == "SUCCESS":
+            resources.pop(old)
+            resources[physical_id] = event["ResourceProperties"]
+            if physical_id != old:  # the cleanup phase deletes the replaced resource
+                assert env.invoke(function, delete_event(function, old, event["OldResourceProperties"], "cleanup"))["Status"] == "SUCCESS"
+        else:
+            assert env.invoke(function, swapped(event))["Status"] == "SUCCESS"
+    elif body["Status"] == "SUCCESS":
+        resources.pop(event["PhysicalResourceId"])
+    return Belief(resources)
+
+
+def assert_agrees(env, function: str, belief: Belief, where: str) -> None:
+    """SES holds exactly what CloudFormation believes, with records for exactly those."""
+    kind, name_property, names = TYPES[function]
+    assert sorted(names(env.ses)) == sorted(belief.resources), f"{where}: SES and CloudFormation disagree"
+    records = {record.arn: record for record in env.store().all()}
+    assert sorted(records) == sorted(arn(kind, name) for name in belief.resources), f"{where}: records"
+    assert not any(record.pending_request_id for record in records.values()), f"{where}: a claim was left pending"
+
+
+def assert_can_be_created_again(env, function: str, belief: Belief, create: dict, where: str) -> None:
+    """The stack is deleted; then a new Create of the same logical id and name succeeds."""
+    for physical_id, props in belief.resources.items():
+        assert env.invoke(function, delete_event(function, physical_id, props, "stack-delete"))["Status"] == "SUCCESS", where
+    assert_agrees(env, function, Belief({}), f"{where}, after the stack's deletion")
+    again = env.invoke(function, anew(create, "create-again"))
+    assert again["Status"] == "SUCCESS", f"{where}: {again['Reason']}"
+    assert_agrees(env, function, Belief({again["PhysicalResourceId"]: create["ResourceProperties"]}), f"{where}, created again")
+
+
+# --- the crash matrix --------------------------------------------------------------------------
 
 
 def paths(function: str):
@@ -80,13 +169,14 @@ def paths(function: str):
     if function == "dedicated_ip_pool":  # keep the update two-way (MANAGED cannot go back)
         for props in ("ResourceProperties", "OldResourceProperties"):
             update[props]["ScalingMode"] = "STANDARD"
-    rename = copy.deepcopy(update)
+    rename = anew(update, "rename")
     rename["ResourceProperties"][name_property] = {"email_identity": "example.org"}.get(function, "demo-renamed")
-    generated = copy.deepcopy(create)
+    generated = anew(create, "generated")
     generated["ResourceProperties"].pop(name_property)
     yield "create", [], create
     yield "update", [create], update
     yield "replacement", [create], rename
+    yield "rollback update", [create, update], swapped(update)
     yield "delete", [create], delete
     if function != "email_identity":
         yield "create without a name", [], generated
@@ -95,40 +185,129 @@ def paths(function: str):
 CASES = [(function, label, setup, event) for function in TYPES for label, setup, event in paths(function)]
 
 
-@pytest.mark.parametrize("function, label, setup, event", CASES, ids=[f"{c[0]}-{c[1]}" for c in CASES])
-def test_a_request_that_crashed_after_any_ses_call_converges_when_lambda_retries_it(local, function, label, setup, event):
-    kind, name_property, names = TYPES[function]
-    local.reset()
+def set_up(env, function: str, setup: list[dict]) -> Belief:
+    env.reset()
+    belief = Belief({})
     for step in setup:
-        calls_of(local, function, step)
-    # How many SES calls the path makes when nothing goes wrong.
-    baseline = calls_of(local, function, event)
-    expected_names = sorted(names(local.ses))
-    expected_tags = {name: live_tags(local.ses, arn(kind, name)) for name in expected_names}
+        body = env.invoke(function, step)
+        assert body["Status"] == "SUCCESS", body["Reason"]
+        belief = follow_through(env, function, step, body, belief)
+    return belief
 
-    for call_number in range(1, len(baseline) + 1):
-        local.reset()
-        for step in setup:
-            calls_of(local, function, step)
-        crash_after(local, function, event, call_number)
+
+@pytest.mark.parametrize("function, label, setup, event", CASES, ids=[f"{c[0]}-{c[1]}" for c in CASES])
+def test_a_request_killed_after_any_ses_call_or_table_write_converges_when_lambda_delivers_it_again(local, function, label, setup, event):
+    kind = TYPES[function][0]
+    create = load_event(function, "create")
+    set_up(local, function, setup)
+    points = writes_of(local, function, event)
+    assert any(point.startswith("ses ") for point in points) or label == "delete"
+    assert "table PutItem" in points and "table UpdateItem" in points  # the journal's two writes
+
+    for point in range(1, len(points) + 1):
+        where = f"{function} {label}, killed after {points[point - 1]} ({point} of {len(points)})"
+        belief = set_up(local, function, setup)
+        expected_tags = None
+        crash_after(local, function, event, point)
 
         retried = fresh_invoker(local).invoke_full(function, event)  # exactly one answer
+        TALLY[function] += 1
 
-        assert retried.body["Status"] == "SUCCESS", f"after a crash at call {call_number}: {retried.body['Reason']}"
-        current = sorted(names(local.ses))
-        if label == "create without a name":
-            assert len(current) == 1 and current[0] == retried.body["PhysicalResourceId"]  # one, not two
-        else:
-            assert current == expected_names, f"after a crash at call {call_number}"
-            assert {n: live_tags(local.ses, arn(kind, n)) for n in current} == expected_tags
-        for name in current:
-            record = local.store().get(arn(kind, name))
-            assert record is not None and record.pending_request_id == ""
-    print(f"{function} {label}: {len(baseline)} crash points survived")
+        assert retried.body["Status"] == "SUCCESS", f"{where}: {retried.body['Reason']}"
+        belief = follow_through(local, function, event, retried.body, belief)
+        assert_agrees(local, function, belief, where)
+        for name, props in belief.resources.items():
+            expected_tags = {t["Key"]: t["Value"] for t in props.get("Tags", [])}
+            live = live_tags(local.ses, arn(kind, name))
+            assert {k: live.get(k) for k in expected_tags} == expected_tags, where
+        # Delivered once more, after it was answered: the same answer, no SES write.
+        again = fresh_invoker(local).invoke_full(function, event)
+        assert (again.body["Status"], again.body["PhysicalResourceId"]) == ("SUCCESS", retried.body["PhysicalResourceId"]), where
+        assert all(call.startswith(("Get", "List")) for call in again.ses_calls), f"{where}: {again.ses_calls}"
+        assert_agrees(local, function, belief, f"{where}, delivered again")
+        assert_can_be_created_again(local, function, belief, create, where)
+    print(f"{function} {label}: {len(points)} crash points survived")
+
+
+def test_the_crash_matrix_tried_every_type():
+    if not TALLY:
+        pytest.skip("run together with the crash matrix")
+    assert set(TALLY) == set(TYPES)
+    print(f"crash points tried: {sum(TALLY.values())} ({dict(TALLY)})")
+
+
+# --- the timeout answer, then Lambda's retry and CloudFormation's rollback ----------------------
+
+
+def time_out_after(env, function: str, event: dict, operation: str) -> dict:
+    """Run the request until SES has accepted `operation`; its answer never reaches the
+    function: the timer answers FAILED and Lambda kills the process. Returns that answer."""
+    invoker = fresh_invoker(env)
+    provider = invoker.handler(function).provider
+
+    def lost_answer(model, **kwargs):
+        if model.name == operation:
+            provider.current.on_timeout()  # the timer fires while SES's answer is on its way
+            raise Crash(operation)  # then Lambda kills the process at its timeout
+
+    provider.client.meta.events.register("after-call.sesv2", lost_answer)
+    before = len(env.endpoint.responses)
+    with invoker._environment(), pytest.raises(Crash):
+        invoker.handler(function)(invoker.prepare(event), FakeContext())
+    [answer] = env.endpoint.responses[before:]
+    assert answer.body["Status"] == "FAILED" and "timed out" in answer.body["Reason"]
+    return answer.body
+
+
+def timeout_paths(function: str):
+    kind, name_property, _ = TYPES[function]
+    create, update = load_event(function, "create"), load_event(function, "update")
+    create_call = {"email_identity": "CreateEmailIdentity", "configuration_set": "CreateConfigurationSet", "dedicated_ip_pool": "CreateDedicatedIpPool"}[function]
+    if function == "dedicated_ip_pool":
+        for props in ("ResourceProperties", "OldResourceProperties"):
+            update[props]["ScalingMode"] = "STANDARD"
+    rename = anew(update, "rename")
+    rename["ResourceProperties"][name_property] = {"email_identity": "example.org"}.get(function, "demo-renamed")
+    yield "create", [], create, create_call
+    yield "update", [create], update, "TagResource"
+    yield "replacement", [create], rename, create_call
+
+
+TIMEOUT_CASES = [
+    (function, label, setup, event, operation, order)
+    for function in TYPES
+    for label, setup, event, operation in timeout_paths(function)
+    for order in ("rollback first", "retry first")
+]
+
+
+@pytest.mark.parametrize(
+    "function, label, setup, event, operation, order", TIMEOUT_CASES, ids=[f"{c[0]}-{c[1]}-{c[5]}" for c in TIMEOUT_CASES]
+)
+def test_a_timeout_answer_then_lambdas_retry_and_the_rollback_in_either_order_orphan_nothing(local, function, label, setup, event, operation, order):
+    where = f"{function} {label}, timed out after {operation}, {order}"
+    belief = set_up(local, function, setup)
+    before = {name: live_tags(local.ses, arn(TYPES[function][0], name)) for name in belief.resources}
+    answer = time_out_after(local, function, event, operation)
+
+    def retry():
+        retried = fresh_invoker(local).invoke_full(function, event)
+        assert retried.body == answer, f"{where}: the retry must repeat the first answer"
+        assert all(call.startswith(("Get", "List", "Delete")) for call in retried.ses_calls), f"{where}: {retried.ses_calls}"
+
+    if order == "retry first":
+        retry()
+    belief = follow_through(local, function, event, answer, belief)  # CloudFormation's rollback
+    if order == "rollback first":
+        retry()
+
+    assert_agrees(local, function, belief, where)
+    assert {name: live_tags(local.ses, arn(TYPES[function][0], name)) for name in belief.resources} == before, where
+    assert_can_be_created_again(local, function, belief, load_event(function, "create"), where)
 
 
 @pytest.mark.parametrize("function", TYPES)
-def test_the_retry_of_a_crashed_create_still_refuses_a_resource_that_existed_before_the_stack(local, function):
+def test_a_create_delivered_again_still_refuses_a_resource_that_existed_before_the_stack(local, function):
     kind, name_property, names = TYPES[function]
     local.reset()
     create = load_event(function, "create")
@@ -141,10 +320,79 @@ def test_the_retry_of_a_crashed_create_still_refuses_a_resource_that_existed_bef
     }[function]()
     before = live_tags(local.ses, arn(kind, name))
 
-    # ...and without any claim, the request is refused and the resource untouched.
-    body = fresh_invoker(local).invoke(function, create)
-    assert body["Status"] == "FAILED" and "already exists" in body["Reason"]
-    body = fresh_invoker(local).invoke(function, create)  # Lambda's retry changes nothing
-    assert body["Status"] == "FAILED" and "already exists" in body["Reason"]
-    assert live_tags(local.ses, arn(kind, name)) == before
+    # ...is refused and untouched, on the first delivery, on Lambda's next, and on a new request.
+    for attempt in (create, create, anew(create)):
+        body = fresh_invoker(local).invoke(function, attempt)
+        assert body["Status"] == "FAILED" and "already exists" in body["Reason"]
+        # The rollback Delete of the marker it answered with deletes nothing.
+        rollback = delete_event(function, body["PhysicalResourceId"], create["ResourceProperties"], "rollback")
+        assert fresh_invoker(local).invoke(function, rollback)["Status"] == "SUCCESS"
+    assert names(local.ses) == [name] and live_tags(local.ses, arn(kind, name)) == before
     assert local.store().get(arn(kind, name)) is None
+
+
+# --- after the timeout answer, while the process still runs ------------------------------------
+
+CREATE_CALLS = {"email_identity": "CreateEmailIdentity", "configuration_set": "CreateConfigurationSet", "dedicated_ip_pool": "CreateDedicatedIpPool"}
+
+
+@pytest.mark.parametrize("function", TYPES)
+def test_after_the_timeout_answer_the_function_makes_no_further_change_and_the_rollback_removes_what_it_made(local, function):
+    local.reset()
+    create = load_event(function, "create")
+    invoker = fresh_invoker(local)
+    provider = invoker.handler(function).provider
+    after_answer: list[str] = []
+
+    def timer_fires(model, **kwargs):
+        if model.name == CREATE_CALLS[function]:
+            provider.current.on_timeout()  # the answer goes out while the Create is under way
+        elif provider.current.sent is not None:
+            after_answer.append(model.name)
+
+    provider.client.meta.events.register("after-call.sesv2", timer_fires)
+    with invoker._environment():  # what reached the table after the answer
+        provider.store.client.meta.events.register(
+            "after-call.dynamodb", lambda model, **_: after_answer.append(model.name) if provider.current.sent else None
+        )
+    invocation = invoker.invoke_full(function, create)  # the process lives on until its end
+
+    assert invocation.body["Status"] == "FAILED" and "timed out" in invocation.body["Reason"]
+    name = invocation.body["PhysicalResourceId"]
+    assert name == create["ResourceProperties"][TYPES[function][1]]  # the claimed name
+    # After the answer (journaled: the one UpdateItem), only reads: no Put*, no tags, no record.
+    assert after_answer.count("UpdateItem") == 1, after_answer
+    assert all(call.startswith(("Get", "List")) for call in after_answer if call != "UpdateItem"), after_answer
+    assert local.store().get(arn(TYPES[function][0], name)).pending_request_id == create["RequestId"]
+    # CloudFormation's rollback Delete of that name removes the resource and its claim.
+    follow_through(local, function, create, invocation.body, Belief({}))
+    assert_agrees(local, function, Belief({}), function)
+    assert_can_be_created_again(local, function, Belief({}), create, function)
+
+
+@pytest.mark.parametrize("function", TYPES)
+def test_a_create_that_lands_after_the_rollback_delete_is_removed_by_the_function_itself(local, function):
+    local.reset()
+    create = load_event(function, "create")
+    invoker = fresh_invoker(local)
+    provider = invoker.handler(function).provider
+
+    def slow_network(request=None, event_name="", **kwargs):
+        if event_name.endswith(CREATE_CALLS[function]):
+            # Sent before the answer, this Create reaches SES only after the timer answered
+            # and CloudFormation's rollback Delete (found nothing to delete) has run.
+            provider.current.on_timeout()
+            answer = local.endpoint.responses[-1].body
+            rollback = delete_event(function, answer["PhysicalResourceId"], create["ResourceProperties"], "rollback")
+            with local.invoker._environment():
+                assert fresh_invoker(local).invoke(function, rollback)["Status"] == "SUCCESS"
+
+    provider.client.meta.events.register_last("before-send", slow_network)  # after the fence let it through
+    before = len(local.endpoint.responses)
+    with invoker._environment():
+        invoker.handler(function)(invoker.prepare(create), FakeContext())
+    # Two PUTs reached the endpoint: the rollback Delete's and this request's one answer.
+    answers = [r.body for r in local.endpoint.responses[before:] if r.body["RequestId"] == create["RequestId"]]
+    assert [a["Status"] for a in answers] == ["FAILED"]
+    assert_agrees(local, function, Belief({}), function)  # the function removed it again
+    assert_can_be_created_again(local, function, Belief({}), create, function)

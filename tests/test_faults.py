@@ -29,7 +29,7 @@ from tests.fault_proxy import (
     UNAVAILABLE,
     FaultProxy,
 )
-from tests.harness import Invoker, arn, live_tags, load_event, local_environment, logs_of
+from tests.harness import Invoker, anew, arn, live_tags, load_event, logs_of
 
 TRANSIENT = [THROTTLING, SERVER_ERROR, UNAVAILABLE, CONCURRENT_MODIFICATION, RESET, LOST_ANSWER, SLOW]
 PERMANENT = [LIMIT_EXCEEDED, ACCESS_DENIED, BAD_REQUEST]
@@ -43,8 +43,8 @@ TALLY: Counter = Counter()
 
 
 def swapped(update: dict) -> dict:
-    """The Update that CloudFormation sends to roll back `update`."""
-    rollback = copy.deepcopy(update)
+    """The Update that CloudFormation sends to roll back `update`: a request of its own."""
+    rollback = anew(update, "rollback")
     rollback["ResourceProperties"], rollback["OldResourceProperties"] = update["OldResourceProperties"], update["ResourceProperties"]
     return rollback
 
@@ -65,12 +65,6 @@ def paths(function: str):
 
 
 CASES = [(function, label, setup, event) for function in TYPES for label, setup, event in paths(function)]
-
-
-@pytest.fixture(scope="module")
-def local():
-    with local_environment() as environment:
-        yield environment
 
 
 @pytest.fixture(scope="module", autouse=True)

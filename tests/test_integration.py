@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ses_provider import adapter, configuration_set, dedicated_ip_pool, desired_state, email_identity
-from tests.harness import STACK_TAGS, arn, live_tags, load_event, local_environment, logs_of
+from tests.harness import STACK_TAGS, anew, arn, live_tags, load_event, logs_of
 
 FAILED_CREATE_MARKER = "SESProvider::CREATE_FAILED::"
 OUT_OF_BAND = {"backup-policy": "nightly"}  # a tag that someone added outside the stack
@@ -181,19 +181,6 @@ def without_name(evt: dict, kind: Kind) -> dict:
 
 
 # --- fixtures ---------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def local():
-    """SES v2 and the response endpoint for this module; SSL_CERT_FILE is restored after."""
-    with local_environment() as environment:
-        yield environment
-
-
-@pytest.fixture
-def env(local):
-    local.reset()
-    yield local
 
 
 @pytest.fixture
@@ -421,7 +408,7 @@ def test_delete_of_a_resource_already_gone_succeeds(env, ses, kind):
     env.invoke(kind.function, event(kind, "create"))
     assert env.invoke(kind.function, event(kind, "delete"))["Status"] == "SUCCESS"
 
-    invocation = env.invoker.invoke_full(kind.function, event(kind, "delete"))
+    invocation = env.invoker.invoke_full(kind.function, anew(event(kind, "delete")))  # CloudFormation's retry of the Delete
 
     assert invocation.body["Status"] == "SUCCESS", invocation.body["Reason"]
     assert invocation.body["PhysicalResourceId"] == name_of(event(kind, "create"), kind)
@@ -545,7 +532,7 @@ def test_the_response_is_one_put_to_the_presigned_path_and_query_with_an_empty_c
 @ALL_KINDS
 def test_the_response_url_signature_never_appears_in_the_logs(env, kind, function_logs):
     steps = ("create", "update", "create", "delete")  # the second create fails: the FAILED path too
-    invocations = [env.invoker.invoke_full(kind.function, event(kind, step)) for step in steps]
+    invocations = [env.invoker.invoke_full(kind.function, anew(event(kind, step), str(n))) for n, step in enumerate(steps)]
     logged = function_logs()
 
     assert [i.body["Status"] for i in invocations] == ["SUCCESS", "SUCCESS", "FAILED", "SUCCESS"]
@@ -575,7 +562,7 @@ def test_a_byodkim_private_key_never_appears_in_the_logs_or_the_response(env, se
     key, new_key = _byodkim_key(), _byodkim_key()
     update = _byodkim_event("update", new_key)
     update["OldResourceProperties"]["DkimSigningAttributes"]["DomainSigningPrivateKey"] = key
-    bad = _byodkim_event("create", key[:-4] + "!" + key[-4:])  # refused by the schema
+    bad = anew(_byodkim_event("create", key[:-4] + "!" + key[-4:]))  # refused by the schema
 
     created = env.invoker.invoke_full("email_identity", _byodkim_event("create", key))
     updated = env.invoker.invoke_full("email_identity", update)

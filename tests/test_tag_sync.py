@@ -40,7 +40,6 @@ from tests.harness import (
     environment,
     live_tags,
     load_event,
-    local_environment,
     logs_of,
 )
 
@@ -192,12 +191,6 @@ def metric_values(document: dict) -> dict[str, list[float]]:
 
 
 # --- fixtures ---------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def local():
-    with local_environment() as environment_:
-        yield environment_
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from cfnlint.decode import cfn_yaml
 
-from ses_provider import configuration_set, dedicated_ip_pool, desired_state, email_identity, tag_sync
+from ses_provider import journal, configuration_set, dedicated_ip_pool, desired_state, email_identity, tag_sync
 from ses_provider.adapter import TIMEOUT_MARGIN_SECONDS
 
 REPO = Path(__file__).resolve().parent.parent
@@ -34,7 +34,7 @@ STACKS = {"Fn::Sub": "arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS:
 # What the custom resource functions need besides SES: the desired-state record of their
 # resource and the stack's tags. {Sid: (actions, resources)}
 CUSTOM_RESOURCE_EXTRAS = {
-    "RecordDesiredTags": ({"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"}, [TABLE_ARN]),
+    "RecordDesiredTags": ({"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}, [TABLE_ARN]),
     "ReadStackTags": ({"cloudformation:DescribeStacks"}, [STACKS]),
 }
 # TagSync's whole policy (tests/test_tag_sync.py checks it against the calls it makes).
@@ -247,6 +247,8 @@ def test_the_table_has_the_keys_and_index_of_desired_state_on_demand_with_recove
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert props["SSESpecification"] == {"SSEEnabled": True}
     assert "TableName" not in props  # a generated name: two stacks never collide
+    # The request journal's entries expire by DynamoDB's TTL on the attribute journal writes.
+    assert props["TimeToLiveSpecification"] == {"AttributeName": journal.TTL_ATTRIBUTE, "Enabled": True}
     # Explicit, justified in the template: deleting the stack deletes the table (records can
     # be rebuilt, PITR keeps a backup), a replacement keeps the old one.
     assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == ("Delete", "Retain")
@@ -381,7 +383,7 @@ def built(tmp_path_factory) -> Path:
 def test_sam_build_puts_the_package_and_its_dependencies_in_the_layer(built):
     python = built / "SesProviderLayer" / "python"
     assert (python / "ses_provider" / "adapter.py").is_file()
-    assert (python / "crhelper").is_dir()
+    assert not (python / "crhelper").exists()  # the protocol is ours (adapter.py)
     assert (python / "aws_lambda_powertools").is_dir()
 
 

@@ -1,33 +1,34 @@
-"""The CloudFormation protocol: crhelper, with its known defects corrected in one place.
+"""The CloudFormation protocol, owned here: the request's dispatch, the physical id rules, the
+response (exactly one per request, within 4,096 bytes), redaction of what is logged, the
+answer shortly before the Lambda timeout, and the request journal.
 
-Owned here: the physical id rules, the response (exactly one per request, within 4,096
-bytes), redaction of what is logged, and the answer shortly before the Lambda timeout.
+crhelper is not used: its request flow needed seven of its private methods overridden and
+seventeen private fields set to get these rules, so any upgrade could break it silently.
+The protocol is small (an event in, one PUT out); see the README's "The CloudFormation
+protocol" for the reasoning.
 """
 
 from __future__ import annotations
 
 import http.client
 import json
-import logging
 import os
 import ssl
 import threading
 import time
+from contextlib import contextmanager
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 from aws_lambda_powertools import Logger
-from crhelper import CfnResource
 
 from . import desired_state, lifecycle, naming
 from .client import ArnBuilder, make_client
+from .journal import Answer, Journal, fingerprint
 from .schema import InvalidProperty
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "ses-custom-resources"))
-# crhelper logs every event at DEBUG (with the pre-signed ResponseURL and the properties):
-# keep its logger above that, whatever the root level is.
-logging.getLogger("crhelper").setLevel(logging.WARNING)
 
 SUCCESS, FAILED = "SUCCESS", "FAILED"
 MAX_RESPONSE_BYTES = 4096  # CloudFormation rejects a larger response body
@@ -39,19 +40,30 @@ ECHOED = ("PhysicalResourceId", "StackId", "RequestId", "LogicalResourceId")
 TIMEOUT_MARGIN_SECONDS = 5.0  # FAILED goes out this long before Lambda would kill us
 PUT_ATTEMPTS = 5
 PUT_ATTEMPT_TIMEOUT = 10.0
+REQUEST_TYPES = ("Create", "Update", "Delete")
 
 
-class _LazyClient:
-    """Builds the SES client on first use: invalid input is answered without building one."""
+class LazyClient:
+    """Builds a client on first use: invalid input is answered without building one.
+    `on_build` sees the client once it exists (the fence registers its hook there)."""
 
-    def __init__(self, factory: Callable[[], Any]):
+    def __init__(self, factory: Callable[[], Any], on_build: Callable[[Any], None] | None = None):
         self._factory = factory
+        self._on_build = on_build
         self._client = None
 
     def __getattr__(self, name: str) -> Any:
         if self._client is None:
-            self._client = self._factory()
+            client = self._factory()
+            if self._on_build:
+                self._on_build(client)
+            self._client = client
         return getattr(self._client, name)
+
+
+class Answered(Exception):
+    """A mutating call after this request was answered (the timer's FAILED): refused, since
+    CloudFormation has moved on and may be rolling back already."""
 
 
 def redact_url(url: str) -> str:
@@ -68,8 +80,29 @@ def _redact(value: Any, secret: frozenset) -> Any:
     return value
 
 
-def _shorten(reason: str) -> str:
+def shorten(reason: str) -> str:
+    """CloudFormation shows at most 256 characters of a reason... and rejects nothing longer
+    only by accident: keep the start, which names the resource."""
     return reason if len(reason) <= MAX_REASON else reason[: MAX_REASON - 3] + "..."
+
+
+def malformed(event: Any) -> str | None:
+    """Why an event is not a CloudFormation request this provider can act on, or None."""
+    if not isinstance(event, dict):
+        return "the event is not an object"
+    for key, limit in (("RequestType", 16), ("RequestId", MAX_ECHOED_ID), ("StackId", MAX_ECHOED_ID),
+                       ("LogicalResourceId", MAX_LOGICAL_ID), ("ResponseURL", 8192)):
+        if not isinstance(event.get(key), str) or not event[key]:
+            return f"the event has no {key}"
+        if len(event[key]) > limit:
+            return f"the event's {key} is longer than CloudFormation sends"
+    if event["RequestType"] not in REQUEST_TYPES:
+        return f"unknown RequestType {event['RequestType'][:40]!r}"
+    if event["RequestType"] != "Create" and not isinstance(event.get("PhysicalResourceId"), str):
+        return "the event has no PhysicalResourceId"
+    if len(event.get("PhysicalResourceId") or "") > MAX_PHYSICAL_ID:
+        return "the event's PhysicalResourceId is longer than CloudFormation allows"
+    return None
 
 
 def put_response(url: str, body: bytes, deadline: float) -> bool:
@@ -109,8 +142,12 @@ def put_response(url: str, body: bytes, deadline: float) -> bool:
     return False
 
 
-class Provider(CfnResource):
-    """crhelper's request flow with our create/update/delete and our physical id rules."""
+def _is_read(operation: str) -> bool:
+    return operation.startswith(("Get", "List", "Describe"))
+
+
+class Provider:
+    """The handler of one resource type: each invocation is one `Delivery` of a request."""
 
     def __init__(
         self,
@@ -118,244 +155,304 @@ class Provider(CfnResource):
         client: Any = None,
         cloudformation: Any = None,
         store: desired_state.Store | None = None,
+        journal: Journal | None = None,
         timeout_margin: float = TIMEOUT_MARGIN_SECONDS,
     ):
-        # CfnResource.__init__ is skipped on purpose: it creates lambda, events and logs clients
-        # on every cold start for a polling mode we never use, and sets the root logger to DEBUG.
-        # These are the fields that crhelper's request flow reads.
-        self._sleep_on_delete = 0  # crhelper sleeps 120 s before answering a Delete
-        self._create_func = self._update_func = self._delete_func = None
-        self._poll_create_func = self._poll_update_func = self._poll_delete_func = None
-        self._timer = None
-        self._init_failed = None
-        self._json_logging = False
-        self._send_response = False
-        self._sam_local = None
-        self._ssl_verify = None
-        self.Status, self.Reason, self.PhysicalResourceId = "", "", ""
-        self.StackId = self.RequestId = self.LogicalResourceId = ""
-        self.Data: dict = {}
-        self.NoEcho = False
-        self._event: dict = {}
-        self._context = None
-        self._response_url = ""
-
         self.resource = resource
-        self.client = client if client is not None else _LazyClient(make_client)
+        self.client = client if client is not None else LazyClient(make_client, on_build=self.fence)
+        if client is not None:
+            self.fence(client)
         # Stack tags: CloudFormation does not hand them to custom resources.
         self.cloudformation = (
-            cloudformation if cloudformation is not None else _LazyClient(desired_state.cloudformation_client)
+            cloudformation if cloudformation is not None else LazyClient(desired_state.cloudformation_client)
         )
-        self.store = store if store is not None else desired_state.store_from_environment()
+        table = os.environ.get(desired_state.TABLE_ENVIRONMENT)
+        dynamodb = LazyClient(desired_state.dynamodb_client, on_build=self.fence)
+        self.store = store if store is not None else (desired_state.Store(table, dynamodb) if table else None)
+        # The journal shares the table and its client; None where no table is configured (local runs).
+        self.journal = journal if journal is not None else (Journal(table, dynamodb) if table else None)
         self.timeout_margin = timeout_margin
-        self._secret = frozenset(resource.TYPE.properties.secret_names())
-        self._answer_lock = threading.Lock()
-        self._answered_physical_id: str | None = None  # None until this request is answered
-        self._claimed_name = ""
-        self._deadline = 0.0
-        self.create(self._on_create)
-        self.update(self._on_update)
-        self.delete(self._on_delete)
+        self.secret = frozenset(resource.TYPE.properties.secret_names())
+        self.current: Delivery | None = None  # Lambda runs one invocation per container at a time
+        self.exempt = threading.local()  # set on a thread whose calls pass the fence
 
-    # --- request flow -------------------------------------------------------------------
+    def fence(self, client: Any) -> None:
+        """Refuse every mutating call (each HTTP attempt, botocore's retries included) once
+        the current request is answered, but for the clean-up of what it made."""
+        events = getattr(getattr(client, "meta", None), "events", None)
+        if events is None:
+            return  # a test double without botocore's event system
 
-    def _log_setup(self, event, context):
-        # Replaces crhelper's root-logger setup; log the request without its secrets.
-        logger.info(
-            "request",
-            extra={
-                "request": {
-                    **{k: v for k, v in event.items() if k not in ("ResponseURL", "ResourceProperties", "OldResourceProperties")},
-                    "ResponseURL": redact_url(event.get("ResponseURL", "")),
-                    "ResourceProperties": _redact(event.get("ResourceProperties"), self._secret),
-                    "OldResourceProperties": _redact(event.get("OldResourceProperties"), self._secret),
-                }
-            },
-        )
+        def check(request=None, **kwargs):
+            operation = kwargs.get("event_name", "").rsplit(".", 1)[-1]
+            delivery = self.current
+            if delivery is not None and delivery.sent is not None and not _is_read(operation) and not getattr(self.exempt, "on", False):
+                raise Answered(f"{operation} refused: the request was answered already")
 
-    def __call__(self, event, context):
-        # Reset what the previous invocation of this warm container left behind, so that even
-        # a malformed event gets an answer of its own.
-        event = event if isinstance(event, dict) else {}
-        with self._answer_lock:
-            self._answered_physical_id = None
-        self._claimed_name = ""
-        self._event, self._context = event, context
-        self._response_url = event.get("ResponseURL", "")
-        self.StackId = event.get("StackId", "")
-        self.RequestId = event.get("RequestId", "")
-        self.LogicalResourceId = event.get("LogicalResourceId", "")
-        self.PhysicalResourceId, self.Data, self.NoEcho, self.Reason = "", {}, False, ""
+        events.register("before-send", check)
+
+    def __call__(self, event: Any, context: Any) -> None:
+        delivery = Delivery(self, event if isinstance(event, dict) else {}, context)
+        self.current = delivery
+        try:
+            delivery.run(malformed(event))
+        finally:
+            self.current = None
+
+
+class Delivery:
+    """One invocation of one CloudFormation request. It answers exactly once, whether from the
+    main thread or from the timer shortly before the Lambda timeout."""
+
+    def __init__(self, provider: Provider, event: dict, context: Any):
+        self.provider = provider
+        self.resource = provider.resource
+        self.event = event
+        self.context = context
         remaining = context.get_remaining_time_in_millis() / 1000.0 if context else 60.0
-        self._deadline = time.monotonic() + remaining
-        super().__call__(event, context)
+        self.deadline = time.monotonic() + remaining
+        self.lock = threading.Lock()
+        self.sent: Answer | None = None  # set once, by whoever answers first
+        self.claimed_name = ""
 
-    def _crhelper_init(self, event, context):
-        for key, limit in (("RequestType", 16), ("RequestId", MAX_ECHOED_ID), ("StackId", MAX_ECHOED_ID),
-                           ("LogicalResourceId", MAX_LOGICAL_ID), ("ResponseURL", 8192)):
-            if not isinstance(event.get(key), str) or not event[key]:
-                raise ValueError(f"the event has no {key}")
-            if len(event[key]) > limit:
-                raise ValueError(f"the event's {key} is longer than CloudFormation sends")
-        if event["RequestType"] not in ("Create", "Update", "Delete"):
-            raise ValueError(f"unknown RequestType {event['RequestType'][:40]!r}")
-        if event["RequestType"] != "Create" and not isinstance(event.get("PhysicalResourceId"), str):
-            raise ValueError("the event has no PhysicalResourceId")
-        if len(event.get("PhysicalResourceId") or "") > MAX_PHYSICAL_ID:
-            raise ValueError("the event's PhysicalResourceId is longer than CloudFormation allows")
-        return super()._crhelper_init(event, context)
+    @contextmanager
+    def cleaning_up(self) -> Iterator[None]:
+        """Let this thread's calls pass the fence: the journal's answer, and the removal of
+        what this request made."""
+        exempt = self.provider.exempt
+        exempt.on = True
+        try:
+            yield
+        finally:
+            exempt.on = False
 
-    def _wait_for_cwlogs(self, sleep=None):
-        """crhelper sleeps before answering a Delete; nothing needs that wait."""
+    # --- the request flow -------------------------------------------------------------------
 
-    def _set_timeout(self):
-        seconds = max(0.0, self._deadline - time.monotonic() - self.timeout_margin)
-        self._timer = threading.Timer(seconds, self._timeout)
-        self._timer.daemon = True
-        self._timer.start()
+    def run(self, problem: str | None) -> None:
+        self._log_request()
+        if problem:
+            self.answer(Answer(FAILED, problem, self.fallback_id()))
+            return
+        timer = threading.Timer(max(0.0, self.deadline - time.monotonic() - self.provider.timeout_margin), self.on_timeout)
+        timer.daemon = True
+        timer.start()
+        try:
+            answer = self.execute()
+            if answer is not None and not self.answer(answer):
+                self.after_a_timeout_answer(answer)
+        finally:
+            timer.cancel()
 
-    def _timeout(self):
-        logger.error("about to time out: answering FAILED")
-        self._send(FAILED, "the provider timed out before SES finished; see the function's logs")
+    def execute(self) -> Answer | None:
+        """The answer to the request, or None when an earlier delivery's answer was re-sent."""
+        request_type = self.event["RequestType"]
+        try:
+            intents = lifecycle.intents(self.resource, request_type, self._props(), self.request())
+        except InvalidProperty as error:
+            return Answer(FAILED, f"invalid property {error}", self.fallback_id())
+        except Exception as error:  # noqa: BLE001 - a bug still gets an answer
+            logger.exception("unexpected error")
+            return Answer(FAILED, f"internal error: {type(error).__name__}: {error}", self.fallback_id())
+        journal = self.provider.journal
+        if journal is not None:
+            print_ = fingerprint(self.event)
+            try:
+                earlier = journal.begin(self.event["RequestId"], print_, intents)
+            except Exception as error:  # noqa: BLE001 - without the journal a retry could orphan
+                return Answer(FAILED, f"could not record the request ({type(error).__name__}); nothing was changed", self.fallback_id())
+            if earlier is not None and earlier.fingerprint not in ("", print_):
+                logger.error("RequestId reused by a different request: refused")
+                self.answer(Answer(FAILED, "this RequestId was used by a different request; nothing was changed", self.fallback_id()), record=False)
+                return None
+            if earlier is not None and earlier.answer is not None:
+                logger.info("request answered by an earlier delivery: sending its answer again")
+                self.answer(earlier.answer, record=False)
+                self.remove_unanswered(earlier.intents, earlier.answer)
+                return None
+            if earlier is not None:
+                logger.info("resuming a request whose earlier delivery did not answer")
+        return self.dispatch(request_type)
 
-    def _request(self) -> lifecycle.Request:
+    def dispatch(self, request_type: str) -> Answer:
+        resource, event, request = self.resource, self.event, self.request()
+        physical_id = event.get("PhysicalResourceId", "")
+        try:
+            if request_type == "Create":
+                physical_id, data = lifecycle.create(
+                    resource, event.get("ResourceProperties"), self.provider.client, request, self._stack_tags, self.provider.store
+                )
+            elif request_type == "Update":
+                physical_id, data = lifecycle.update(
+                    resource,
+                    physical_id,
+                    event.get("ResourceProperties"),
+                    event.get("OldResourceProperties"),
+                    self.provider.client,
+                    request,
+                    self._stack_tags,
+                    self.provider.store,
+                )
+            else:
+                lifecycle.delete(
+                    resource, physical_id, event.get("ResourceProperties"), self.provider.client, request, self.provider.store
+                )
+                data = {}
+            return Answer(SUCCESS, "", physical_id, {str(k): str(v) for k, v in data.items()})
+        except InvalidProperty as error:
+            return Answer(FAILED, f"invalid property {error}", self.fallback_id())
+        except lifecycle.ProviderError as error:
+            if request_type == "Create" and not error.physical_id:
+                self.claimed_name = ""  # a failed Create released its claim: the marker it is
+            return Answer(FAILED, str(error), error.physical_id or self.fallback_id())
+        except Exception as error:  # noqa: BLE001 - a bug still gets an answer
+            logger.exception("unexpected error")
+            return Answer(FAILED, f"internal error: {type(error).__name__}: {error}", self.fallback_id())
+
+    def _props(self) -> Any:
+        return self.event.get("ResourceProperties")
+
+    def _stack_tags(self) -> dict:
+        return desired_state.read_stack_tags(self.provider.cloudformation, self.event["StackId"])
+
+    def request(self) -> lifecycle.Request:
         return lifecycle.Request(
-            stack_id=self.StackId,
-            logical_id=self.LogicalResourceId,
-            request_id=self.RequestId,
-            arns=ArnBuilder.from_function_arn(self._context.invoked_function_arn),
+            stack_id=self.event["StackId"],
+            logical_id=self.event["LogicalResourceId"],
+            request_id=self.event["RequestId"],
+            arns=ArnBuilder.from_function_arn(self.context.invoked_function_arn),
             on_claim=self._claimed,
         )
 
     def _claimed(self, name: str) -> None:
-        self._claimed_name = name
+        self.claimed_name = name
 
-    def _after_a_timeout_answer(self, physical_id: str) -> None:
-        """The timer answered FAILED while SES was still at work. A resource that CloudFormation
-        was not told of (a replacement, or a Create answered with the marker) would be left
-        behind for ever: remove it."""
-        with self._answer_lock:
-            told = self._answered_physical_id
-        if told is None or not physical_id or physical_id in (told, self._event.get("PhysicalResourceId")):
-            return
-        if self.Status == SUCCESS:
-            logger.warning("removing %s: made after the timeout answer, unknown to CloudFormation", physical_id)
-            lifecycle.discard(self.resource, physical_id, self.client, self._request(), self.store)
+    # --- timeouts and clean-up --------------------------------------------------------------
 
-    def _run(self, action: Callable[[], tuple[str, dict]]) -> str:
-        """Run a lifecycle step; turn its failure into FAILED with a readable reason."""
-        try:
-            physical_id, self.Data = action()
-            return physical_id
-        except InvalidProperty as error:
-            self.Status, self.Reason = FAILED, f"invalid property {error}"
-        except lifecycle.ProviderError as error:
-            self.Status, self.Reason = FAILED, str(error)
-            return error.physical_id or ""
-        except Exception as error:  # noqa: BLE001 - a bug still gets an answer
-            logger.exception("unexpected error")
-            self.Status, self.Reason = FAILED, f"internal error: {type(error).__name__}: {error}"
-        return ""
+    def on_timeout(self) -> None:
+        logger.error("about to time out: answering FAILED")
+        self.answer(Answer(FAILED, "the provider timed out before SES finished; see the function's logs", self.fallback_id()))
 
-    def _stack_tags(self) -> dict:
-        return desired_state.read_stack_tags(self.cloudformation, self.StackId)
+    def after_a_timeout_answer(self, outcome: Answer) -> None:
+        """The timer answered while SES was still at work; the main thread has finished since.
+        What it made that CloudFormation was not told of (a replacement, a Create answered
+        with the marker) would be left behind for ever: remove it. And a Create whose answer
+        named the resource may have made it after the rollback Delete already ran: then the
+        record is gone, and the resource goes too."""
+        told = self.sent
+        if told is None or not self.resource.TYPE.is_valid_name(outcome.physical_id):
+            return  # nothing made: a marker, or no id at all
+        request = self.request()
+        with self.cleaning_up():
+            if outcome.physical_id not in (told.physical_id, self.event.get("PhysicalResourceId")):
+                logger.warning("removing %s: made after the timeout answer, unknown to CloudFormation", outcome.physical_id)
+                lifecycle.discard(self.resource, outcome.physical_id, self.provider.client, request, self.provider.store)
+            elif self.event["RequestType"] == "Create":
+                lifecycle.discard_if_abandoned(self.resource, outcome.physical_id, self.provider.client, request, self.provider.store)
 
-    def _on_create(self, event, context) -> str:
-        physical_id = self._run(
-            lambda: lifecycle.create(
-                self.resource, event.get("ResourceProperties"), self.client, self._request(), self._stack_tags, self.store
-            )
-        )
-        if not physical_id:
-            self._claimed_name = ""  # a failed Create released its claim: the marker it is
-        self._after_a_timeout_answer(physical_id)
-        return physical_id
+    def remove_unanswered(self, intents: tuple[str, ...], answer: Answer) -> None:
+        """A later delivery of an answered request: what the request made that its answer did
+        not name (a replacement cut short by the timeout answer, then a crash) is removed.
+        The one the answer named belongs to CloudFormation's rollback."""
+        request = self.request()
+        with self.cleaning_up():
+            for name in intents:
+                if name != answer.physical_id:
+                    lifecycle.discard_own(self.resource, name, self.provider.client, request, self.provider.store)
 
-    def _on_update(self, event, context) -> str:
-        physical_id = self._run(
-            lambda: lifecycle.update(
-                self.resource,
-                event["PhysicalResourceId"],
-                event.get("ResourceProperties"),
-                event.get("OldResourceProperties"),
-                self.client,
-                self._request(),
-                self._stack_tags,
-                self.store,
-            )
-        )
-        self._after_a_timeout_answer(physical_id)
-        return physical_id
+    # --- the response -------------------------------------------------------------------------
 
-    def _on_delete(self, event, context) -> str:
-        physical_id = event.get("PhysicalResourceId", "")
-
-        def delete():
-            lifecycle.delete(
-                self.resource, physical_id, event.get("ResourceProperties"), self.client, self._request(), self.store
-            )
-            return physical_id, {}
-
-        self._run(delete)
-        return physical_id
-
-    # --- the response --------------------------------------------------------------------
-
-    def _response_physical_id(self) -> str:
-        if self.PhysicalResourceId:
-            return str(self.PhysicalResourceId)
-        if self._event.get("PhysicalResourceId"):
+    def fallback_id(self) -> str:
+        """The physical id of an answer that names no resource of its own."""
+        if self.event.get("PhysicalResourceId"):
             # Update and Delete answer with the id they were given unless they replaced it.
-            return str(self._event["PhysicalResourceId"])
-        if self._claimed_name:
+            return str(self.event["PhysicalResourceId"])
+        if self.claimed_name:
             # A Create cut short after it claimed its name: SES may yet make the resource, and
             # CloudFormation's rollback Delete of this name removes it either way.
-            return self._claimed_name
-        # A failed Create: a marker that no SES name can equal (crhelper would make up a
-        # random id, which a later Delete could mistake for a real resource).
-        return naming.failed_create_id(self.RequestId or "unknown")
+            return self.claimed_name
+        # A failed Create: a marker that no SES name can equal (a made-up id could be
+        # mistaken for a real resource by the rollback Delete).
+        return naming.failed_create_id(str(self.event.get("RequestId") or "unknown"))
 
-    def _cfn_response(self, event):
-        self._send()
-
-    def _send(self, status=None, reason="", send_response=None):
-        with self._answer_lock:
-            if self._answered_physical_id is not None:
+    def answer(self, answer: Answer, record: bool = True) -> bool:
+        """Answer the request unless this delivery answered already; True when `answer` is
+        what CloudFormation was sent. The answer is journaled before it is sent; should
+        another delivery have recorded one first, that one is sent instead."""
+        with self.lock:
+            if self.sent is not None:
                 logger.info("already answered this request; not answering again")
-                return
-            self._answered_physical_id = self._response_physical_id()
-        status = status or self.Status or FAILED
-        body = {
-            "Status": status,
-            "Reason": _shorten(str(reason or self.Reason or "")),
-            "PhysicalResourceId": self._answered_physical_id,
-            "StackId": str(self.StackId),
-            "RequestId": str(self.RequestId),
-            "LogicalResourceId": str(self.LogicalResourceId),
-            "NoEcho": bool(self.NoEcho),
-            "Data": {str(k): str(v) for k, v in (self.Data or {}).items()} if status == SUCCESS else {},
-        }
-        encoded = json.dumps(body).encode()
-        if len(encoded) > MAX_RESPONSE_BYTES:
-            body.update(
-                Status=FAILED,
-                Data={},
-                Reason=f"the response would be {len(encoded)} bytes; CloudFormation accepts at most {MAX_RESPONSE_BYTES}",
+                return False
+            answer = self._within_limits(answer)
+            self.sent = answer
+        journal = self.provider.journal
+        if record and journal is not None and not malformed(self.event):
+            try:
+                with self.cleaning_up():
+                    held = journal.answer(self.event["RequestId"], answer)
+            except Exception as error:  # noqa: BLE001 - CloudFormation must hear something
+                logger.error("could not journal the answer (%s); sending it anyway", type(error).__name__)
+            else:
+                if held != answer:
+                    logger.info("another delivery answered first: sending its answer")
+                    self.sent = held
+        self.send(self.sent)
+        return self.sent is answer
+
+    def _within_limits(self, answer: Answer) -> Answer:
+        answer = Answer(answer.status, shorten(str(answer.reason or "")), str(answer.physical_id), answer.data)
+        if answer.status != SUCCESS:
+            answer = Answer(answer.status, answer.reason, answer.physical_id, {})
+        size = len(self._encode(answer))
+        if size > MAX_RESPONSE_BYTES:
+            answer = Answer(
+                FAILED, f"the response would be {size} bytes; CloudFormation accepts at most {MAX_RESPONSE_BYTES}", answer.physical_id
             )
-            encoded = json.dumps(body).encode()
+        return answer
+
+    def _body(self, answer: Answer) -> dict:
+        return {
+            "Status": answer.status,
+            "Reason": answer.reason,
+            "PhysicalResourceId": answer.physical_id,
+            "StackId": str(self.event.get("StackId", "")),
+            "RequestId": str(self.event.get("RequestId", "")),
+            "LogicalResourceId": str(self.event.get("LogicalResourceId", "")),
+            "Data": dict(answer.data),
+        }
+
+    def _encode(self, answer: Answer) -> bytes:
+        return json.dumps(self._body(answer)).encode()
+
+    def send(self, answer: Answer) -> None:
+        body = self._body(answer)
+        encoded = json.dumps(body).encode()
         while len(encoded) > MAX_RESPONSE_BYTES:
             # Only an event that CloudFormation could never send gets here (ids far beyond its
             # limits): halve the longest echoed field, so that the answer is still well formed.
             longest = max(ECHOED, key=lambda key: len(json.dumps(body[key])))
             body[longest] = body[longest][: max(1, len(body[longest]) // 2)]
             encoded = json.dumps(body).encode()
-        shown = {k: body[k] for k in ("Status", "Reason", "PhysicalResourceId")}
-        shown["Data"] = "(NoEcho)" if body["NoEcho"] else body["Data"]
-        logger.info("response", extra={"response": shown, "ResponseURL": redact_url(self._response_url)})
-        if not self._response_url:
+        shown = {k: body[k] for k in ("Status", "Reason", "PhysicalResourceId", "Data")}
+        url = self.event.get("ResponseURL") if isinstance(self.event.get("ResponseURL"), str) else ""
+        logger.info("response", extra={"response": shown, "ResponseURL": redact_url(url)})
+        if not url:
             logger.error("the event has no ResponseURL: nowhere to answer")
             return
-        put_response(self._response_url, encoded, self._deadline)
+        put_response(url, encoded, self.deadline)
+
+    def _log_request(self) -> None:
+        event, secret = self.event, self.provider.secret
+        logger.info(
+            "request",
+            extra={
+                "request": {
+                    **{k: v for k, v in event.items() if k not in ("ResponseURL", "ResourceProperties", "OldResourceProperties")},
+                    "ResponseURL": redact_url(event.get("ResponseURL", "") if isinstance(event.get("ResponseURL"), str) else ""),
+                    "ResourceProperties": _redact(event.get("ResourceProperties"), secret),
+                    "OldResourceProperties": _redact(event.get("OldResourceProperties"), secret),
+                }
+            },
+        )
 
 
 def make_handler(resource: ModuleType, client: Any = None, **services: Any) -> Callable[[dict, Any], None]:

@@ -61,9 +61,22 @@ def create(props: dict, client, request: Request) -> tuple[str, dict]:
 
 
 def update(name: str, props: dict, old: dict, client, request: Request) -> dict:
-    if props["ScalingMode"] != old.get("ScalingMode", "STANDARD"):
-        client.put_dedicated_ip_pool_scaling_attributes(PoolName=name, ScalingMode=props["ScalingMode"])
+    # SES turns a pool MANAGED in place and never back (lifecycle replaces the pool for
+    # MANAGED to STANDARD): Put MANAGED is the one change there is, and only to a pool that
+    # is not MANAGED already.
+    if props["ScalingMode"] == "MANAGED" and _scaling_mode_before(name, old, client) != "MANAGED":
+        client.put_dedicated_ip_pool_scaling_attributes(PoolName=name, ScalingMode="MANAGED")
     return attributes(name, props, request)
+
+
+def _scaling_mode_before(name: str, old: dict, client) -> str:
+    """The previous ScalingMode. The schema fills in STANDARD when it is omitted, so it is
+    missing only when the previous properties could not be read (lifecycle then compares
+    against nothing, e.g. the rollback of an update that the schema refused): then the
+    pool in SES says what it is, not an assumed STANDARD."""
+    if old.get("ScalingMode"):
+        return old["ScalingMode"]
+    return client.get_dedicated_ip_pool(PoolName=name)["DedicatedIpPool"].get("ScalingMode") or "STANDARD"
 
 
 def delete(name: str, client) -> None:

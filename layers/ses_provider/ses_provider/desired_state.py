@@ -60,6 +60,9 @@ class Record:
     drift_repair: bool = True
     # Set while a Create of this request is under way (see Store.claim); empty once done.
     pending_request_id: str = ""
+    # The request that created the resource: kept for good, so that a later delivery of that
+    # request knows the resource as its own (see journal).
+    created_by: str = ""
 
     def with_desired(self, desired: Mapping[str, str]) -> "Record":
         return replace(self, desired=dict(desired), managed_keys=self.managed_keys | set(desired))
@@ -79,6 +82,8 @@ class Record:
         }
         if self.pending_request_id:
             values["PendingRequestId"] = self.pending_request_id
+        if self.created_by:
+            values["CreatedBy"] = self.created_by
         return {key: _serialize(value) for key, value in values.items()}
 
     @classmethod
@@ -96,7 +101,11 @@ class Record:
             propagate_stack_tags=bool(values.get("PropagateStackTags", True)),
             drift_repair=bool(values.get("TagDriftRepair", True)),
             pending_request_id=values.get("PendingRequestId", ""),
+            created_by=values.get("CreatedBy", ""),
         )
+
+    def made_by(self, request_id: str) -> bool:
+        return bool(request_id) and request_id in (self.pending_request_id, self.created_by)
 
 
 class Store:
@@ -109,7 +118,7 @@ class Store:
     @property
     def client(self):
         if self._client is None:
-            self._client = boto3.client("dynamodb", config=AWS_CONFIG)
+            self._client = dynamodb_client()
         return self._client
 
     def get(self, arn: str) -> Record | None:
@@ -171,7 +180,9 @@ class Store:
             yield from (Record.from_item(item) for item in page.get("Items", []))
 
     def all(self) -> Iterator[Record]:
-        for page in self.client.get_paginator("scan").paginate(TableName=self.table_name):
+        # The request journal shares the table; its entries have no StackId.
+        pages = self.client.get_paginator("scan").paginate(TableName=self.table_name, FilterExpression="attribute_exists(StackId)")
+        for page in pages:
             yield from (Record.from_item(item) for item in page.get("Items", []))
 
 
@@ -199,6 +210,11 @@ def merge(declared: Mapping[str, str], stack_tags: Mapping[str, str]) -> dict[st
             f" {tags.MAX_TAGS} (set PropagateStackTags to false, or declare fewer)",
         )
     return merged
+
+
+def dynamodb_client():
+    """The client of the desired-state table and the request journal."""
+    return boto3.client("dynamodb", config=AWS_CONFIG)
 
 
 def cloudformation_client():

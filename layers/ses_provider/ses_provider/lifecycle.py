@@ -108,7 +108,9 @@ def _desired_tags(props: dict, stack_tags: StackTags | None) -> dict[str, str]:
     return desired_state.merge(declared, inherited)
 
 
-def _save(store, resource: ModuleType, physical_id: str, props: dict, desired: dict, managed, request: Request) -> None:
+def _save(
+    store, resource: ModuleType, physical_id: str, props: dict, desired: dict, managed, request: Request, created_by: str
+) -> None:
     """Record the desired tags, once SES has accepted the change.
 
     A record that cannot be written fails the request: a FAILED Create hands back the real
@@ -127,6 +129,7 @@ def _save(store, resource: ModuleType, physical_id: str, props: dict, desired: d
         managed_keys=frozenset(managed) | set(desired),
         propagate_stack_tags=bool(props.get("PropagateStackTags")),
         drift_repair=bool(props.get("TagDriftRepair")),
+        created_by=created_by,
     )
     try:
         store.put(record)
@@ -160,7 +163,7 @@ def _create_recorded(resource: ModuleType, props: dict, desired: dict, client, r
             if store is not None:
                 _settle_failed_create(resource, props, client, request, store, failed)
             raise
-    _save(store, resource, physical_id, props, desired, (), request)
+    _save(store, resource, physical_id, props, desired, (), request, request.request_id)
     return physical_id, attributes
 
 
@@ -176,9 +179,11 @@ def _claim(resource: ModuleType, props: dict, client, request: Request, store) -
     except Exception as error:
         raise ProviderError(f"{_describe(resource, name)}: could not read its desired tags ({type(error).__name__})") from error
     if existing is not None:
-        if existing.pending_request_id and (existing.stack_id, existing.logical_id) == (request.stack_id, request.logical_id):
-            # An earlier attempt of this resource claimed the name: this request's retry, or
-            # a new request after one whose outcome is unknown. What exists is ours.
+        same_resource = (existing.stack_id, existing.logical_id) == (request.stack_id, request.logical_id)
+        if existing.made_by(request.request_id) or (existing.pending_request_id and same_resource):
+            # An earlier delivery of this request claimed the name, or made the resource and
+            # died before answering; or an earlier request of this resource claimed it and
+            # its outcome is unknown. What exists is ours.
             if request.on_claim:
                 request.on_claim(name)
             return
@@ -207,6 +212,7 @@ def _claim(resource: ModuleType, props: dict, client, request: Request, store) -
         declared={},
         desired={},
         pending_request_id=request.request_id,
+        created_by=request.request_id,
     )
     try:
         claimed = store.claim(claim)
@@ -281,7 +287,9 @@ def update(
     props = parse(resource, raw)
     desired = _desired_tags(props, stack_tags)
     try:
-        old = resource.TYPE.coerce(raw_old)
+        # No previous properties (a hand-written event; CloudFormation always sends them) are
+        # unknown, not the schema's defaults: compare against nothing, as for unreadable ones.
+        old = resource.TYPE.coerce(raw_old) if raw_old is not None else {}
     except InvalidProperty:
         # The previous properties were accepted by an earlier version of this provider;
         # compare against nothing rather than refuse the update.
@@ -334,8 +342,48 @@ def update(
         raise
     except Exception as error:
         raise _ses_failure(resource, physical_id, request, error) from error
-    _save(store, resource, physical_id, props, desired, managed, request)
+    _save(store, resource, physical_id, props, desired, managed, request, record.created_by if record else "")
     return physical_id, attributes
+
+
+def intents(resource: ModuleType, request_type: str, raw: Mapping | None, request: Request) -> tuple[str, ...]:
+    """The name a request would create, validated before anything else happens: the declared
+    or generated name of a Create, and of the replacement an Update may make. The journal
+    keeps it, so that a later delivery of the request can find what it made."""
+    if request_type == "Delete":
+        return ()
+    props = parse(resource, raw)
+    return (_name_for_create(resource, props, request)[resource.TYPE.name_property],)
+
+
+def discard_own(resource: ModuleType, name: str, client, request: Request, store) -> None:
+    """Remove `name` if this very request made it (its record says so); else leave it."""
+    if store is None:
+        return
+    try:
+        record = store.get(_arn(resource, request, name))
+    except Exception as error:  # noqa: BLE001 - nothing is removed without proof
+        logger.error("could not read the record of %s: %s", name, error)
+        return
+    if record is not None and record.made_by(request.request_id):
+        logger.warning("removing %s: made by this request, which CloudFormation was told nothing of", name)
+        discard(resource, name, client, request, store)
+
+
+def discard_if_abandoned(resource: ModuleType, name: str, client, request: Request, store) -> None:
+    """A Create answered with `name` by the timer finished after all: if CloudFormation's
+    rollback Delete already removed the claim, it ran before SES made the resource, and
+    nothing would ever remove it."""
+    if store is None:
+        return
+    try:
+        record = store.get(_arn(resource, request, name))
+    except Exception as error:  # noqa: BLE001 - leave it: the record may still be there
+        logger.error("could not read the record of %s: %s", name, error)
+        return
+    if record is None:
+        logger.warning("removing %s: made after CloudFormation's rollback had deleted it", name)
+        discard(resource, name, client, request, store)
 
 
 def discard(resource: ModuleType, physical_id: str, client, request: Request, store) -> None:
