@@ -23,7 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from aws_lambda_powertools import Logger
 
-from . import desired_state, lifecycle, naming
+from . import crash_safety, desired_state, lifecycle, naming
 from .client import ArnBuilder, make_client
 from .journal import Answer, Journal, fingerprint
 from .schema import InvalidProperty
@@ -323,6 +323,9 @@ class Delivery:
             on_claim=self._claimed,
         )
 
+    def ledger(self) -> crash_safety.Ledger:
+        return crash_safety.ledger(self.resource, self.provider.client, self.request(), self.provider.store)
+
     def _claimed(self, name: str) -> None:
         self.claimed_name = name
 
@@ -341,23 +344,21 @@ class Delivery:
         told = self.sent
         if told is None or not self.resource.TYPE.is_valid_name(outcome.physical_id):
             return  # nothing made: a marker, or no id at all
-        request = self.request()
         with self.cleaning_up():
             if outcome.physical_id not in (told.physical_id, self.event.get("PhysicalResourceId")):
                 logger.warning("removing %s: made after the timeout answer, unknown to CloudFormation", outcome.physical_id)
-                lifecycle.discard(self.resource, outcome.physical_id, self.provider.client, request, self.provider.store)
+                self.ledger().discard(outcome.physical_id)
             elif self.event["RequestType"] == "Create":
-                lifecycle.discard_if_abandoned(self.resource, outcome.physical_id, self.provider.client, request, self.provider.store)
+                self.ledger().discard_if_abandoned(outcome.physical_id)
 
     def remove_unanswered(self, intents: tuple[str, ...], answer: Answer) -> None:
         """A later delivery of an answered request: what the request made that its answer did
         not name (a replacement cut short by the timeout answer, then a crash) is removed.
         The one the answer named belongs to CloudFormation's rollback."""
-        request = self.request()
         with self.cleaning_up():
             for name in intents:
                 if name != answer.physical_id:
-                    lifecycle.discard_own(self.resource, name, self.provider.client, request, self.provider.store)
+                    self.ledger().discard_own(name)
 
     # --- the response -------------------------------------------------------------------------
 

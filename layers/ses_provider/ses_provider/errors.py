@@ -41,3 +41,32 @@ def reason(error: BaseException, what: str, region: str) -> str:
     if isinstance(error, BotoCoreError):
         return f"{what} in {region}: could not reach SES ({type(error).__name__})"[:256]
     return f"{what} in {region}: {type(error).__name__}: {error}"[:256]
+
+
+class ProviderError(Exception):
+    """An answer of FAILED with this reason. `physical_id` is set when a Create made a
+    resource before failing, so that CloudFormation's rollback Delete removes it."""
+
+    def __init__(self, reason: str, physical_id: str | None = None, code: str = ""):
+        super().__init__(reason)
+        self.physical_id = physical_id
+        self.code = code  # the SES error code behind it, if any
+
+
+class PartialCreate(Exception):
+    """SES created the resource, then a later call of the same Create failed."""
+
+    def __init__(self, physical_id: str, cause: BaseException):
+        super().__init__(str(cause))
+        self.physical_id = physical_id
+        self.cause = cause
+
+
+def describe(resource, name: str) -> str:
+    """"DedicatedIpPool bulk": how reasons name a resource of a type module."""
+    return f"{resource.TYPE.type_name.split('::')[-1]} {name}"
+
+
+def ses_failure(resource, name: str, request, error: BaseException, physical_id: str | None = None) -> ProviderError:
+    """An SES error as FAILED, its reason naming the resource and the region."""
+    return ProviderError(reason(error, describe(resource, name), request.arns.region), physical_id, error_code(error))

@@ -279,7 +279,7 @@ class TagSync:
 
     def _left_alone(self, record: desired_state.Record, summary: Summary) -> bool:
         if record.pending_request_id:
-            # A Create under way claimed the name (lifecycle._claim): not managed yet.
+            # A Create under way claimed the name (crash_safety.Ledger.claim): not managed yet.
             summary.skipped += 1
             logger.info("a create is under way: left alone", extra={"arn": record.arn})
             return True

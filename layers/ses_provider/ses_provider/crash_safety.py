@@ -1,0 +1,282 @@
+"""Crash safety: what makes a Create safe to repeat, and a resource this provider made but
+CloudFormation was never told of safe to remove, whatever order crashes, Lambda's retries
+and CloudFormation's rollback come in.
+
+Three records, all in the desired-state table:
+- the request journal (journal.py): which requests were answered, and with what;
+- the claim: the resource's record, written before its `Create*` and naming the request
+  that creates it (`created_by`, kept for good), so that the name is provably ours;
+- adoption: a Create that finds its own claim takes over what an earlier attempt made.
+
+`Ledger` is the claim, adoption and clean-up of one request over that table; `Unrecorded`
+stands in where no table is configured (unit tests, a local run): nothing is claimed, and
+nothing is removed without the proof a record gives.
+"""
+
+from __future__ import annotations
+
+import logging
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+from . import desired_state, tags
+from .errors import ProviderError, describe, error_code, ses_failure
+
+if TYPE_CHECKING:
+    from .lifecycle import Request
+
+logger = logging.getLogger(__name__)
+
+# SES rejected the call outright: nothing was created.
+_REJECTED = frozenset(
+    {"AlreadyExistsException", "BadRequestException", "LimitExceededException", "NotFoundException", "AccessDeniedException"}
+)
+
+
+def arn(resource: ModuleType, request: "Request", name: str) -> str:
+    return request.arns.arn(resource.TYPE.arn_kind, name)
+
+
+def exists(resource: ModuleType, name: str, client) -> bool:
+    try:
+        resource.read(name, client)
+    except Exception as error:
+        if error_code(error) == "NotFoundException":
+            return False
+        raise
+    return True
+
+
+def ledger(resource: ModuleType, client, request: "Request", store) -> "Ledger":
+    return Ledger(resource, client, request, store) if store is not None else Unrecorded(resource, client, request, store)
+
+
+class Ledger:
+    """The claims and records of one request for one resource type."""
+
+    def __init__(self, resource: ModuleType, client, request: "Request", store):
+        self.resource, self.client, self.request, self.store = resource, client, request, store
+
+    def _arn(self, name: str) -> str:
+        return arn(self.resource, self.request, name)
+
+    def _what(self, name: str) -> str:
+        return describe(self.resource, name)
+
+    # --- before a Create -----------------------------------------------------------------
+
+    def claim(self, name: str) -> None:
+        """Make sure the name is this resource's to create: claimed already by an earlier
+        attempt of it, or free in SES and claimed now. A resource that exists without such a
+        claim existed before the stack, or belongs to another resource of some stack: it is
+        refused before any change."""
+        request = self.request
+        try:
+            existing = self.store.get(self._arn(name))
+        except Exception as error:
+            raise ProviderError(f"{self._what(name)}: could not read its desired tags ({type(error).__name__})") from error
+        if existing is not None:
+            same_resource = (existing.stack_id, existing.logical_id) == (request.stack_id, request.logical_id)
+            if existing.made_by(request.request_id) or (existing.pending_request_id and same_resource):
+                # An earlier delivery of this request claimed the name, or made the resource
+                # and died before answering; or an earlier request of this resource claimed
+                # it and its outcome is unknown. What exists is ours.
+                self._claimed(name)
+                return
+            stack = existing.stack_id.split("/")[1] if existing.stack_id.count("/") >= 2 else existing.stack_id
+            raise ProviderError(
+                f"{self._what(name)} in {request.arns.region}: already managed by {existing.logical_id}"
+                f" of stack {stack}; it is left untouched",
+                code="AlreadyExistsException",
+            )
+        try:
+            found = exists(self.resource, name, self.client)
+        except Exception as error:
+            raise ses_failure(self.resource, name, request, error) from error
+        if found:
+            raise ProviderError(
+                f"{self._what(name)} in {request.arns.region}: already exists; it was not created by this"
+                " stack and is left untouched",
+                code="AlreadyExistsException",
+            )
+        claim = desired_state.Record(
+            arn=self._arn(name),
+            stack_id=request.stack_id,
+            logical_id=request.logical_id,
+            resource_type=self.resource.TYPE.type_name,
+            name=name,
+            declared={},
+            desired={},
+            pending_request_id=request.request_id,
+            created_by=request.request_id,
+        )
+        try:
+            claimed = self.store.claim(claim)
+        except Exception as error:
+            raise ProviderError(f"{self._what(name)}: could not record the create ({type(error).__name__})") from error
+        if not claimed:
+            raise ProviderError(f"{self._what(name)}: another request is creating it", code="AlreadyExistsException")
+        self._claimed(name)
+
+    def _claimed(self, name: str) -> None:
+        if self.request.on_claim:
+            self.request.on_claim(name)
+
+    # --- after a Create --------------------------------------------------------------------
+
+    def adopts(self, failed: ProviderError) -> bool:
+        """Whether a Create refused with AlreadyExists meets its own resource: the claim
+        proves the name was free when this resource first tried it, so what exists now is
+        its own (an attempt that died before answering, or a Create whose answer was lost
+        and which botocore then sent again)."""
+        return failed.code == "AlreadyExistsException"
+
+    def adopt(self, name: str, props: dict, desired: dict) -> dict:
+        """Bring the resource an earlier attempt made to the properties: the Put calls that
+        may not have happened yet, and the tags. Returns its attributes."""
+        made_by_create = {key: props[key] for key in self.resource.SET_BY_CREATE if key in props}
+        try:
+            attributes = self.resource.update(name, props, made_by_create, self.client, self.request)
+            tags.converge(self.client, self._arn(name), desired=desired, managed=desired)
+        except Exception as error:
+            raise ses_failure(self.resource, name, self.request, error, physical_id=name) from error
+        return attributes
+
+    def settle_failed_create(self, name: str, failed: ProviderError) -> None:
+        """Hand back the real name when SES made the resource after all (the rollback Delete
+        then removes it), else release the claim so that the name stays free."""
+        if failed.physical_id is None and failed.code not in _REJECTED:
+            # A timeout or a 5xx after retries: the call may have gone through.
+            try:
+                if exists(self.resource, name, self.client):
+                    failed.physical_id = name  # we claimed it absent, so it is ours
+            except Exception:  # noqa: BLE001 - keep the claim: a later request of this resource adopts
+                logger.warning("could not tell whether %s was created", name)
+                return
+        if failed.physical_id is None:
+            try:
+                self.store.delete(self._arn(name))
+            except Exception:  # noqa: BLE001 - a stale claim of this resource is adopted or replaced later
+                logger.warning("could not release the claim on %s", name)
+
+    # --- the record ------------------------------------------------------------------------
+
+    def record(self, name: str) -> desired_state.Record | None:
+        try:
+            return self.store.get(self._arn(name))
+        except Exception as error:
+            raise ProviderError(f"{self._what(name)}: could not read its desired tags ({type(error).__name__})") from error
+
+    def save(self, name: str, props: dict, desired: dict, managed, created_by: str) -> None:
+        """Record the desired tags, once SES has accepted the change; this settles a claim.
+
+        A record that cannot be written fails the request: a FAILED Create hands back the
+        real id, so CloudFormation's rollback removes the resource; a FAILED Update rolls
+        back to the previous properties. CloudFormation and SES never disagree; only the
+        repair waits."""
+        record = desired_state.Record(
+            arn=self._arn(name),
+            stack_id=self.request.stack_id,
+            logical_id=self.request.logical_id,
+            resource_type=self.resource.TYPE.type_name,
+            name=name,
+            declared=tags.to_dict(props.get("Tags")),
+            desired=desired,
+            managed_keys=frozenset(managed) | set(desired),
+            propagate_stack_tags=bool(props.get("PropagateStackTags")),
+            drift_repair=bool(props.get("TagDriftRepair")),
+            created_by=created_by,
+        )
+        try:
+            self.store.put(record)
+        except Exception as error:
+            raise ProviderError(
+                f"{self._what(name)}: SES accepted the change but its desired tags could not be"
+                f" recorded ({type(error).__name__}); failing so that CloudFormation rolls back",
+                name,
+            ) from error
+
+    def forget(self, name: str) -> None:
+        """Before a Delete: the record goes first. Should SES then refuse, the resource lives
+        on without repair until CloudFormation retries the Delete; never a record without
+        its owner."""
+        try:
+            self.store.delete(self._arn(name))
+        except Exception as error:
+            raise ProviderError(f"{self._what(name)}: could not remove its desired tags ({type(error).__name__})") from error
+
+    # --- clean-up of what CloudFormation was never told of -------------------------------
+
+    def discard(self, name: str) -> None:
+        """Remove a resource this request made that CloudFormation will never know of."""
+        try:
+            self.resource.delete(name, self.client)
+        except Exception as error:  # noqa: BLE001 - reported, the answer is FAILED anyway
+            if error_code(error) != "NotFoundException":
+                logger.error("could not remove the half-made %s: %s", name, error)
+                return  # its claim stays: a later request of this resource adopts it
+        try:
+            self.store.delete(self._arn(name))
+        except Exception as error:  # noqa: BLE001
+            logger.error("could not remove the record of the half-made %s: %s", name, error)
+
+    def discard_own(self, name: str) -> None:
+        """A later delivery of an answered request: remove `name` if this very request made
+        it (its record says so) and the answer did not name it; else leave it."""
+        try:
+            record = self.store.get(self._arn(name))
+        except Exception as error:  # noqa: BLE001 - nothing is removed without proof
+            logger.error("could not read the record of %s: %s", name, error)
+            return
+        if record is not None and record.made_by(self.request.request_id):
+            logger.warning("removing %s: made by this request, which CloudFormation was told nothing of", name)
+            self.discard(name)
+
+    def discard_if_abandoned(self, name: str) -> None:
+        """A Create that the timer answered with `name` finished after all: if
+        CloudFormation's rollback Delete already removed the claim, it ran before SES made
+        the resource, and nothing else would ever remove it."""
+        try:
+            record = self.store.get(self._arn(name))
+        except Exception as error:  # noqa: BLE001 - leave it: the record may still be there
+            logger.error("could not read the record of %s: %s", name, error)
+            return
+        if record is None:
+            logger.warning("removing %s: made after CloudFormation's rollback had deleted it", name)
+            self.discard(name)
+
+
+class Unrecorded(Ledger):
+    """No table: nothing is claimed or recorded, and nothing is removed that needs a record
+    to prove it ours. A replacement half made by this very request is still removed."""
+
+    def claim(self, name: str) -> None:
+        pass
+
+    def adopts(self, failed: ProviderError) -> bool:
+        return False  # without a claim, an existing name may be anyone's
+
+    def settle_failed_create(self, name: str, failed: ProviderError) -> None:
+        pass
+
+    def record(self, name: str) -> None:
+        return None
+
+    def save(self, name: str, props: dict, desired: dict, managed, created_by: str) -> None:
+        pass
+
+    def forget(self, name: str) -> None:
+        pass
+
+    def discard(self, name: str) -> None:
+        try:
+            self.resource.delete(name, self.client)
+        except Exception as error:  # noqa: BLE001
+            if error_code(error) != "NotFoundException":
+                logger.error("could not remove the half-made %s: %s", name, error)
+
+    def discard_own(self, name: str) -> None:
+        pass
+
+    def discard_if_abandoned(self, name: str) -> None:
+        pass
