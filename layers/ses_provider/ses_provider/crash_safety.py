@@ -17,13 +17,9 @@ from __future__ import annotations
 
 import logging
 from types import ModuleType
-from typing import TYPE_CHECKING
-
 from . import desired_state, tags
 from .errors import ProviderError, describe, error_code, ses_failure
-
-if TYPE_CHECKING:
-    from .lifecycle import Request
+from .request import Request
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +29,7 @@ _REJECTED = frozenset(
 )
 
 
-def arn(resource: ModuleType, request: "Request", name: str) -> str:
+def arn(resource: ModuleType, request: Request, name: str) -> str:
     return request.arns.arn(resource.TYPE.arn_kind, name)
 
 
@@ -47,14 +43,14 @@ def exists(resource: ModuleType, name: str, client) -> bool:
     return True
 
 
-def ledger(resource: ModuleType, client, request: "Request", store) -> "Ledger":
+def ledger(resource: ModuleType, client, request: Request, store) -> "Ledger":
     return Ledger(resource, client, request, store) if store is not None else Unrecorded(resource, client, request, store)
 
 
 class Ledger:
     """The claims and records of one request for one resource type."""
 
-    def __init__(self, resource: ModuleType, client, request: "Request", store):
+    def __init__(self, resource: ModuleType, client, request: Request, store):
         self.resource, self.client, self.request, self.store = resource, client, request, store
 
     def _arn(self, name: str) -> str:

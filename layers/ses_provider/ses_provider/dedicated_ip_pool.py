@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .lifecycle import Request
+from .request import Request
 from .schema import TAG_SYNC_PROPERTIES, Enum, Object, ResourceType, String, TAGS
 from .tags import to_dict, to_list
 

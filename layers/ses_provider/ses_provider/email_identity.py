@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .lifecycle import PartialCreate, Request
+from .errors import PartialCreate
+from .request import Request
 from .schema import TAG_SYNC_PROPERTIES, Boolean, Enum, Object, ResourceType, String, TAGS
 from .tags import to_dict, to_list
 

@@ -18,6 +18,13 @@ The entries live in the desired-state table under the key `request:<RequestId>`,
 template caps event age at an hour). They carry no StackId, so the ByStack index and
 TagSync's scan never see them.
 
+What this relies on of DynamoDB, as botocore's model of the API documents it: PutItem and
+UpdateItem take `ReturnValuesOnConditionCheckFailure=ALL_OLD`, and their
+ConditionalCheckFailedException then carries the stored `Item`; UpdateItem adds the item when
+it does not exist yet (so the timer can record an answer before the entry was started);
+`if_not_exists` in a SET keeps an attribute that is there. Conditional writes on one item are
+atomic, which is what makes the first answer the only one.
+
 Why not Powertools' Idempotency utility: it stores a handler's return value after the
 handler returns, while here the answer must be recorded before it is PUT and from the timer's
 thread too; and it answers a delivery that finds an entry in progress with

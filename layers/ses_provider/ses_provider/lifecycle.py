@@ -8,34 +8,20 @@ tag sync, and which physical ids may be deleted.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Callable, Mapping
 
 from . import desired_state, naming, tags
-from .client import ArnBuilder
 from .crash_safety import arn as _arn
 from .crash_safety import ledger
 from .errors import PartialCreate, ProviderError, error_code, ses_failure
 from .errors import describe as _describe
+from .request import Request
 from .schema import InvalidProperty
 
 __all__ = ["PartialCreate", "ProviderError", "Request", "create", "delete", "intents", "owns", "parse", "update"]
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Request:
-    """What a resource module needs to know about the CloudFormation request."""
-
-    stack_id: str
-    logical_id: str
-    request_id: str
-    arns: ArnBuilder
-    # Told the name once a Create has claimed it: from then on the name is this resource's
-    # even if the request ends before SES answers (the adapter's timeout answer uses it).
-    on_claim: Callable[[str], None] | None = None
 
 
 def parse(resource: ModuleType, raw: Mapping[str, Any] | None) -> dict:

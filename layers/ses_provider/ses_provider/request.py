@@ -1,0 +1,21 @@
+"""What a resource module needs to know about the CloudFormation request it serves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from .client import ArnBuilder
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a resource module needs to know about the CloudFormation request."""
+
+    stack_id: str
+    logical_id: str
+    request_id: str
+    arns: ArnBuilder
+    # Told the name once a Create has claimed it: from then on the name is this resource's
+    # even if the request ends before SES answers (the adapter's timeout answer uses it).
+    on_claim: Callable[[str], None] | None = None
