@@ -229,7 +229,7 @@ class Delivery:
     # --- the request flow -------------------------------------------------------------------
 
     def run(self, problem: str | None) -> None:
-        self._log_request()
+        log_request(self.event, self.provider.secret)
         if problem:
             self.answer(Answer(FAILED, problem, self.fallback_id()))
             return
@@ -383,7 +383,7 @@ class Delivery:
             if self.sent is not None:
                 logger.info("already answered this request; not answering again")
                 return False
-            answer = self._within_limits(answer)
+            answer = within_limits(self.event, answer)
             self.sent = answer
         journal = self.provider.journal
         if record and journal is not None and not malformed(self.event):
@@ -396,64 +396,70 @@ class Delivery:
                 if held != answer:
                     logger.info("another delivery answered first: sending its answer")
                     self.sent = held
-        self.send(self.sent)
+        send(self.event, self.sent, self.deadline)
         return self.sent is answer
 
-    def _within_limits(self, answer: Answer) -> Answer:
-        answer = Answer(answer.status, shorten(str(answer.reason or "")), str(answer.physical_id), answer.data)
-        if answer.status != SUCCESS:
-            answer = Answer(answer.status, answer.reason, answer.physical_id, {})
-        size = len(self._encode(answer))
-        if size > MAX_RESPONSE_BYTES:
-            answer = Answer(
-                FAILED, f"the response would be {size} bytes; CloudFormation accepts at most {MAX_RESPONSE_BYTES}", answer.physical_id
-            )
-        return answer
 
-    def _body(self, answer: Answer) -> dict:
-        return {
-            "Status": answer.status,
-            "Reason": answer.reason,
-            "PhysicalResourceId": answer.physical_id,
-            "StackId": str(self.event.get("StackId", "")),
-            "RequestId": str(self.event.get("RequestId", "")),
-            "LogicalResourceId": str(self.event.get("LogicalResourceId", "")),
-            "Data": dict(answer.data),
-        }
+# --- the response: a function of the event and the answer ------------------------------------
 
-    def _encode(self, answer: Answer) -> bytes:
-        return json.dumps(self._body(answer)).encode()
 
-    def send(self, answer: Answer) -> None:
-        body = self._body(answer)
+def _body(event: dict, answer: Answer) -> dict:
+    return {
+        "Status": answer.status,
+        "Reason": answer.reason,
+        "PhysicalResourceId": answer.physical_id,
+        "StackId": str(event.get("StackId", "")),
+        "RequestId": str(event.get("RequestId", "")),
+        "LogicalResourceId": str(event.get("LogicalResourceId", "")),
+        "Data": dict(answer.data),
+    }
+
+
+def within_limits(event: dict, answer: Answer) -> Answer:
+    """The answer as CloudFormation can take it: a reason of at most 256 characters, no Data
+    unless SUCCESS, and FAILED instead of a body over 4,096 bytes."""
+    answer = Answer(answer.status, shorten(str(answer.reason or "")), str(answer.physical_id), answer.data)
+    if answer.status != SUCCESS:
+        answer = Answer(answer.status, answer.reason, answer.physical_id, {})
+    size = len(json.dumps(_body(event, answer)).encode())
+    if size > MAX_RESPONSE_BYTES:
+        answer = Answer(FAILED, f"the response would be {size} bytes; CloudFormation accepts at most {MAX_RESPONSE_BYTES}", answer.physical_id)
+    return answer
+
+
+def send(event: dict, answer: Answer, deadline: float) -> None:
+    """PUT the answer to the event's ResponseURL, logging it without the URL's credentials."""
+    body = _body(event, answer)
+    encoded = json.dumps(body).encode()
+    while len(encoded) > MAX_RESPONSE_BYTES:
+        # Only an event that CloudFormation could never send gets here (ids far beyond its
+        # limits): halve the longest echoed field, so that the answer is still well formed.
+        longest = max(ECHOED, key=lambda key: len(json.dumps(body[key])))
+        body[longest] = body[longest][: max(1, len(body[longest]) // 2)]
         encoded = json.dumps(body).encode()
-        while len(encoded) > MAX_RESPONSE_BYTES:
-            # Only an event that CloudFormation could never send gets here (ids far beyond its
-            # limits): halve the longest echoed field, so that the answer is still well formed.
-            longest = max(ECHOED, key=lambda key: len(json.dumps(body[key])))
-            body[longest] = body[longest][: max(1, len(body[longest]) // 2)]
-            encoded = json.dumps(body).encode()
-        shown = {k: body[k] for k in ("Status", "Reason", "PhysicalResourceId", "Data")}
-        url = self.event.get("ResponseURL") if isinstance(self.event.get("ResponseURL"), str) else ""
-        logger.info("response", extra={"response": shown, "ResponseURL": redact_url(url)})
-        if not url:
-            logger.error("the event has no ResponseURL: nowhere to answer")
-            return
-        put_response(url, encoded, self.deadline)
+    shown = {k: body[k] for k in ("Status", "Reason", "PhysicalResourceId", "Data")}
+    url = event.get("ResponseURL") if isinstance(event.get("ResponseURL"), str) else ""
+    logger.info("response", extra={"response": shown, "ResponseURL": redact_url(url)})
+    if not url:
+        logger.error("the event has no ResponseURL: nowhere to answer")
+        return
+    put_response(url, encoded, deadline)
 
-    def _log_request(self) -> None:
-        event, secret = self.event, self.provider.secret
-        logger.info(
-            "request",
-            extra={
-                "request": {
-                    **{k: v for k, v in event.items() if k not in ("ResponseURL", "ResourceProperties", "OldResourceProperties")},
-                    "ResponseURL": redact_url(event.get("ResponseURL", "") if isinstance(event.get("ResponseURL"), str) else ""),
-                    "ResourceProperties": _redact(event.get("ResourceProperties"), secret),
-                    "OldResourceProperties": _redact(event.get("OldResourceProperties"), secret),
-                }
-            },
-        )
+
+def log_request(event: dict, secret: frozenset) -> None:
+    """Log the request without its secrets: the URL's query, the properties named secret."""
+    url = event.get("ResponseURL") if isinstance(event.get("ResponseURL"), str) else ""
+    logger.info(
+        "request",
+        extra={
+            "request": {
+                **{k: v for k, v in event.items() if k not in ("ResponseURL", "ResourceProperties", "OldResourceProperties")},
+                "ResponseURL": redact_url(url),
+                "ResourceProperties": _redact(event.get("ResourceProperties"), secret),
+                "OldResourceProperties": _redact(event.get("OldResourceProperties"), secret),
+            }
+        },
+    )
 
 
 def make_handler(resource: ModuleType, client: Any = None, **services: Any) -> Callable[[dict, Any], None]:
