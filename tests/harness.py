@@ -328,6 +328,7 @@ class Invoker:
         self._calls: list[str] = []
         self.invocations: list[Invocation] = []
         self.stack_id = ""  # set by LocalEnvironment once the example stack exists
+        self.allow_adoption = "false"  # the provider stack's AllowAdoption parameter
 
     def _environment(self):
         # One moto server answers for SES v2, DynamoDB and CloudFormation.
@@ -337,6 +338,7 @@ class Invoker:
             AWS_ENDPOINT_URL_SESV2=self.ses_url,
             AWS_PROFILE=None,
             TAG_STATE_TABLE=TABLE,
+            ALLOW_ADOPTION=self.allow_adoption,
         )
 
     def handler(self, function_name: str):

@@ -47,7 +47,11 @@ def throttling_ses(monkeypatch):
 
 
 def test_the_client_uses_standard_retries_with_room_for_throttling_bursts():
-    assert RETRY_CONFIG.retries == {"mode": "standard", "max_attempts": 8}
+    # botocore's max_attempts counts the retries: 8 of them after the first attempt. (botocore
+    # rewrites the Config's dict into total_max_attempts when it builds a client, so the
+    # client's own config is what to read.)
+    assert make_client().meta.config.retries == {"mode": "standard", "total_max_attempts": 9}
+    assert RETRY_CONFIG.retries["mode"] == "standard"
 
 
 def test_the_client_honours_aws_endpoint_url_sesv2_and_retries_throttling(throttling_ses):

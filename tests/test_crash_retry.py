@@ -52,6 +52,7 @@ def fresh_invoker(env) -> Invoker:
     """A new container: the function's module loaded anew, its clients built anew."""
     invoker = Invoker(env.ses_url, env.endpoint)
     invoker.stack_id = env.stack_id
+    invoker.allow_adoption = env.invoker.allow_adoption  # the same provider stack
     return invoker
 
 

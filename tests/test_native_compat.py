@@ -79,9 +79,9 @@ def test_every_writable_native_property_is_accepted_with_the_same_shape(module):
     assert problems == []
 
 
-def test_the_only_additions_to_the_native_properties_are_the_tag_sync_switches():
+def test_the_only_additions_to_the_native_properties_are_the_tag_sync_switches_and_adoption():
     for module in MODULES:
-        assert {n for n, f in module.TYPE.properties.fields.items() if f.extension} == {"PropagateStackTags", "TagDriftRepair"}
+        assert {n for n, f in module.TYPE.properties.fields.items() if f.extension} == {"PropagateStackTags", "TagDriftRepair", "AdoptExisting"}
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.TYPE.native_type)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from cfnlint.decode import cfn_yaml
 
-from ses_provider import journal, configuration_set, dedicated_ip_pool, desired_state, email_identity, tag_sync
+from ses_provider import crash_safety, journal, configuration_set, dedicated_ip_pool, desired_state, email_identity, tag_sync
 from ses_provider.adapter import TIMEOUT_MARGIN_SECONDS
 
 REPO = Path(__file__).resolve().parent.parent
@@ -171,6 +171,14 @@ def test_besides_ses_the_policy_grants_exactly_the_record_of_the_resource_and_th
 def test_function_knows_the_desired_state_table(template, name):
     variables = function_properties(template, name)["Environment"]["Variables"]
     assert variables[desired_state.TABLE_ENVIRONMENT] == {"Ref": "TagStateTable"}
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_adoption_is_the_provider_owners_decision_and_off_unless_they_switch_it_on(template, name):
+    variables = function_properties(template, name)["Environment"]["Variables"]
+    assert variables[crash_safety.ALLOW_ADOPTION_ENVIRONMENT] == {"Ref": "AllowAdoption"}
+    parameter = template["Parameters"]["AllowAdoption"]
+    assert parameter["Default"] == "false" and parameter["AllowedValues"] == ["true", "false"]
 
 
 @pytest.mark.parametrize("name", ALL_FUNCTIONS)

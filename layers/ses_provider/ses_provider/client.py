@@ -9,7 +9,7 @@ import boto3
 from botocore.config import Config
 
 # Standard mode retries throttling (TooManyRequestsException), 5xx and connection errors with
-# jittered backoff; 8 attempts ride out a throttling burst well inside the Lambda timeout.
+# jittered backoff; 8 retries ride out a throttling burst well inside the Lambda timeout.
 RETRY_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 8},
     connect_timeout=5,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .request import Request
-from .schema import TAG_SYNC_PROPERTIES, Array, Boolean, Enum, Integer, Object, ResourceType, String, TAGS
+from .schema import ADOPTION_PROPERTIES, TAG_SYNC_PROPERTIES, Array, Boolean, Enum, Integer, Object, ResourceType, String, TAGS
 from .tags import to_dict, to_list
 
 NAME_PATTERN = r"[a-zA-Z0-9_-]{1,64}"
@@ -87,6 +87,7 @@ TYPE = ResourceType(
             ),
             "Tags": TAGS,
             **TAG_SYNC_PROPERTIES,
+            **ADOPTION_PROPERTIES,
         }
     ),
     actions=(

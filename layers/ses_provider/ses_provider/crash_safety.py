@@ -11,15 +11,21 @@ Three records, all in the desired-state table:
 `Ledger` is the claim, adoption and clean-up of one request over that table; `Unrecorded`
 stands in where no table is configured (unit tests, a local run): nothing is claimed, and
 nothing is removed without the proof a record gives.
+
+Taking over a resource that existed before the stack (`AdoptExisting`) goes through the same
+claim, marked `adopted`: such a resource is never named in a timeout answer, and every
+clean-up releases it instead of deleting it. Only CloudFormation's Delete deletes it.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from types import ModuleType
 from . import desired_state, tags
 from .errors import ProviderError, describe, error_code, ses_failure
 from .request import Request
+from .schema import InvalidProperty
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +33,16 @@ logger = logging.getLogger(__name__)
 _REJECTED = frozenset(
     {"AlreadyExistsException", "BadRequestException", "LimitExceededException", "NotFoundException", "AccessDeniedException"}
 )
+
+
+# Set from the provider stack's AllowAdoption parameter (template.yaml): any stack in the
+# account can use the service tokens, so taking over existing resources is the provider
+# owner's decision, not only the template author's.
+ALLOW_ADOPTION_ENVIRONMENT = "ALLOW_ADOPTION"
+
+
+def adoption_allowed() -> bool:
+    return os.environ.get(ALLOW_ADOPTION_ENVIRONMENT, "false").strip().lower() == "true"
 
 
 def arn(resource: ModuleType, request: Request, name: str) -> str:
@@ -61,11 +77,12 @@ class Ledger:
 
     # --- before a Create -----------------------------------------------------------------
 
-    def claim(self, name: str) -> None:
+    def claim(self, name: str, adopt: bool = False) -> bool:
         """Make sure the name is this resource's to create: claimed already by an earlier
         attempt of it, or free in SES and claimed now. A resource that exists without such a
         claim existed before the stack, or belongs to another resource of some stack: it is
-        refused before any change."""
+        refused before any change, unless `adopt` takes over the former. Another stack's
+        resource is never taken over. True when the name is taken over, not created."""
         request = self.request
         try:
             existing = self.store.get(self._arn(name))
@@ -77,8 +94,9 @@ class Ledger:
                 # An earlier delivery of this request claimed the name, or made the resource
                 # and died before answering; or an earlier request of this resource claimed
                 # it and its outcome is unknown. What exists is ours.
-                self._claimed(name)
-                return
+                if not existing.adopted:
+                    self._claimed(name)
+                return existing.adopted
             stack = existing.stack_id.split("/")[1] if existing.stack_id.count("/") >= 2 else existing.stack_id
             raise ProviderError(
                 f"{self._what(name)} in {request.arns.region}: already managed by {existing.logical_id}"
@@ -89,7 +107,7 @@ class Ledger:
             found = exists(self.resource, name, self.client)
         except Exception as error:
             raise ses_failure(self.resource, name, request, error) from error
-        if found:
+        if found and not adopt:
             raise ProviderError(
                 f"{self._what(name)} in {request.arns.region}: already exists; it was not created by this"
                 " stack and is left untouched",
@@ -105,6 +123,7 @@ class Ledger:
             desired={},
             pending_request_id=request.request_id,
             created_by=request.request_id,
+            adopted=found,
         )
         try:
             claimed = self.store.claim(claim)
@@ -112,7 +131,11 @@ class Ledger:
             raise ProviderError(f"{self._what(name)}: could not record the create ({type(error).__name__})") from error
         if not claimed:
             raise ProviderError(f"{self._what(name)}: another request is creating it", code="AlreadyExistsException")
-        self._claimed(name)
+        if not found:
+            # From here the name is this resource's: a timeout answer may name it, so that the
+            # rollback Delete removes whatever SES still makes. Never so for a taken-over one.
+            self._claimed(name)
+        return found
 
     def _claimed(self, name: str) -> None:
         if self.request.on_claim:
@@ -138,6 +161,28 @@ class Ledger:
             raise ses_failure(self.resource, name, self.request, error, physical_id=name) from error
         return attributes
 
+    def take_over(self, name: str, props: dict, desired: dict) -> dict:
+        """Bring a resource that existed before the stack to the declared properties: every
+        declared option group is Put (what SES holds is unknown), undeclared ones are left as
+        they are; the declared tags are applied, and tags someone else set are kept. Should
+        that fail, the claim is released: the resource stays as it is, and is not ours."""
+        try:
+            attributes = self.resource.update(name, props, {}, self.client, self.request)
+            tags.converge(self.client, self._arn(name), desired=desired, managed=desired)
+        except InvalidProperty:
+            self._release(name)
+            raise  # the declared properties cannot describe this resource
+        except Exception as error:
+            self._release(name)
+            raise ses_failure(self.resource, name, self.request, error) from error
+        return attributes
+
+    def _release(self, name: str) -> None:
+        try:
+            self.store.delete(self._arn(name))
+        except Exception:  # noqa: BLE001 - a stale claim of this resource is adopted or replaced later
+            logger.warning("could not release the claim on %s", name)
+
     def settle_failed_create(self, name: str, failed: ProviderError) -> None:
         """Hand back the real name when SES made the resource after all (the rollback Delete
         then removes it), else release the claim so that the name stays free."""
@@ -150,10 +195,7 @@ class Ledger:
                 logger.warning("could not tell whether %s was created", name)
                 return
         if failed.physical_id is None:
-            try:
-                self.store.delete(self._arn(name))
-            except Exception:  # noqa: BLE001 - a stale claim of this resource is adopted or replaced later
-                logger.warning("could not release the claim on %s", name)
+            self._release(name)
 
     # --- the record ------------------------------------------------------------------------
 
@@ -163,7 +205,7 @@ class Ledger:
         except Exception as error:
             raise ProviderError(f"{self._what(name)}: could not read its desired tags ({type(error).__name__})") from error
 
-    def save(self, name: str, props: dict, desired: dict, managed, created_by: str) -> None:
+    def save(self, name: str, props: dict, desired: dict, managed, created_by: str, adopted: bool = False) -> None:
         """Record the desired tags, once SES has accepted the change; this settles a claim.
 
         A record that cannot be written fails the request: a FAILED Create hands back the
@@ -182,6 +224,7 @@ class Ledger:
             propagate_stack_tags=bool(props.get("PropagateStackTags")),
             drift_repair=bool(props.get("TagDriftRepair")),
             created_by=created_by,
+            adopted=adopted,
         )
         try:
             self.store.put(record)
@@ -204,7 +247,17 @@ class Ledger:
     # --- clean-up of what CloudFormation was never told of -------------------------------
 
     def discard(self, name: str) -> None:
-        """Remove a resource this request made that CloudFormation will never know of."""
+        """Remove a resource this request made that CloudFormation will never know of. One
+        it took over instead is only released: it existed before the stack."""
+        try:
+            record = self.store.get(self._arn(name))
+        except Exception as error:  # noqa: BLE001 - nothing is removed without knowing whose it is
+            logger.error("could not read the record of %s: %s", name, error)
+            return
+        if record is not None and record.adopted:
+            logger.warning("releasing %s: taken over by this request, it existed before the stack and stays", name)
+            self._release(name)
+            return
         try:
             self.resource.delete(name, self.client)
         except Exception as error:  # noqa: BLE001 - reported, the answer is FAILED anyway
@@ -246,11 +299,14 @@ class Unrecorded(Ledger):
     """No table: nothing is claimed or recorded, and nothing is removed that needs a record
     to prove it ours. A replacement half made by this very request is still removed."""
 
-    def claim(self, name: str) -> None:
-        pass
+    def claim(self, name: str, adopt: bool = False) -> bool:
+        return False  # without a record, a resource is only ever created
 
     def adopts(self, failed: ProviderError) -> bool:
         return False  # without a claim, an existing name may be anyone's
+
+    def _release(self, name: str) -> None:
+        pass
 
     def settle_failed_create(self, name: str, failed: ProviderError) -> None:
         pass
@@ -258,7 +314,7 @@ class Unrecorded(Ledger):
     def record(self, name: str) -> None:
         return None
 
-    def save(self, name: str, props: dict, desired: dict, managed, created_by: str) -> None:
+    def save(self, name: str, props: dict, desired: dict, managed, created_by: str, adopted: bool = False) -> None:
         pass
 
     def forget(self, name: str) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .request import Request
-from .schema import TAG_SYNC_PROPERTIES, Enum, Object, ResourceType, String, TAGS
+from .schema import ADOPTION_PROPERTIES, TAG_SYNC_PROPERTIES, Enum, InvalidProperty, Object, ResourceType, String, TAGS
 from .tags import to_dict, to_list
 
 NAME_PATTERN = r"[a-z0-9_-]{1,64}"
@@ -32,6 +32,7 @@ TYPE = ResourceType(
             ),
             "Tags": TAGS,
             **TAG_SYNC_PROPERTIES,
+            **ADOPTION_PROPERTIES,
         }
     ),
     actions=(
@@ -64,8 +65,15 @@ def update(name: str, props: dict, old: dict, client, request: Request) -> dict:
     # SES turns a pool MANAGED in place and never back (lifecycle replaces the pool for
     # MANAGED to STANDARD): Put MANAGED is the one change there is, and only to a pool that
     # is not MANAGED already.
-    if props["ScalingMode"] == "MANAGED" and _scaling_mode_before(name, old, client) != "MANAGED":
+    # `old` is empty only for a pool taken over (AdoptExisting): then SES says what it is.
+    taken_over = not old
+    before = _scaling_mode_before(name, old, client) if props["ScalingMode"] == "MANAGED" or taken_over else "STANDARD"
+    if props["ScalingMode"] == "MANAGED" and before != "MANAGED":
         client.put_dedicated_ip_pool_scaling_attributes(PoolName=name, ScalingMode="MANAGED")
+    elif props["ScalingMode"] == "STANDARD" and before == "MANAGED":
+        # A known MANAGED to STANDARD change is a replacement (lifecycle); a pool taken over
+        # cannot be replaced under the same name.
+        raise InvalidProperty("ScalingMode", "the pool is MANAGED in SES, and SES cannot make it STANDARD again; declare MANAGED")
     return attributes(name, props, request)
 
 

@@ -63,6 +63,9 @@ class Record:
     # The request that created the resource: kept for good, so that a later delivery of that
     # request knows the resource as its own (see journal).
     created_by: str = ""
+    # The resource existed before the stack and was taken over (AdoptExisting): clean-up after
+    # a failed or abandoned request releases it and never deletes it.
+    adopted: bool = False
 
     def with_desired(self, desired: Mapping[str, str]) -> "Record":
         return replace(self, desired=dict(desired), managed_keys=self.managed_keys | set(desired))
@@ -84,6 +87,8 @@ class Record:
             values["PendingRequestId"] = self.pending_request_id
         if self.created_by:
             values["CreatedBy"] = self.created_by
+        if self.adopted:
+            values["Adopted"] = True
         return {key: _serialize(value) for key, value in values.items()}
 
     @classmethod
@@ -102,6 +107,7 @@ class Record:
             drift_repair=bool(values.get("TagDriftRepair", True)),
             pending_request_id=values.get("PendingRequestId", ""),
             created_by=values.get("CreatedBy", ""),
+            adopted=bool(values.get("Adopted", False)),
         )
 
     def made_by(self, request_id: str) -> bool:

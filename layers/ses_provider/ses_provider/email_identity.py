@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .errors import PartialCreate
 from .request import Request
-from .schema import TAG_SYNC_PROPERTIES, Boolean, Enum, Object, ResourceType, String, TAGS
+from .schema import ADOPTION_PROPERTIES, TAG_SYNC_PROPERTIES, Boolean, Enum, Object, ResourceType, String, TAGS
 from .tags import to_dict, to_list
 
 # A domain, or an address at a domain: no white space, no "::" of the failed-Create marker.
@@ -27,6 +27,7 @@ TYPE = ResourceType(
             ),
             "Tags": TAGS,
             **TAG_SYNC_PROPERTIES,
+            **ADOPTION_PROPERTIES,
             "DkimSigningAttributes": Object(
                 fields={
                     "NextSigningKeyLength": Enum("RSA_1024_BIT", "RSA_2048_BIT", doc="Easy DKIM key length."),

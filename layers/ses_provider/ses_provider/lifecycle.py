@@ -11,7 +11,7 @@ import logging
 from types import ModuleType
 from typing import Any, Callable, Mapping
 
-from . import desired_state, naming, tags
+from . import crash_safety, desired_state, naming, tags
 from .crash_safety import arn as _arn
 from .crash_safety import ledger
 from .errors import PartialCreate, ProviderError, error_code, ses_failure
@@ -56,17 +56,33 @@ def _desired_tags(props: dict, stack_tags: StackTags | None) -> dict[str, str]:
     return desired_state.merge(declared, inherited)
 
 
+def _check_adoption(props: dict) -> None:
+    """A Create (or a replacement) may take over an existing resource only when the provider
+    stack allows it: refused before any SES call otherwise."""
+    if props.get("AdoptExisting") and not crash_safety.adoption_allowed():
+        raise InvalidProperty(
+            "AdoptExisting",
+            "taking over existing resources is switched off for this provider; deploy the provider stack"
+            " with AllowAdoption=true to allow it",
+        )
+
+
 def create(
     resource: ModuleType, raw: Mapping, client, request: Request, stack_tags: StackTags | None = None, store=None
 ) -> tuple[str, dict]:
     props = _name_for_create(resource, parse(resource, raw), request)
+    _check_adoption(props)
     return _create_recorded(resource, props, _desired_tags(props, stack_tags), client, request, store)
 
 
 def _create_recorded(resource: ModuleType, props: dict, desired: dict, client, request: Request, store) -> tuple[str, dict]:
     name = props[resource.TYPE.name_property]
     safety = ledger(resource, client, request, store)
-    safety.claim(name)
+    if safety.claim(name, adopt=bool(props.get("AdoptExisting"))):
+        # It existed before the stack: taken over, never created.
+        attributes = safety.take_over(name, props, desired)
+        safety.save(name, props, desired, (), created_by=request.request_id, adopted=True)
+        return name, attributes
     try:
         physical_id, attributes = _create(resource, {**props, "Tags": tags.to_list(desired)}, client, request)
     except ProviderError as failed:
@@ -133,6 +149,7 @@ def update(
             )
         # A new physical id makes CloudFormation delete the old resource after the update,
         # or the new one if the stack rolls back: never delete-then-create here.
+        _check_adoption(props)
         try:
             return _create_recorded(resource, _name_for_create(resource, props, request), desired, client, request, store)
         except ProviderError as failed:

@@ -216,6 +216,17 @@ TAG_SYNC_PROPERTIES = {
     ),
 }
 
+# Taking over a resource that exists already (crash_safety.Ledger.claim), for every type.
+ADOPTION_PROPERTIES = {
+    "AdoptExisting": Boolean(
+        default=False,
+        extension=True,
+        doc="Take over a resource of this name that already exists in SES (when the provider stack allows it:"
+        " AllowAdoption); it is then brought to the declared properties and tags, and deleted with the stack"
+        " unless DeletionPolicy is Retain.",
+    ),
+}
+
 
 @dataclass(frozen=True)
 class ResourceType:
