@@ -17,17 +17,19 @@ tests/test_crash_retry.py):
   of the request computes the same name and no other request ever makes it.
 - **A resumed delivery looks before it creates.** `ListDeliverabilityTestReports` (which
   returns ReportName, FromEmailAddress, Subject and CreateDate) is searched for a report of
-  that name and sender created since the request started; found, it is adopted (its tags
-  converged, its record written), not created again. A first delivery makes no such call:
-  nothing of its own can exist yet.
+  that name and sender created since the request started, and whose record (if it has one)
+  is not another request's: the report that an Update replaces keeps its name and sender
+  and is excluded so. The newest match is adopted (its tags converged, its record written),
+  not created again. A first delivery makes no such call: nothing of its own can exist yet.
 - **A Create that may have reached SES** (a 5xx or a connection error after the request was
   sent) is not retried by botocore for this operation: a retry would be a second, charged
   test. The same search decides whether the call went through; if it did not, the answer is
   FAILED and CloudFormation rolls back (nothing to remove).
 
-What remains: with a declared ReportName, a report of the same name and sender that someone
-else creates between the start of the request and its retry would be taken for this
-request's own. Leave ReportName out to rule that out. Without the desired-state table (a
+What remains: with a declared ReportName, a report of the same name and sender without a
+record of this provider, made by someone else between the start of the request (less
+CLOCK_SKEW_SECONDS) and its retry, would be taken for this request's own when the crashed
+attempt made none. Leave ReportName out to rule that out. Without the desired-state table (a
 local run) nothing is adopted, as for the other types.
 
 Update: a change of Tags, PropagateStackTags or TagDriftRepair alone is synced in place like
@@ -174,7 +176,7 @@ _REFUSED = frozenset(
 )
 # The lookup of a resumed request allows for this much clock difference between the
 # function and SES (CreateDate is SES's clock, StartedAt the function's).
-CLOCK_SKEW_SECONDS = 300
+CLOCK_SKEW_SECONDS = 30
 
 
 def validate(props: dict) -> None:
@@ -235,7 +237,7 @@ def create_recorded(props: dict, desired: dict, client, request: Request, safety
     validate(props)
     name = props["ReportName"]
     recorded = safety.records
-    report_id = _made_by_this_request(props, client, request) if recorded and request.resumed else None
+    report_id = _made_by_this_request(props, client, request, safety) if recorded and request.resumed else None
     if report_id is not None:
         logger.info("adopting report %s, made by an earlier delivery of this request", report_id)
         attributes_ = _adopt(report_id, props, desired, client, request)
@@ -247,7 +249,7 @@ def create_recorded(props: dict, desired: dict, client, request: Request, safety
                 raise failure(name, props, request, error) from error
             # It may have landed: look, once.
             try:
-                report_id = _made_by_this_request(props, client, request)
+                report_id = _made_by_this_request(props, client, request, safety)
             except Exception:  # noqa: BLE001 - the first error is the one to report
                 report_id = None
             if report_id is None:
@@ -266,9 +268,10 @@ def _adopt(report_id: str, props: dict, desired: dict, client, request: Request)
         raise ses_failure(_module(), report_id, request, error, physical_id=report_id) from error
 
 
-def _made_by_this_request(props: dict, client, request: Request) -> str | None:
+def _made_by_this_request(props: dict, client, request: Request, safety) -> str | None:
     """The ReportId of the report this request made in an earlier attempt, if any: the
-    request's ReportName and sender, created since the request started."""
+    request's ReportName and sender, created since the request started, not recorded as
+    another request's."""
     since = request.started_at - CLOCK_SKEW_SECONDS
     found = []
     token = None
@@ -281,14 +284,19 @@ def _made_by_this_request(props: dict, client, request: Request) -> str | None:
                 report.get("ReportName") == props["ReportName"]
                 and report.get("FromEmailAddress") == props["FromEmailAddress"]
                 and when >= since
+                and _not_anothers(safety.record(report["ReportId"]), request)
             ):
                 found.append((when, report["ReportId"]))
         token = page.get("NextToken")
         if not token:
             break
     if len(found) > 1:
-        logger.warning("%d reports match this request; adopting the first", len(found))
-    return min(found)[1] if found else None
+        logger.warning("%d reports match this request; adopting the newest", len(found))
+    return max(found)[1] if found else None
+
+
+def _not_anothers(record, request: Request) -> bool:
+    return record is None or record.made_by(request.request_id)
 
 
 def update(report_id: str, props: dict, old: dict, client, request: Request) -> dict:
