@@ -259,3 +259,43 @@ def test_tag_sync_leaves_a_deleted_reports_tags_alone(ready):
 
     assert calls == [] and summary["resources"] == 0
     assert live_tags(ready.ses, report_arn)["team"] == "by-hand"
+
+
+# --- botocore's retries of the Create ------------------------------------------------------------
+
+
+def _retry_decision(client, **outcome):
+    from botocore.hooks import first_non_none_response
+
+    responses = client.meta.events.emit(
+        "needs-retry.sesv2.CreateDeliverabilityTestReport",
+        attempts=1,
+        operation=client.meta.service_model.operation_model("CreateDeliverabilityTestReport"),
+        request_dict={"context": {}},
+        **outcome,
+    )
+    return first_non_none_response(responses)
+
+
+def _answer(status: int, code: str):
+    from botocore.awsrequest import AWSResponse
+
+    return AWSResponse("https://email.us-east-1.amazonaws.com", status, {}, None), {"Error": {"Code": code}, "ResponseMetadata": {}}
+
+
+def test_botocore_never_sends_a_create_again_that_may_have_made_a_test_but_retries_throttling():
+    from ses_provider import client as ses_client
+    from ses_provider import deliverability_test_report
+
+    client = ses_client.make_client()
+    deliverability_test_report._guard(client)
+    deliverability_test_report._guard(client)  # registered once, however often a Create runs
+
+    from botocore.exceptions import ConnectionClosedError
+
+    # Both would be retried by botocore's standard mode without the guard.
+    broken = ConnectionClosedError(endpoint_url="https://email.us-east-1.amazonaws.com")
+    assert _retry_decision(client, response=None, caught_exception=broken) is False
+    assert _retry_decision(client, response=_answer(500, "InternalServiceErrorException"), caught_exception=None) is False
+    delay = _retry_decision(client, response=_answer(429, "TooManyRequestsException"), caught_exception=None)
+    assert isinstance(delay, (int, float)) and delay is not False  # SES refused it: retried
