@@ -14,7 +14,13 @@ map for a service on that service's first request.
 Not corrected (nothing here relies on it): names that a request refers to (an identity's
 default configuration set, a configuration set's sending pool) are not checked for existence;
 a BYODKIM private key is not validated; nothing is ever verified (DKIM and MAIL FROM stay
-PENDING, as for a real domain whose DNS records were never published).
+PENDING, as for a real domain whose DNS records were never published) unless a test says so
+with `verify_identity` (what SES does once it sees the DNS records or the link clicked).
+
+Predictive inbox placement tests (deliverability test reports) are missing in moto 5.2
+altogether; they are modelled here with the account's Deliverability dashboard subscription
+(off, as in a new account) and sender verification, each assumption with its source below.
+A test's results (placement statistics) are never produced: a report stays IN_PROGRESS.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import json
 import secrets
 import string
 import threading
+import time
 from typing import Any, Callable
 
 from moto.core.exceptions import JsonRESTError
@@ -63,6 +70,13 @@ class BadRequestException(JsonRESTError):
         super().__init__("BadRequestException", message)
 
 
+class MessageRejected(JsonRESTError):
+    code = 400  # the model's httpStatusCode for MessageRejected
+
+    def __init__(self, message: str):
+        super().__init__("MessageRejected", message)
+
+
 # --- helpers (self is a SESV2Response) --------------------------------------------------------
 
 _KINDS = {  # ARN resource kind -> the v1 backend's store (moto keeps SES v2 state there)
@@ -70,8 +84,14 @@ _KINDS = {  # ARN resource kind -> the v1 backend's store (moto keeps SES v2 sta
     "configuration-set": "config_sets",
     "dedicated-ip-pool": "dedicated_ip_pools",
     "contact-list": "contacts_lists",
+    "deliverability-test-report": "deliverability_test_reports",  # added by this module
 }
-_WHAT = {"identity": "Email identity", "configuration-set": "Configuration set", "dedicated-ip-pool": "Pool"}
+_WHAT = {
+    "identity": "Email identity",
+    "configuration-set": "Configuration set",
+    "dedicated-ip-pool": "Pool",
+    "deliverability-test-report": "Report",
+}
 
 
 def _core(self) -> Any:
@@ -84,7 +104,10 @@ def _arn(self, kind: str, name: str) -> str:
 
 
 def _store(self, kind: str) -> dict:
-    return getattr(_core(self), _KINDS[kind])
+    core = _core(self)
+    if not hasattr(core, _KINDS[kind]):  # a store that moto lacks (reports): made on first use
+        setattr(core, _KINDS[kind], {})
+    return getattr(core, _KINDS[kind])
 
 
 def _existing(self, kind: str, name: str) -> Any:
@@ -341,6 +364,100 @@ def put_dedicated_ip_pool_scaling_attributes(self) -> str:
     return "{}"
 
 
+# --- the Deliverability dashboard and predictive inbox placement tests ------------------------
+
+# DeliverabilityDashboardAccountStatus of the model: ACTIVE | PENDING_EXPIRATION | DISABLED.
+_DASHBOARD = "deliverability_dashboard_enabled"  # on moto's core backend: off unless Put
+
+
+def get_deliverability_dashboard_options(self) -> str:
+    """Missing in moto. SES: DashboardEnabled false and AccountStatus DISABLED until the
+    subscription is put (a new account has none; API reference of the operation)."""
+    enabled = bool(getattr(_core(self), _DASHBOARD, False))
+    return _json(
+        {
+            "DashboardEnabled": enabled,
+            "AccountStatus": "ACTIVE" if enabled else "DISABLED",
+            "ActiveSubscribedDomains": [],
+            "PendingExpirationSubscribedDomains": [],
+        }
+    )
+
+
+def put_deliverability_dashboard_option(self) -> str:
+    """Missing in moto: subscribe to (or leave) the Deliverability dashboard."""
+    setattr(_core(self), _DASHBOARD, bool(self._get_param("DashboardEnabled", False)))
+    return "{}"
+
+
+def _verified(self, address: str) -> bool:
+    """SES sends from an address when the address itself or its domain is a verified identity."""
+    identities = _core(self).email_identities
+    return any(
+        getattr(identities.get(name), "verified_for_sending_status", False)
+        for name in (address, address.rpartition("@")[2])
+    )
+
+
+def create_deliverability_test_report(self) -> str:
+    """Missing in moto. SES: a new test with an id of its choosing, IN_PROGRESS.
+    Without the dashboard subscription: NotFoundException "Unable to find a dashboard account
+    for <ACCOUNT>." (what SES answers GetDomainStatisticsReport without one, aws/aws-cli#5210;
+    assumed the same check here: the model lists NotFoundException for this operation, and
+    no source documents its message). An unverified sender: MessageRejected (400) "Email
+    address is not verified. ..." (SES's documented answer to SendEmail from an unverified
+    identity; assumed for the test message, which SES sends like any other message)."""
+    backend = self.sesv2_backend
+    if not getattr(_core(self), _DASHBOARD, False):
+        raise NotFoundException(f"Unable to find a dashboard account for <{backend.account_id}>.")
+    sender = self._get_param("FromEmailAddress") or ""
+    if not _verified(self, sender):
+        raise MessageRejected(
+            "Email address is not verified. The following identities failed the check in region"
+            f" {backend.region_name.upper()}: {sender}"
+        )
+    content = self._get_param("Content") or {}
+    if sum(form in content for form in ("Simple", "Raw", "Template")) != 1:
+        raise BadRequestException("Content must have exactly one of Simple, Raw or Template.")
+    report_id = secrets.token_hex(16)  # the real id's format is not documented
+    subject = ((content.get("Simple") or {}).get("Subject") or {}).get("Data")
+    _store(self, "deliverability-test-report")[report_id] = {
+        "ReportId": report_id,
+        "ReportName": self._get_param("ReportName"),
+        "Subject": subject,
+        "FromEmailAddress": sender,
+        "CreateDate": time.time(),
+        "DeliverabilityTestStatus": "IN_PROGRESS",
+    }
+    _core(self).tagger.tag_resource(_arn(self, "deliverability-test-report", report_id), self._get_param("Tags") or None)
+    return _json({"ReportId": report_id, "DeliverabilityTestStatus": "IN_PROGRESS"})
+
+
+def get_deliverability_test_report(self) -> str:
+    """Missing in moto. SES: the report's metadata and live tags; NotFoundException (404)
+    for an unknown id. Placement statistics are empty here (no mail is ever delivered)."""
+    report_id = self._get_param("ReportId")
+    report = _existing(self, "deliverability-test-report", report_id)
+    return _json(
+        {
+            "DeliverabilityTestReport": report,
+            "OverallPlacement": {},
+            "IspPlacements": [],
+            "Tags": _tags(self, "deliverability-test-report", report_id),
+        }
+    )
+
+
+def list_deliverability_test_reports(self) -> str:
+    """Missing in moto. SES: every test, whatever its status, paged (PageSize, NextToken)."""
+    reports = sorted(_store(self, "deliverability-test-report").values(), key=lambda r: (r["CreateDate"], r["ReportId"]))
+    size = int((self.querystring.get("PageSize") or [1000])[0])
+    start = int((self.querystring.get("NextToken") or [0])[0])
+    page = reports[start : start + size]
+    more = start + size < len(reports)
+    return _json({"DeliverabilityTestReports": page, "NextToken": str(start + size) if more else None})
+
+
 # --- tags -------------------------------------------------------------------------------------
 
 
@@ -383,6 +500,11 @@ _PATCHES: dict[str, Callable] = {
     "create_dedicated_ip_pool": create_dedicated_ip_pool,
     "delete_dedicated_ip_pool": delete_dedicated_ip_pool,
     "put_dedicated_ip_pool_scaling_attributes": put_dedicated_ip_pool_scaling_attributes,
+    "get_deliverability_dashboard_options": get_deliverability_dashboard_options,
+    "put_deliverability_dashboard_option": put_deliverability_dashboard_option,
+    "create_deliverability_test_report": create_deliverability_test_report,
+    "get_deliverability_test_report": get_deliverability_test_report,
+    "list_deliverability_test_reports": list_deliverability_test_reports,
     **{operation: _on_existing_resource(operation) for operation in ("tag_resource", "untag_resource", "list_tags_for_resource")},
 }
 
@@ -396,6 +518,10 @@ _ROUTES = [
     "{0}/v2/email/identities/(?P<EmailIdentity>[^/]+)/configuration-set$",
     *(f"{{0}}/v2/email/configuration-sets/(?P<ConfigurationSetName>[^/]+)/{option}$" for option in _CONFIGURATION_SET_OPTIONS),
     "{0}/v2/email/dedicated-ip-pools/(?P<PoolName>[^/]+)/scaling$",
+    "{0}/v2/email/deliverability-dashboard$",
+    "{0}/v2/email/deliverability-dashboard/test$",
+    "{0}/v2/email/deliverability-dashboard/test-reports$",
+    "{0}/v2/email/deliverability-dashboard/test-reports/(?P<ReportId>[^/]+)$",
 ]
 
 
@@ -412,3 +538,19 @@ def install() -> None:
         for route in _ROUTES:
             sesv2_urls.url_paths.setdefault(route, SESV2Response.dispatch)
         _installed = True
+
+
+# --- what tests set that SES decides from the outside -------------------------------------------
+
+
+def _backend(account: str, region: str) -> Any:
+    from moto.sesv2.models import sesv2_backends
+
+    return sesv2_backends[account][region].core_backend
+
+
+def verify_identity(account: str, region: str, identity: str) -> None:
+    """What SES does once it sees the DNS records of a domain or the link of an address
+    clicked: the identity becomes verified for sending. Moto never verifies anything."""
+    _backend(account, region).email_identities[identity].verified_for_sending_status = True
+

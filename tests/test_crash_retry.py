@@ -23,8 +23,9 @@ from dataclasses import dataclass
 import pytest
 
 from ses_provider import adapter
+from tests import moto_ses_fidelity
 from tests.conftest import FakeContext
-from tests.harness import Invoker, anew, arn, live_tags, load_event, logs_of
+from tests.harness import ACCOUNT, REGION, STACK_TAGS, Invoker, anew, arn, live_tags, load_event, logs_of
 
 TYPES = {
     "email_identity": ("identity", "EmailIdentity", lambda ses: [i["IdentityName"] for i in ses.list_email_identities()["EmailIdentities"]]),
@@ -230,10 +231,99 @@ def test_a_request_killed_after_any_ses_call_or_table_write_converges_when_lambd
     print(f"{function} {label}: {len(points)} crash points survived")
 
 
+# --- the crash matrix of a type whose id SES chooses: Custom::DeliverabilityTestReport -----------
+#
+# No name can be claimed before the Create; the retry finds the report its crashed attempt made
+# by the request's ReportName and sender (ses_provider/deliverability_test_report.py). Every
+# test is charged: after each sequence exactly one report exists per Create.
+
+REPORT = "deliverability_test_report"
+
+
+def report_set_up(env, setup: dict | None) -> str | None:
+    """An empty environment with the dashboard subscribed and the sender verified; then the
+    setup Create, whose ReportId is returned."""
+    env.reset()
+    env.ses.put_deliverability_dashboard_option(DashboardEnabled=True)
+    env.ses.create_email_identity(EmailIdentity="example.com")
+    moto_ses_fidelity.verify_identity(ACCOUNT, REGION, "example.com")
+    if setup is None:
+        return None
+    body = env.invoke(REPORT, setup)
+    assert body["Status"] == "SUCCESS", body["Reason"]
+    return body["PhysicalResourceId"]
+
+
+def report_paths():
+    create = load_event(REPORT, "create")
+    unnamed = anew(create, "generated")
+    unnamed["ResourceProperties"].pop("ReportName")
+    update = load_event(REPORT, "update")  # tags only: in place
+    new_test = anew(update, "new-content")
+    new_test["ResourceProperties"]["Content"]["Simple"]["Subject"]["Data"] = "Your August newsletter"
+    yield "create", None, create
+    yield "create without a name", None, unnamed
+    yield "update", create, update
+    yield "new test", create, new_test
+
+
+REPORT_CASES = list(report_paths())
+
+
+def report_ids(env) -> list[str]:
+    return sorted(r["ReportId"] for r in env.ses.list_deliverability_test_reports()["DeliverabilityTestReports"])
+
+
+@pytest.mark.parametrize("label, setup, template", REPORT_CASES, ids=[c[0] for c in REPORT_CASES])
+def test_a_report_request_killed_after_any_ses_call_or_table_write_makes_exactly_one_test_when_delivered_again(local, label, setup, template):
+    def the_event(report_id):
+        event = copy.deepcopy(template)
+        if report_id is not None:
+            event["PhysicalResourceId"] = report_id
+        return event
+
+    points = writes_of(local, REPORT, the_event(report_set_up(local, setup)))
+    assert any(point.startswith("ses ") for point in points)
+    assert "table PutItem" in points and "table UpdateItem" in points  # the journal's two writes
+
+    for point in range(1, len(points) + 1):
+        where = f"report {label}, killed after {points[point - 1]} ({point} of {len(points)})"
+        old_id = report_set_up(local, setup)
+        event = the_event(old_id)
+        before = report_ids(local)
+        crash_after(local, REPORT, event, point)
+
+        retried = fresh_invoker(local).invoke_full(REPORT, event)
+        TALLY[REPORT] += 1
+
+        assert retried.body["Status"] == "SUCCESS", f"{where}: {retried.body['Reason']}"
+        new_id = retried.body["PhysicalResourceId"]
+        made = sorted(set(report_ids(local)) - set(before))
+        if event["RequestType"] == "Create" or new_id != old_id:
+            assert made == [new_id], f"{where}: exactly one new test, got {made}"
+        else:
+            assert made == [], f"{where}: an in-place update made a test"
+        assert retried.body["Data"]["ReportId"] == new_id
+        expected = {**STACK_TAGS, **{t["Key"]: t["Value"] for t in event["ResourceProperties"]["Tags"]}}
+        assert live_tags(local.ses, arn("deliverability-test-report", new_id)) == expected, where
+        # Delivered once more, after it was answered: the same answer, no SES write.
+        again = fresh_invoker(local).invoke_full(REPORT, event)
+        assert (again.body["Status"], again.body["PhysicalResourceId"]) == ("SUCCESS", new_id), where
+        assert all(call.startswith(("Get", "List")) for call in again.ses_calls), f"{where}: {again.ses_calls}"
+        if old_id is not None and new_id != old_id:  # CloudFormation's clean-up of the old test
+            cleanup = delete_event(REPORT, old_id, event["OldResourceProperties"], "cleanup")
+            assert local.invoke(REPORT, cleanup)["Status"] == "SUCCESS", where
+        records = {record.arn: record for record in local.store().all()}
+        assert sorted(records) == [arn("deliverability-test-report", new_id)], f"{where}: records"
+        assert not any(record.pending_request_id for record in records.values()), where
+        assert len(report_ids(local)) == len(before) + len(made), where
+    print(f"report {label}: {len(points)} crash points survived")
+
+
 def test_the_crash_matrix_tried_every_type():
     if not TALLY:
         pytest.skip("run together with the crash matrix")
-    assert set(TALLY) == set(TYPES)
+    assert set(TALLY) == {*TYPES, REPORT}
     print(f"crash points tried: {sum(TALLY.values())} ({dict(TALLY)})")
 
 

@@ -14,7 +14,16 @@ from pathlib import Path
 import pytest
 from cfnlint.decode import cfn_yaml
 
-from ses_provider import crash_safety, journal, configuration_set, dedicated_ip_pool, desired_state, email_identity, tag_sync
+from ses_provider import (
+    configuration_set,
+    crash_safety,
+    dedicated_ip_pool,
+    deliverability_test_report,
+    desired_state,
+    email_identity,
+    journal,
+    tag_sync,
+)
 from ses_provider.adapter import TIMEOUT_MARGIN_SECONDS
 
 REPO = Path(__file__).resolve().parent.parent
@@ -26,6 +35,7 @@ FUNCTIONS = {
     "EmailIdentityFunction": email_identity,
     "ConfigurationSetFunction": configuration_set,
     "DedicatedIpPoolFunction": dedicated_ip_pool,
+    "DeliverabilityTestReportFunction": deliverability_test_report,
 }
 TAG_SYNC = "TagSyncFunction"
 ALL_FUNCTIONS = [*FUNCTIONS, TAG_SYNC]
@@ -41,7 +51,7 @@ CUSTOM_RESOURCE_EXTRAS = {
 TAG_SYNC_STATEMENTS = {
     "ConvergeTags": (
         {"ses:ListTagsForResource", "ses:TagResource", "ses:UntagResource"},
-        [{"Fn::Sub": f"arn:${{AWS::Partition}}:ses:${{AWS::Region}}:${{AWS::AccountId}}:{kind}/*"} for kind in ("identity", "configuration-set", "dedicated-ip-pool")],
+        [{"Fn::Sub": f"arn:${{AWS::Partition}}:ses:${{AWS::Region}}:${{AWS::AccountId}}:{kind}/*"} for kind in ("identity", "configuration-set", "dedicated-ip-pool", "deliverability-test-report")],
     ),
     "ReadAndUpdateDesiredTags": ({"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"}, [TABLE_ARN]),
     "QueryDesiredTagsByStack": ({"dynamodb:Query"}, [{"Fn::Sub": "${TagStateTable.Arn}/index/" + desired_state.BY_STACK_INDEX}]),
@@ -52,6 +62,7 @@ OUTPUTS = {
     "EmailIdentityServiceToken": "EmailIdentityFunction",
     "ConfigurationSetServiceToken": "ConfigurationSetFunction",
     "DedicatedIpPoolServiceToken": "DedicatedIpPoolFunction",
+    "DeliverabilityTestReportServiceToken": "DeliverabilityTestReportFunction",
 }
 # Resource types that an action authorizes besides the function's own, per the Service
 # Authorization Reference for Amazon SES v2: {function: {arn_kind: actions}}.
@@ -67,7 +78,17 @@ EXTRA_RESOURCES = {
         "mailmanager-archive": {"ses:CreateConfigurationSet", "ses:PutConfigurationSetArchivingOptions"},
     },
     "DedicatedIpPoolFunction": {},
+    "DeliverabilityTestReportFunction": {
+        # FromEmailAddress: the sending identity (SES's identity authorization policies list
+        # CreateDeliverabilityTestReport among the actions on an identity).
+        "identity": {"ses:CreateDeliverabilityTestReport"},
+        # No resource type in the reference: only "*" grants it (UNSCOPED).
+        "*": {"ses:ListDeliverabilityTestReports"},
+    },
 }
+# Actions of a TYPE.actions that the Service Authorization Reference defines with no resource
+# type: granted on "*" in a statement of their own, never on the type's ARN pattern.
+UNSCOPED = {"DeliverabilityTestReportFunction": {"ses:ListDeliverabilityTestReports"}}
 
 
 def ses_arn(kind: str) -> str:
@@ -109,7 +130,9 @@ def statements(template: dict, name: str) -> list[dict]:
 
 
 def resource_kind(resource) -> str:
-    """The SES resource type of a `!Sub arn:...:<kind>/*` Resource; fails on anything else."""
+    """The SES resource type of a `!Sub arn:...:<kind>/*` Resource ("*" for "*"); fails on anything else."""
+    if resource == "*":
+        return "*"
     assert isinstance(resource, dict) and set(resource) == {"Fn::Sub"}, f"not a !Sub ARN: {resource!r}"
     arn = resource["Fn::Sub"]
     prefix, _, kind = arn.rpartition(":")
@@ -120,6 +143,8 @@ def resource_kind(resource) -> str:
 
 def is_ses(statement: dict) -> bool:
     resources = _as_list(statement["Resource"])
+    if resources == ["*"]:  # an SES action without a resource type (UNSCOPED)
+        return all(action.startswith("ses:") for action in _as_list(statement["Action"]))
     return all(isinstance(r, dict) and ":ses:" in str(r.get("Fn::Sub", "")) for r in resources)
 
 
@@ -145,7 +170,7 @@ def grants(template: dict, name: str) -> dict[str, set[str]]:
     return granted
 
 
-def test_the_functions_are_the_three_resource_types_and_tag_sync(template):
+def test_the_functions_are_the_four_resource_types_and_tag_sync(template):
     functions = {n for n, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
     assert functions == set(ALL_FUNCTIONS)
 
@@ -158,7 +183,7 @@ def test_policy_actions_are_exactly_the_modules_type_actions(template, name):
     # The statement on the function's own resource type lists every action, once.
     own = [s for s in statements(template, name) if s["Resource"] == {"Fn::Sub": ses_arn(FUNCTIONS[name].TYPE.arn_kind)}]
     assert len(own) == 1
-    assert sorted(own[0]["Action"]) == sorted(actions)
+    assert sorted(own[0]["Action"]) == sorted(set(actions) - UNSCOPED.get(name, set()))
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)
@@ -182,6 +207,13 @@ def test_adoption_is_the_provider_owners_decision_and_off_unless_they_switch_it_
 
 
 @pytest.mark.parametrize("name", ALL_FUNCTIONS)
+def test_only_actions_without_a_resource_type_are_granted_on_every_resource(template, name):
+    for statement in statements(template, name):
+        if _as_list(statement["Resource"]) == ["*"]:
+            assert set(_as_list(statement["Action"])) == UNSCOPED.get(name), statement["Sid"]
+
+
+@pytest.mark.parametrize("name", ALL_FUNCTIONS)
 def test_policy_has_no_wildcard_action(template, name):
     for statement in statements(template, name):
         for action in _as_list(statement["Action"]):
@@ -192,7 +224,7 @@ def test_policy_has_no_wildcard_action(template, name):
 def test_policy_resources_are_the_types_ses_arn_plus_only_the_justified_extras(template, name):
     own_kind = FUNCTIONS[name].TYPE.arn_kind
     granted = grants(template, name)
-    assert granted[own_kind] == set(FUNCTIONS[name].TYPE.actions)
+    assert granted[own_kind] == set(FUNCTIONS[name].TYPE.actions) - UNSCOPED.get(name, set())
     extras = {kind: actions for kind, actions in granted.items() if kind != own_kind}
     assert extras == EXTRA_RESOURCES[name]
 

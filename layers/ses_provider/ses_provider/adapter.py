@@ -214,6 +214,8 @@ class Delivery:
         self.lock = threading.Lock()
         self.sent: Answer | None = None  # set once, by whoever answers first
         self.claimed_name = ""
+        self.started_at = time.time()  # the request's start: the journal's, once it is read
+        self.resumed = False
 
     @contextmanager
     def cleaning_up(self) -> Iterator[None]:
@@ -271,6 +273,7 @@ class Delivery:
                 return None
             if earlier is not None:
                 logger.info("resuming a request whose earlier delivery did not answer")
+                self.resumed, self.started_at = True, earlier.started_at
         return self.dispatch(request_type)
 
     def dispatch(self, request_type: str) -> Answer:
@@ -321,6 +324,8 @@ class Delivery:
             request_id=self.event["RequestId"],
             arns=ArnBuilder.from_function_arn(self.context.invoked_function_arn),
             on_claim=self._claimed,
+            started_at=self.started_at,
+            resumed=self.resumed,
         )
 
     def ledger(self) -> crash_safety.Ledger:

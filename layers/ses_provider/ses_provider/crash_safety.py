@@ -66,6 +66,8 @@ def ledger(resource: ModuleType, client, request: Request, store) -> "Ledger":
 class Ledger:
     """The claims and records of one request for one resource type."""
 
+    records = True  # a table holds claims and records: what exists can be proved ours
+
     def __init__(self, resource: ModuleType, client, request: Request, store):
         self.resource, self.client, self.request, self.store = resource, client, request, store
 
@@ -298,6 +300,8 @@ class Ledger:
 class Unrecorded(Ledger):
     """No table: nothing is claimed or recorded, and nothing is removed that needs a record
     to prove it ours. A replacement half made by this very request is still removed."""
+
+    records = False
 
     def claim(self, name: str, adopt: bool = False) -> bool:
         return False  # without a record, a resource is only ever created

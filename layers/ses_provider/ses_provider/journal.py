@@ -77,6 +77,7 @@ class Entry:
     fingerprint: str
     intents: tuple[str, ...] = ()  # names this request may create (a Create, a replacement)
     answer: Answer | None = None
+    started_at: float = 0.0  # when the first delivery began (0: unknown, an older entry)
 
 
 def fingerprint(event: Mapping[str, Any]) -> str:
@@ -104,6 +105,7 @@ class Journal:
             **self._key(request_id),
             "Fingerprint": {"S": print_},
             TTL_ATTRIBUTE: {"N": str(int(self._clock()) + TTL_SECONDS)},
+            "StartedAt": {"N": repr(float(self._clock()))},
         }
         if intents:
             item["Intents"] = {"L": [{"S": name} for name in intents]}
@@ -146,4 +148,5 @@ def _entry(request_id: str, item: Mapping) -> Entry:
         fingerprint=values.get("Fingerprint", ""),
         intents=tuple(values.get("Intents") or ()),
         answer=Answer.from_value(answer) if answer else None,
+        started_at=float(values.get("StartedAt") or 0),
     )

@@ -28,6 +28,8 @@ def parse(resource: ModuleType, raw: Mapping[str, Any] | None) -> dict:
     """Coerce and validate properties; raises InvalidProperty naming the property."""
     props = resource.TYPE.coerce(raw)
     tags.validate(props.get("Tags"))
+    if hasattr(resource, "validate"):  # rules across properties that the schema cannot state
+        resource.validate(props)
     return props
 
 
@@ -78,6 +80,14 @@ def create(
 def _create_recorded(resource: ModuleType, props: dict, desired: dict, client, request: Request, store) -> tuple[str, dict]:
     name = props[resource.TYPE.name_property]
     safety = ledger(resource, client, request, store)
+    if hasattr(resource, "create_recorded"):
+        # SES chooses the id: no name to claim; the module's own crash safety.
+        try:
+            return resource.create_recorded(props, desired, client, request, safety)
+        except (InvalidProperty, ProviderError):
+            raise
+        except Exception as error:
+            raise ses_failure(resource, name, request, error) from error
     if safety.claim(name, adopt=bool(props.get("AdoptExisting"))):
         # It existed before the stack: taken over, never created.
         attributes = safety.take_over(name, props, desired)
@@ -193,6 +203,8 @@ def owns(resource: ModuleType, physical_id: str, raw: Mapping | None, request: R
     when none was declared, a name that naming.generate made for this stack and logical id.
     The failed-Create marker and ids that CloudFormation or another provider made up match neither.
     """
+    if hasattr(resource, "owns"):  # an id that SES chose
+        return resource.owns(physical_id, raw, request)
     if not resource.TYPE.is_valid_name(physical_id):
         return False
     declared = (raw or {}).get(resource.TYPE.name_property)

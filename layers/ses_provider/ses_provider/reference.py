@@ -9,10 +9,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from . import configuration_set, dedicated_ip_pool, email_identity
+from . import configuration_set, dedicated_ip_pool, deliverability_test_report, email_identity
 from .schema import Array, Boolean, Field, Integer, Object, String
 
-MODULES = (email_identity, configuration_set, dedicated_ip_pool)
+MODULES = (email_identity, configuration_set, dedicated_ip_pool, deliverability_test_report)
 START, END = "<!-- reference:start -->", "<!-- reference:end -->"
 
 
@@ -52,7 +52,8 @@ def render() -> str:
             "",
             f"### `{kind.type_name}`",
             "",
-            f"Drop-in for `{kind.native_type}`. `Ref` returns the {kind.name_property}.",
+            (f"Drop-in for `{kind.native_type}`. " if kind.native_type else "No native CloudFormation type. ")
+            + f"`Ref` returns the {kind.ref or kind.name_property}.",
             "",
             "| Property | Type | Required | Update | Description |",
             "|---|---|---|---|---|",

@@ -19,3 +19,8 @@ class Request:
     # Told the name once a Create has claimed it: from then on the name is this resource's
     # even if the request ends before SES answers (the adapter's timeout answer uses it).
     on_claim: Callable[[str], None] | None = None
+    # When the request was first started (the journal's entry), and whether this delivery
+    # resumes one that did not answer: a type whose id SES chooses looks for what the
+    # earlier attempt made (deliverability_test_report).
+    started_at: float = 0.0
+    resumed: bool = False

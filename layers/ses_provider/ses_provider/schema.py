@@ -240,6 +240,8 @@ class ResourceType:
     properties: Object
     actions: tuple[str, ...]  # IAM actions the module calls, for the function's policy
     attributes: Mapping[str, str]  # Fn::GetAtt name -> description
+    # What Ref returns when it is not the name property (an id that SES chooses).
+    ref: str = ""
 
     def coerce(self, raw: Mapping[str, Any] | None) -> dict:
         if raw is not None and not isinstance(raw, Mapping):
