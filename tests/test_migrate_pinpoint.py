@@ -527,6 +527,11 @@ def test_a_pool_without_a_name_takes_the_one_given_on_the_command_line(tmp_path)
 # --- refusals --------------------------------------------------------------------------------------
 
 
+def test_a_read_only_property_set_in_the_template_is_refused(tmp_path):
+    (problem,) = problems(tmp_path, IDENTITY.replace("      DkimSigningEnabled", "      IdentityDNSRecordName1: x\n      DkimSigningEnabled"))
+    assert problem.startswith("Domain: IdentityDNSRecordName1 is not a property of AWS::PinpointEmail::Identity that a template can set")
+
+
 def test_a_pool_without_a_name_is_refused_naming_the_resource_and_the_option(tmp_path):
     (problem,) = problems(tmp_path, HEAD + "  Pool:\n    Type: AWS::PinpointEmail::DedicatedIpPool\n")
     assert problem.startswith("Pool: PoolName is not set") and "--name Pool=" in problem
@@ -539,12 +544,12 @@ def test_a_name_for_a_resource_that_is_not_migrated_is_refused(tmp_path):
 
 def test_an_unknown_property_is_refused_naming_the_resource_and_the_property(tmp_path):
     (problem,) = problems(tmp_path, IDENTITY.replace("      DkimSigningEnabled", "      DkimSigningKeyLength: RSA_2048_BIT\n      DkimSigningEnabled"))
-    assert problem.startswith("Domain: DkimSigningKeyLength is not a property")
+    assert problem.startswith("Domain: DkimSigningKeyLength is not a property of AWS::PinpointEmail::Identity")
 
 
 def test_tls_policy_is_refused_because_pinpoints_delivery_options_have_none(tmp_path):
     (problem,) = problems(tmp_path, CONFIGURATION_SET.replace("{ SendingPoolName: !Ref Pool }", "{ SendingPoolName: !Ref Pool, TlsPolicy: REQUIRE }"))
-    assert problem.startswith("Set: DeliveryOptions.TlsPolicy is not a property")
+    assert problem.startswith("Set: DeliveryOptions.TlsPolicy is not a property of AWS::PinpointEmail::ConfigurationSet")
     # cfn-lint agrees: the Pinpoint template itself is invalid.
     assert any("TlsPolicy" in e for e in lint_errors(CONFIGURATION_SET.replace("{ SendingPoolName: !Ref Pool }", "{ SendingPoolName: !Ref Pool, TlsPolicy: REQUIRE }")))
 

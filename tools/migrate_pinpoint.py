@@ -248,7 +248,7 @@ def _put(target: dict, path: str, value: Any) -> None:
     target[last] = value
 
 
-def _translate(node: Any, value: Any, where: str, out: dict, problems: list[str], label: str) -> None:
+def _translate(node: Any, value: Any, where: str, out: dict, problems: list[str], label: str, kind: str) -> None:
     """Translate `value` (at Pinpoint path `where`) by `node` into `out`."""
     if isinstance(node, Refuse):
         problems.append(f"{label}: {where} {node.reason}")
@@ -269,9 +269,9 @@ def _translate(node: Any, value: Any, where: str, out: dict, problems: list[str]
         for name, item in value.items():
             child = f"{where}.{name}" if where else name
             if name not in node.fields:
-                problems.append(f"{label}: {child} is not a property of the Pinpoint type; it cannot be translated")
+                problems.append(f"{label}: {child} is not a property of {kind} that a template can set; it cannot be translated")
                 continue
-            _translate(node.fields[name], item, child, inner, problems, label)
+            _translate(node.fields[name], item, child, inner, problems, label, kind)
     elif isinstance(node, Each):
         if not isinstance(value, list):
             kind = "built by an intrinsic function" if is_intrinsic(value) else f"not a list ({value!r})"
@@ -280,7 +280,7 @@ def _translate(node: Any, value: Any, where: str, out: dict, problems: list[str]
         items = []
         for index, item in enumerate(value):
             holder: dict = {}
-            _translate(node.item, item, f"{where}[{index}]", holder, problems, label)
+            _translate(node.item, item, f"{where}[{index}]", holder, problems, label, kind)
             if not isinstance(node.item, Leaf):
                 items.append(holder)
             elif node.item.target in holder:  # a value, not an object: Leaf("") writes it under ""
@@ -298,7 +298,7 @@ def _ensure(out: dict, path: str) -> dict:
 
 def translate_properties(pinpoint_type: str, properties: Any, label: str, problems: list[str]) -> dict:
     out: dict = {}
-    _translate(MIGRATIONS[pinpoint_type].properties, {} if properties is None else properties, "", out, problems, label)
+    _translate(MIGRATIONS[pinpoint_type].properties, {} if properties is None else properties, "", out, problems, label, pinpoint_type)
     return out
 
 
