@@ -1,0 +1,715 @@
+"""tools.migrate_pinpoint: AWS::PinpointEmail::* templates to the two templates of a safe move.
+
+The input side is checked against the AWS::PinpointEmail::* registry schemas that cfn-lint
+ships and botocore's pinpoint-email model; the output side against the native AWS::SES::*
+schemas, botocore's SES models and this provider's types.
+
+Not here yet, the end-to-end test through the real handlers. It needs, once the
+event-destination type and adoption are merged: a Custom::ConfigurationSetEventDestination
+module and function (export ${stack}-ConfigurationSetEventDestinationServiceToken, Ref
+returning what the step-2 template's Refs expect); `AdoptExisting` in every type's schema
+and the provider's `AllowAdoption` parameter in the harness; then, on the loopback SES of
+tests/harness.py: create the SES resources that before.yaml's Pinpoint resources made
+(identity, configuration set, pool, SNS event destination, tags), deliver Create events
+built from step2.yaml's translated properties (AdoptExisting "true", CloudFormation's
+string coercion) with adoption allowed, and check SUCCESS with the same names as physical
+ids, every property and tag in SES unchanged or as declared, DkimDNSTokenName1..3 equal to
+what the Pinpoint identity had, and no SES Create or Delete call; with adoption disallowed,
+the same Creates FAILED naming the existing resource and SES untouched.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import botocore.session
+import cfnlint.data.schemas
+import pytest
+import yaml
+from cfnlint.api import lint
+from cfnlint.decode import decode_str
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ses_provider import configuration_set, dedicated_ip_pool, email_identity
+from tools import migrate_pinpoint as tool
+from tools.migrate_pinpoint import Each, Leaf, Obj, Refuse, Refused
+
+REPO = Path(__file__).resolve().parent.parent
+SCHEMAS = Path(cfnlint.data.schemas.__file__).parent
+NATIVE = {
+    "AWS::PinpointEmail::Identity": "AWS::SES::EmailIdentity",
+    "AWS::PinpointEmail::ConfigurationSet": "AWS::SES::ConfigurationSet",
+    "AWS::PinpointEmail::DedicatedIpPool": "AWS::SES::DedicatedIpPool",
+    "AWS::PinpointEmail::ConfigurationSetEventDestination": "AWS::SES::ConfigurationSetEventDestination",
+}
+OURS = {"Custom::EmailIdentity": email_identity, "Custom::ConfigurationSet": configuration_set, "Custom::DedicatedIpPool": dedicated_ip_pool}
+
+
+def registry_schema(type_name: str) -> dict:
+    providers = json.loads((SCHEMAS / "providers" / "us-east-1.json").read_text())
+    return json.loads((SCHEMAS / "resources" / f"{providers[type_name]}.json").read_text())
+
+
+def resolve(schema: dict, node: dict) -> dict:
+    while "$ref" in node:
+        node = schema["definitions"][node["$ref"].rsplit("/", 1)[-1]]
+    return node
+
+
+def schema_paths(schema: dict, node: dict, prefix: str = "") -> set[str]:
+    """Every property path of a registry schema node: "A", "A.B", "A[].B"."""
+    node = resolve(schema, node)
+    paths = set()
+    if node.get("type") == "array" and "items" in node:
+        item = resolve(schema, node["items"])
+        if item.get("type") == "object":
+            return schema_paths(schema, item, prefix + "[]")
+        return paths
+    for name, child in node.get("properties", {}).items():
+        path = f"{prefix}.{name}" if prefix else name
+        paths.add(path)
+        paths |= schema_paths(schema, child, path)
+    return paths
+
+
+def writable_paths(type_name: str) -> set[str]:
+    schema = registry_schema(type_name)
+    read_only = {p.removeprefix("/properties/").replace("/", ".") for p in schema.get("readOnlyProperties", [])}
+    return {p for p in schema_paths(schema, {"type": "object", "properties": schema["properties"]}) if p.split(".")[0].split("[")[0] not in read_only}
+
+
+def table_paths(node, prefix: str = "", target: str = "") -> dict[str, str | None]:
+    """{Pinpoint path: target path (None when refused)} of a translation table."""
+    join = lambda a, b: f"{a}.{b}" if a and b else (a or b)  # noqa: E731
+    if isinstance(node, Refuse):
+        return {prefix: None}
+    if isinstance(node, Leaf):
+        return {prefix: join(target, node.target)} if prefix else {}
+    if isinstance(node, Each):
+        here = join(target, node.target) + "[]"
+        inner = table_paths(node.item, prefix + "[]", here)
+        return {prefix: here.removesuffix("[]"), **{k: v for k, v in inner.items() if k != prefix + "[]"}}
+    result = {prefix: join(target, node.target or "")} if prefix else {}
+    for name, child in node.fields.items():
+        result |= table_paths(child, join(prefix, name), join(target, node.target or ""))
+    return result
+
+
+def strip_items(path: str) -> str:
+    return path.replace("[]", "")
+
+
+# --- the tables against the schemas ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("pinpoint_type", tool.MIGRATIONS)
+def test_every_writable_pinpoint_property_is_translated_or_refused_and_no_other(pinpoint_type):
+    table = table_paths(tool.MIGRATIONS[pinpoint_type].properties)
+    refused = [path for path, target in table.items() if target is None]
+    # A refused object is refused whole: what it contains needs no entry.
+    expected = {p for p in writable_paths(pinpoint_type) if not any(p.startswith(r + ".") for r in refused)}
+    assert set(table) == expected
+
+
+@pytest.mark.parametrize("pinpoint_type", tool.MIGRATIONS)
+def test_every_target_is_a_property_of_the_native_ses_type(pinpoint_type):
+    native = {strip_items(p) for p in writable_paths(NATIVE[pinpoint_type])}
+    targets = {strip_items(t) for t in table_paths(tool.MIGRATIONS[pinpoint_type].properties).values() if t}
+    assert targets - native == set()
+
+
+def _our_paths(fields: dict, prefix: str = "") -> set[str]:
+    paths = set()
+    for name, field in fields.items():
+        path = f"{prefix}.{name}" if prefix else name
+        paths.add(path)
+        if hasattr(field, "fields"):
+            paths |= _our_paths(field.fields, path)
+        if hasattr(getattr(field, "items", None), "fields"):
+            paths |= _our_paths(field.items.fields, path)
+    return paths
+
+
+@pytest.mark.parametrize("pinpoint_type", [t for t, m in tool.MIGRATIONS.items() if m.custom_type in OURS])
+def test_every_target_is_a_property_of_this_providers_type(pinpoint_type):
+    migration = tool.MIGRATIONS[pinpoint_type]
+    ours = _our_paths(OURS[migration.custom_type].TYPE.properties.fields)
+    targets = {strip_items(t) for t in table_paths(migration.properties).values() if t}
+    assert targets - ours == set()
+    assert OURS[migration.custom_type].TYPE.name_property == table_paths(migration.properties)[migration.name_property]
+
+
+def test_the_only_refused_property_is_the_pinpoint_destination():
+    refused = [(t, p) for t, m in tool.MIGRATIONS.items() for p, target in table_paths(m.properties).items() if target is None]
+    assert refused == [("AWS::PinpointEmail::ConfigurationSetEventDestination", "EventDestination.PinpointDestination")]
+
+
+def test_identity_attributes_are_the_read_only_dns_records_and_translate_to_dkim_token_attributes():
+    schema = registry_schema("AWS::PinpointEmail::Identity")
+    records = {p.removeprefix("/properties/") for p in schema["readOnlyProperties"]} - {"Id"}
+    attributes = tool.MIGRATIONS["AWS::PinpointEmail::Identity"].attributes
+    assert set(attributes) == records
+    assert set(attributes.values()) <= set(email_identity.TYPE.attributes)
+    assert all(re.sub(r"IdentityDNSRecord(Name|Value)", r"DkimDNSToken\1", k) == v for k, v in attributes.items())
+
+
+def test_event_types_are_pinpoints_enum_translated_to_the_ses_v1_values_of_the_native_type():
+    session = botocore.session.get_session()
+    assert set(tool.EVENT_TYPES) == set(session.get_service_model("pinpoint-email").shape_for("EventType").enum)
+    v1 = session.get_service_model("ses").shape_for("EventType").enum
+    assert set(tool.EVENT_TYPES.values()) <= set(v1)
+    native = registry_schema("AWS::SES::ConfigurationSetEventDestination")["definitions"]["EventDestination"]
+    described = native["properties"]["MatchingEventTypes"]["description"]
+    assert all(re.search(rf"\b{value}\b", described) for value in tool.EVENT_TYPES.values())
+
+
+def test_dimension_sources_are_pinpoints_enum_translated_to_the_native_lower_case_values():
+    session = botocore.session.get_session()
+    assert set(tool.DIMENSION_SOURCES) == set(session.get_service_model("pinpoint-email").shape_for("DimensionValueSource").enum)
+    native = registry_schema("AWS::SES::ConfigurationSetEventDestination")["definitions"]["DimensionConfiguration"]
+    enum = native["properties"]["DimensionValueSource"]["enum"]
+    assert all(value in enum and value[0].islower() for value in tool.DIMENSION_SOURCES.values())
+
+
+# --- running the tool ---------------------------------------------------------------------------
+
+HEAD = "AWSTemplateFormatVersion: '2010-09-09'\nResources:\n"
+
+
+def decoded(text: str) -> dict:
+    template, matches = decode_str(text)
+    assert matches == []
+    return tool.plain(template)
+
+
+def run(tmp_path: Path, text: str, names: dict | None = None, suffix: str = ".yaml") -> tuple[dict, dict, str, str]:
+    source = tmp_path / f"template{suffix}"
+    source.write_text(text)
+    first, second = tool.migrate(source, names)
+    return decoded(first), decoded(second), first, second
+
+
+def problems(tmp_path: Path, text: str, names: dict | None = None) -> list[str]:
+    source = tmp_path / "template.yaml"
+    source.write_text(text)
+    with pytest.raises(Refused) as refused:
+        tool.migrate(source, names)
+    return refused.value.problems
+
+
+def lint_errors(text: str) -> list[str]:
+    return [f"{m.rule.id} {m.message} (line {m.linenumber})" for m in lint(text) if m.rule.id[0] in "EW"]
+
+
+def token(kind: str) -> dict:
+    return {"Fn::ImportValue": {"Fn::Sub": f"${{ProviderStack}}-{kind}ServiceToken"}}
+
+
+IDENTITY = HEAD + """\
+  Domain:
+    Type: AWS::PinpointEmail::Identity
+    Properties:
+      Name: orders.example.com
+      DkimSigningEnabled: false
+      FeedbackForwardingEnabled: true
+      MailFromAttributes:
+        MailFromDomain: bounce.orders.example.com
+        BehaviorOnMxFailure: REJECT_MESSAGE
+      Tags:
+        - { Key: team, Value: orders }
+"""
+
+
+def test_identity_translates_name_dkim_feedback_mail_from_and_tags(tmp_path):
+    _, second, _, _ = run(tmp_path, IDENTITY)
+    assert second["Resources"] == {
+        "DomainSes": {
+            "Type": "Custom::EmailIdentity",
+            "Properties": {
+                "ServiceToken": token("EmailIdentity"),
+                "AdoptExisting": True,
+                "EmailIdentity": "orders.example.com",
+                "DkimAttributes": {"SigningEnabled": False},
+                "FeedbackAttributes": {"EmailForwardingEnabled": True},
+                "MailFromAttributes": {"MailFromDomain": "bounce.orders.example.com", "BehaviorOnMxFailure": "REJECT_MESSAGE"},
+                "Tags": [{"Key": "team", "Value": "orders"}],
+            },
+        }
+    }
+
+
+CONFIGURATION_SET = HEAD + """\
+  Pool:
+    Type: AWS::PinpointEmail::DedicatedIpPool
+    Properties:
+      PoolName: orders-bulk
+      Tags: [{ Key: team, Value: orders }]
+  Set:
+    Type: AWS::PinpointEmail::ConfigurationSet
+    Properties:
+      Name: orders
+      DeliveryOptions: { SendingPoolName: !Ref Pool }
+      ReputationOptions: { ReputationMetricsEnabled: true }
+      SendingOptions: { SendingEnabled: false }
+      TrackingOptions: { CustomRedirectDomain: track.example.com }
+      Tags: [{ Key: cost-center, Value: "4711" }]
+"""
+
+
+def test_configuration_set_translates_every_option_and_its_pool_reference(tmp_path):
+    _, second, _, _ = run(tmp_path, CONFIGURATION_SET)
+    assert second["Resources"]["SetSes"] == {
+        "Type": "Custom::ConfigurationSet",
+        "Properties": {
+            "ServiceToken": token("ConfigurationSet"),
+            "AdoptExisting": True,
+            "Name": "orders",
+            "DeliveryOptions": {"SendingPoolName": {"Ref": "PoolSes"}},
+            "ReputationOptions": {"ReputationMetricsEnabled": True},
+            "SendingOptions": {"SendingEnabled": False},
+            "TrackingOptions": {"CustomRedirectDomain": "track.example.com"},
+            "Tags": [{"Key": "cost-center", "Value": "4711"}],
+        },
+    }
+
+
+def test_dedicated_pool_translates_name_and_tags_and_leaves_scaling_mode_to_its_default(tmp_path):
+    _, second, _, _ = run(tmp_path, CONFIGURATION_SET)
+    assert second["Resources"]["PoolSes"] == {
+        "Type": "Custom::DedicatedIpPool",
+        "Properties": {
+            "ServiceToken": token("DedicatedIpPool"),
+            "AdoptExisting": True,
+            "PoolName": "orders-bulk",
+            "Tags": [{"Key": "team", "Value": "orders"}],
+        },
+    }
+    assert dedicated_ip_pool.TYPE.properties.fields["ScalingMode"].default == "STANDARD"
+
+
+EVENT_DESTINATION = HEAD + """\
+  Set:
+    Type: AWS::PinpointEmail::ConfigurationSet
+    Properties: { Name: orders }
+  Events:
+    Type: AWS::PinpointEmail::ConfigurationSetEventDestination
+    Properties:
+      ConfigurationSetName: !Ref Set
+      EventDestinationName: to-everywhere
+      EventDestination:
+        Enabled: true
+        MatchingEventTypes: [SEND, REJECT, BOUNCE, COMPLAINT, DELIVERY, OPEN, CLICK, RENDERING_FAILURE]
+        CloudWatchDestination:
+          DimensionConfigurations:
+            - { DimensionName: campaign, DimensionValueSource: MESSAGE_TAG, DefaultDimensionValue: none }
+            - { DimensionName: sender, DimensionValueSource: EMAIL_HEADER, DefaultDimensionValue: none }
+            - { DimensionName: link, DimensionValueSource: LINK_TAG, DefaultDimensionValue: none }
+        KinesisFirehoseDestination:
+          DeliveryStreamArn: arn:aws:firehose:us-east-1:123456789012:deliverystream/ses
+          IamRoleArn: arn:aws:iam::123456789012:role/ses-firehose
+        SnsDestination:
+          TopicArn: arn:aws:sns:us-east-1:123456789012:ses-events
+"""
+
+
+def test_event_destination_translates_name_event_types_dimensions_firehose_and_sns(tmp_path):
+    _, second, _, _ = run(tmp_path, EVENT_DESTINATION)
+    assert second["Resources"]["EventsSes"] == {
+        "Type": "Custom::ConfigurationSetEventDestination",
+        "Properties": {
+            "ServiceToken": token("ConfigurationSetEventDestination"),
+            "AdoptExisting": True,
+            "ConfigurationSetName": {"Ref": "SetSes"},
+            "EventDestination": {
+                "Name": "to-everywhere",
+                "Enabled": True,
+                "MatchingEventTypes": ["send", "reject", "bounce", "complaint", "delivery", "open", "click", "renderingFailure"],
+                "CloudWatchDestination": {
+                    "DimensionConfigurations": [
+                        {"DimensionName": "campaign", "DimensionValueSource": "messageTag", "DefaultDimensionValue": "none"},
+                        {"DimensionName": "sender", "DimensionValueSource": "emailHeader", "DefaultDimensionValue": "none"},
+                        {"DimensionName": "link", "DimensionValueSource": "linkTag", "DefaultDimensionValue": "none"},
+                    ]
+                },
+                "KinesisFirehoseDestination": {
+                    "DeliveryStreamARN": "arn:aws:firehose:us-east-1:123456789012:deliverystream/ses",
+                    "IAMRoleARN": "arn:aws:iam::123456789012:role/ses-firehose",
+                },
+                "SnsDestination": {"TopicARN": "arn:aws:sns:us-east-1:123456789012:ses-events"},
+            },
+        },
+    }
+
+
+def test_an_empty_destination_object_stays_present(tmp_path):
+    text = EVENT_DESTINATION.split("        CloudWatchDestination:")[0] + "        CloudWatchDestination: {}\n"
+    _, second, _, _ = run(tmp_path, text)
+    assert second["Resources"]["EventsSes"]["Properties"]["EventDestination"]["CloudWatchDestination"] == {}
+
+
+def test_property_values_that_are_intrinsic_functions_are_carried_as_they_are(tmp_path):
+    text = HEAD + """\
+  Domain:
+    Type: AWS::PinpointEmail::Identity
+    Properties:
+      Name: !Sub "mail.${AWS::StackName}.example.com"
+      DkimSigningEnabled: !If [Signed, true, !Ref AWS::NoValue]
+Conditions:
+  Signed: !Equals [!Ref AWS::Region, us-east-1]
+"""
+    _, second, _, _ = run(tmp_path, text)
+    properties = second["Resources"]["DomainSes"]["Properties"]
+    assert properties["EmailIdentity"] == {"Fn::Sub": "mail.${AWS::StackName}.example.com"}
+    assert properties["DkimAttributes"] == {"SigningEnabled": {"Fn::If": ["Signed", True, {"Ref": "AWS::NoValue"}]}}
+
+
+# --- the two steps -------------------------------------------------------------------------------
+
+EVERYTHING = IDENTITY + CONFIGURATION_SET.removeprefix(HEAD) + "  Events:" + EVENT_DESTINATION.split("  Events:")[1] + """\
+  Topic:
+    Type: AWS::SNS::Topic
+    DependsOn: Domain
+  Records:
+    Type: AWS::Route53::RecordSetGroup
+    Properties:
+      HostedZoneName: orders.example.com.
+      RecordSets:
+        - Name: !GetAtt Domain.IdentityDNSRecordName1
+          Type: CNAME
+          TTL: "1800"
+          ResourceRecords: [!GetAtt [Domain, IdentityDNSRecordValue1]]
+  Alarm:
+    Type: AWS::CloudWatch::Alarm
+    DependsOn: [Events, Topic]
+    Properties:
+      AlarmDescription: !Sub "Bounces of ${Set} (not ${!Set}), signed by ${Domain.IdentityDNSRecordName2} in ${AWS::Region}"
+      Namespace: AWS/SES
+      MetricName: Bounce
+      Dimensions:
+        - Name: ses:configuration-set
+          Value: !Sub ["${Name}", { Name: !Ref Set }]
+        - Name: pool
+          Value: !Sub ["${Pool}", { Pool: literal }]
+      Statistic: Sum
+      Period: 300
+      EvaluationPeriods: 1
+      Threshold: 10
+      ComparisonOperator: GreaterThanThreshold
+Outputs:
+  SetName:
+    Value: !Ref Set
+    Export: { Name: !Sub "${AWS::StackName}-SetName" }
+  SetArn:
+    Value: !Sub "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:configuration-set/${Set}"
+  DkimName3:
+    Value: !GetAtt Domain.IdentityDNSRecordName3
+  DkimValue3:
+    Value: !Join ["", [!GetAtt Domain.IdentityDNSRecordValue3]]
+"""
+
+
+def test_step1_adds_retain_to_every_pinpoint_resource_and_changes_nothing_else(tmp_path):
+    source = decoded(EVERYTHING)
+    first, _, _, _ = run(tmp_path, EVERYTHING)
+    pinpoint = {"Domain", "Pool", "Set", "Events"}
+    for name, resource in source["Resources"].items():
+        expected = {**resource, **tool.RETAIN} if name in pinpoint else resource
+        assert first["Resources"][name] == expected, name
+    assert {k: v for k, v in first.items() if k != "Resources"} == {k: v for k, v in source.items() if k != "Resources"}
+
+
+def test_step1_overrides_a_delete_policy_and_step2_carries_the_original(tmp_path):
+    text = IDENTITY.replace("    Type: AWS::PinpointEmail::Identity\n", "    Type: AWS::PinpointEmail::Identity\n    DeletionPolicy: Delete\n")
+    first, second, _, _ = run(tmp_path, text)
+    assert first["Resources"]["Domain"]["DeletionPolicy"] == "Retain"
+    assert second["Resources"]["DomainSes"]["DeletionPolicy"] == "Delete"
+    assert "UpdateReplacePolicy" not in second["Resources"]["DomainSes"]
+
+
+def test_step2_removes_the_pinpoint_resources_and_adds_the_custom_ones_under_new_ids(tmp_path):
+    _, second, _, _ = run(tmp_path, EVERYTHING)
+    types = {name: resource["Type"] for name, resource in second["Resources"].items()}
+    assert types == {
+        "DomainSes": "Custom::EmailIdentity",
+        "PoolSes": "Custom::DedicatedIpPool",
+        "SetSes": "Custom::ConfigurationSet",
+        "EventsSes": "Custom::ConfigurationSetEventDestination",
+        "Records": "AWS::Route53::RecordSetGroup",
+        "Alarm": "AWS::CloudWatch::Alarm",
+        "Topic": "AWS::SNS::Topic",
+    }
+    assert all(r["Properties"]["AdoptExisting"] is True for r in second["Resources"].values() if r["Type"].startswith("Custom::"))
+
+
+def test_step2_adds_the_provider_stack_parameter_before_resources(tmp_path):
+    _, second, _, _ = run(tmp_path, IDENTITY)
+    assert second["Parameters"] == {"ProviderStack": {"Type": "String", "Default": "ses-custom-resources"}}
+    assert list(second) == ["AWSTemplateFormatVersion", "Parameters", "Resources"]
+
+
+def test_step2_keeps_an_existing_provider_stack_parameter_and_the_other_parameters(tmp_path):
+    text = IDENTITY.replace("Resources:\n", "Parameters:\n  ProviderStack: { Type: String, Default: mine }\n  Other: { Type: String }\nResources:\n")
+    _, second, _, _ = run(tmp_path, text)
+    assert second["Parameters"] == {"ProviderStack": {"Type": "String", "Default": "mine"}, "Other": {"Type": "String"}}
+
+
+def test_a_new_logical_id_that_is_taken_gets_a_number(tmp_path):
+    text = IDENTITY + "  DomainSes:\n    Type: AWS::SNS::Topic\n"
+    _, second, _, _ = run(tmp_path, text)
+    assert second["Resources"]["DomainSes2"]["Type"] == "Custom::EmailIdentity"
+    assert second["Resources"]["DomainSes"]["Type"] == "AWS::SNS::Topic"
+
+
+def test_condition_and_metadata_are_carried_to_the_new_resource(tmp_path):
+    text = IDENTITY.replace(
+        "    Type: AWS::PinpointEmail::Identity\n",
+        "    Type: AWS::PinpointEmail::Identity\n    Condition: InProduction\n    Metadata: { Owner: orders }\n",
+    ) + "Conditions:\n  InProduction: !Equals [!Ref AWS::AccountId, '123456789012']\n"
+    _, second, _, _ = run(tmp_path, text)
+    resource = second["Resources"]["DomainSes"]
+    assert (resource["Condition"], resource["Metadata"]) == ("InProduction", {"Owner": "orders"})
+
+
+def test_refs_getatts_subs_and_depends_on_name_the_new_resources(tmp_path):
+    _, second, _, _ = run(tmp_path, EVERYTHING)
+    assert second["Resources"]["Topic"]["DependsOn"] == "DomainSes"
+    records = second["Resources"]["Records"]
+    assert records["Properties"]["RecordSets"][0]["Name"] == {"Fn::GetAtt": ["DomainSes", "DkimDNSTokenName1"]}
+    assert records["Properties"]["RecordSets"][0]["ResourceRecords"] == [{"Fn::GetAtt": ["DomainSes", "DkimDNSTokenValue1"]}]
+    alarm = second["Resources"]["Alarm"]
+    assert alarm["DependsOn"] == ["EventsSes", "Topic"]
+    assert alarm["Properties"]["AlarmDescription"] == {
+        "Fn::Sub": "Bounces of ${SetSes} (not ${!Set}), signed by ${DomainSes.DkimDNSTokenName2} in ${AWS::Region}"
+    }
+    # A variable of the Sub's own map shadows a resource of the same name; its value is rewritten.
+    assert alarm["Properties"]["Dimensions"][0]["Value"] == {"Fn::Sub": ["${Name}", {"Name": {"Ref": "SetSes"}}]}
+    assert alarm["Properties"]["Dimensions"][1]["Value"] == {"Fn::Sub": ["${Pool}", {"Pool": "literal"}]}
+    assert second["Outputs"] == {
+        "SetName": {"Value": {"Ref": "SetSes"}, "Export": {"Name": {"Fn::Sub": "${AWS::StackName}-SetName"}}},
+        "SetArn": {"Value": {"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:configuration-set/${SetSes}"}},
+        "DkimName3": {"Value": {"Fn::GetAtt": ["DomainSes", "DkimDNSTokenName3"]}},
+        "DkimValue3": {"Value": {"Fn::Join": ["", [{"Fn::GetAtt": ["DomainSes", "DkimDNSTokenValue3"]}]]}},
+    }
+
+
+def test_a_getatt_in_its_long_string_form_is_rewritten(tmp_path):
+    text = IDENTITY + "Outputs:\n  Name2:\n    Value: { 'Fn::GetAtt': Domain.IdentityDNSRecordName2 }\n"
+    _, second, _, text2 = run(tmp_path, text)
+    assert "Value: !GetAtt DomainSes.DkimDNSTokenName2\n" in text2
+    assert second["Outputs"]["Name2"]["Value"] == {"Fn::GetAtt": ["DomainSes", "DkimDNSTokenName2"]}
+
+
+def test_references_in_conditions_are_rewritten_too(tmp_path):
+    text = IDENTITY + "Conditions:\n  Odd: !Equals [!Ref Domain, orders.example.com]\n"
+    _, second, _, _ = run(tmp_path, text)
+    assert second["Conditions"] == {"Odd": {"Fn::Equals": [{"Ref": "DomainSes"}, "orders.example.com"]}}
+
+
+def test_references_to_other_resources_and_pseudo_parameters_are_left_alone(tmp_path):
+    _, second, _, _ = run(tmp_path, EVERYTHING)
+    source = decoded(EVERYTHING)
+    assert second["Resources"]["Alarm"]["Properties"]["Namespace"] == source["Resources"]["Alarm"]["Properties"]["Namespace"]
+    assert "${AWS::Region}" in second["Resources"]["Alarm"]["Properties"]["AlarmDescription"]["Fn::Sub"]
+
+
+def test_a_pool_without_a_name_takes_the_one_given_on_the_command_line(tmp_path):
+    text = HEAD + "  Pool:\n    Type: AWS::PinpointEmail::DedicatedIpPool\n"
+    _, second, _, _ = run(tmp_path, text, {"Pool": "stack-pool-1a2b3c"})
+    assert second["Resources"]["PoolSes"]["Properties"]["PoolName"] == "stack-pool-1a2b3c"
+
+
+# --- refusals --------------------------------------------------------------------------------------
+
+
+def test_a_read_only_property_set_in_the_template_is_refused(tmp_path):
+    (problem,) = problems(tmp_path, IDENTITY.replace("      DkimSigningEnabled", "      IdentityDNSRecordName1: x\n      DkimSigningEnabled"))
+    assert problem.startswith("Domain: IdentityDNSRecordName1 is not a property of AWS::PinpointEmail::Identity that a template can set")
+
+
+def test_a_pool_without_a_name_is_refused_naming_the_resource_and_the_option(tmp_path):
+    (problem,) = problems(tmp_path, HEAD + "  Pool:\n    Type: AWS::PinpointEmail::DedicatedIpPool\n")
+    assert problem.startswith("Pool: PoolName is not set") and "--name Pool=" in problem
+
+
+def test_a_name_for_a_resource_that_is_not_migrated_is_refused(tmp_path):
+    (problem,) = problems(tmp_path, IDENTITY, {"Nothing": "x"})
+    assert "Nothing is not an AWS::PinpointEmail::* resource" in problem
+
+
+def test_an_unknown_property_is_refused_naming_the_resource_and_the_property(tmp_path):
+    (problem,) = problems(tmp_path, IDENTITY.replace("      DkimSigningEnabled", "      DkimSigningKeyLength: RSA_2048_BIT\n      DkimSigningEnabled"))
+    assert problem.startswith("Domain: DkimSigningKeyLength is not a property of AWS::PinpointEmail::Identity")
+
+
+def test_tls_policy_is_refused_because_pinpoints_delivery_options_have_none(tmp_path):
+    (problem,) = problems(tmp_path, CONFIGURATION_SET.replace("{ SendingPoolName: !Ref Pool }", "{ SendingPoolName: !Ref Pool, TlsPolicy: REQUIRE }"))
+    assert problem.startswith("Set: DeliveryOptions.TlsPolicy is not a property of AWS::PinpointEmail::ConfigurationSet")
+    # cfn-lint agrees: the Pinpoint template itself is invalid.
+    assert any("TlsPolicy" in e for e in lint_errors(CONFIGURATION_SET.replace("{ SendingPoolName: !Ref Pool }", "{ SendingPoolName: !Ref Pool, TlsPolicy: REQUIRE }")))
+
+
+def test_a_pinpoint_destination_is_refused(tmp_path):
+    text = EVENT_DESTINATION.replace("        SnsDestination:", "        PinpointDestination:\n          ApplicationArn: arn:aws:mobiletargeting:us-east-1:123456789012:apps/abc\n        SnsDestination:")
+    (problem,) = problems(tmp_path, text)
+    assert problem.startswith("Events: EventDestination.PinpointDestination sends events to an Amazon Pinpoint project")
+
+
+def test_a_getatt_with_no_equivalent_is_refused_naming_where_it_is(tmp_path):
+    (problem,) = problems(tmp_path, IDENTITY + "Outputs:\n  Id:\n    Value: !GetAtt Domain.Id\n")
+    assert problem.startswith("Outputs.Id: Fn::GetAtt Domain.Id has no equivalent on Custom::EmailIdentity")
+
+
+def test_a_sub_attribute_with_no_equivalent_is_refused(tmp_path):
+    (problem,) = problems(tmp_path, CONFIGURATION_SET + "Outputs:\n  Id:\n    Value: !Sub '${Set.Id}'\n")
+    assert problem.startswith("Outputs.Id: Fn::GetAtt Set.Id has no equivalent on Custom::ConfigurationSet")
+
+
+def test_an_event_type_that_is_not_pinpoints_is_refused(tmp_path):
+    (problem,) = problems(tmp_path, EVENT_DESTINATION.replace("[SEND, REJECT,", "[send, REJECT,"))
+    assert problem.startswith("Events: EventDestination.MatchingEventTypes[0] is 'send'; only the literal values SEND")
+
+
+def test_an_event_type_given_by_an_intrinsic_function_is_refused(tmp_path):
+    (problem,) = problems(tmp_path, EVENT_DESTINATION.replace("[SEND, REJECT,", "[!Ref AWS::NoValue, REJECT,"))
+    assert "MatchingEventTypes[0] is an intrinsic function" in problem
+
+
+def test_an_unknown_dimension_source_is_refused(tmp_path):
+    (problem,) = problems(tmp_path, EVENT_DESTINATION.replace("DimensionValueSource: LINK_TAG", "DimensionValueSource: linkTag"))
+    assert problem.startswith("Events: EventDestination.CloudWatchDestination.DimensionConfigurations[2].DimensionValueSource is 'linkTag'")
+
+
+def test_an_object_built_by_an_intrinsic_function_is_refused(tmp_path):
+    text = IDENTITY.replace(
+        "      MailFromAttributes:\n        MailFromDomain: bounce.orders.example.com\n        BehaviorOnMxFailure: REJECT_MESSAGE\n",
+        "      MailFromAttributes: !If [Always, { MailFromDomain: bounce.orders.example.com }, !Ref AWS::NoValue]\n",
+    )
+    assert "!If" in text
+    (problem,) = problems(tmp_path, text)
+    assert problem.startswith("Domain: MailFromAttributes is built by an intrinsic function")
+
+
+def test_a_template_without_pinpoint_resources_is_refused(tmp_path):
+    (problem,) = problems(tmp_path, HEAD + "  Topic:\n    Type: AWS::SNS::Topic\n")
+    assert "no AWS::PinpointEmail::* resource" in problem
+
+
+def test_every_problem_is_reported_at_once(tmp_path):
+    text = EVERYTHING.replace("      DkimSigningEnabled: false", "      Nonsense: 1").replace("[SEND, REJECT,", "[SENT, REJECT,")
+    text += "  Id:\n    Value: !GetAtt Set.Id\n"
+    found = problems(tmp_path, text)
+    assert [p.split(":")[0] for p in found] == ["Domain", "Events", "Outputs.Id"]
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tools.migrate_pinpoint", *args], cwd=REPO, capture_output=True, text=True, timeout=120)
+
+
+def test_the_command_refuses_with_status_2_names_the_problem_and_writes_nothing(tmp_path):
+    source = tmp_path / "template.yaml"
+    source.write_text(IDENTITY + "Outputs:\n  Id:\n    Value: !GetAtt Domain.Id\n")
+    result = _cli(str(source), "--out", str(tmp_path / "migration"))
+    assert result.returncode == 2
+    assert "Outputs.Id: Fn::GetAtt Domain.Id has no equivalent" in result.stderr
+    assert not (tmp_path / "migration").exists()
+
+
+def test_the_command_writes_step1_and_step2_that_cfn_lint_accepts(tmp_path):
+    source = tmp_path / "template.yaml"
+    source.write_text(EVERYTHING)
+    result = _cli(str(source), "--out", str(tmp_path / "migration"))
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "migration").iterdir()) == ["step1.yaml", "step2.yaml"]
+    cfn_lint = Path(sys.executable).parent / "cfn-lint"
+    lint_run = subprocess.run([str(cfn_lint), *(str(p) for p in sorted((tmp_path / "migration").iterdir()))], capture_output=True, text=True, timeout=300)
+    assert lint_run.returncode == 0, lint_run.stdout + lint_run.stderr
+
+
+# --- cfn-lint, YAML and JSON ---------------------------------------------------------------------
+
+
+def test_the_input_fixture_is_a_valid_pinpoint_template():
+    assert lint_errors(EVERYTHING) == []
+
+
+@pytest.mark.parametrize("step", [0, 1], ids=["step1", "step2"])
+def test_both_steps_pass_cfn_lint(tmp_path, step):
+    texts = run(tmp_path, EVERYTHING)[2:]
+    assert lint_errors(texts[step]) == []
+
+
+def test_the_lint_check_can_fail_a_broken_step():
+    assert lint_errors(HEAD + "  X:\n    Type: Custom::EmailIdentity\n    Properties:\n      X: !GetAtt Nowhere.Arn\n") != []
+
+
+def test_short_forms_are_read_and_written_back_short(tmp_path):
+    _, _, first, second = run(tmp_path, EVERYTHING)
+    for text in (first, second):
+        assert "Ref:" not in text and "Fn::GetAtt" not in text and "Fn::If" not in text
+        assert "Fn::Join" not in text and "Fn::Equals" not in text
+    assert "SendingPoolName: !Ref PoolSes" in second
+    assert "Name: !GetAtt DomainSes.DkimDNSTokenName1" in second
+    assert "ServiceToken: !ImportValue\n        Fn::Sub: ${ProviderStack}-EmailIdentityServiceToken" in second
+    assert "SendingPoolName: !Ref Pool\n" in first
+
+
+def test_no_yaml_aliases_are_written_even_for_repeated_values():
+    shared = {"Key": "team", "Value": "orders"}
+    text = tool.dump({"Resources": {"A": {"Type": "AWS::SNS::Topic", "Properties": {"Tags": [shared, shared]}}}})
+    assert "&" not in text and "*" not in text
+
+
+def test_the_output_starts_with_a_comment_that_says_which_step_it_is(tmp_path):
+    _, _, first, second = run(tmp_path, IDENTITY)
+    assert first.startswith("# Step 1 of 2") and second.startswith("# Step 2 of 2")
+
+
+def test_json_input_gives_the_same_steps_as_yaml(tmp_path):
+    as_json = json.dumps(decoded(EVERYTHING), default=str)
+    first_json, second_json, _, _ = run(tmp_path, as_json, suffix=".json")
+    first_yaml, second_yaml, _, _ = run(tmp_path, EVERYTHING)
+    assert (first_json, second_json) == (first_yaml, second_yaml)
+
+
+def test_an_unquoted_template_version_date_is_written_back_as_a_date(tmp_path):
+    first, second, text1, _ = run(tmp_path, IDENTITY.replace("'2010-09-09'", "2010-09-09"))
+    assert first["AWSTemplateFormatVersion"] == second["AWSTemplateFormatVersion"] == datetime.date(2010, 9, 9)
+    assert "AWSTemplateFormatVersion: 2010-09-09\n" in text1
+
+
+NAMES = st.from_regex(r"[A-Za-z][A-Za-z0-9]{0,8}(\.[A-Za-z0-9]{1,5})?", fullmatch=True)
+SCALARS = st.one_of(
+    st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=20),
+    st.sampled_from(["true", "yes", "null", "1800", "!x", "*a", "&b", "- x", "a: b", "${X}", "{a}", "[1]", "#c", " ", "'", '"']),
+    st.booleans(),
+    st.integers(),
+)
+FUNCTIONS = sorted(set(tool.SHORT_FORMS) - {"Ref", "Fn::GetAtt"})
+
+
+def _intrinsics(children):
+    return st.one_of(
+        st.builds(lambda n: {"Ref": n}, NAMES),
+        st.builds(lambda r, a: {"Fn::GetAtt": [r, a]}, NAMES.filter(lambda n: "." not in n), NAMES),
+        st.builds(lambda f, a: {f: a}, st.sampled_from(FUNCTIONS), st.one_of(SCALARS.filter(lambda s: isinstance(s, str)), st.lists(children, max_size=3), st.dictionaries(NAMES, children, max_size=2))),
+        st.lists(children, max_size=3),
+        st.dictionaries(NAMES, children, min_size=2, max_size=3),
+    )
+
+
+VALUES = st.recursive(SCALARS, _intrinsics, max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(VALUES)
+def test_whatever_is_written_reads_back_the_same_through_cfn_lints_decoder(value):
+    text = tool.dump({"Value": value})
+    template, matches = decode_str(text)
+    assert matches == []
+    assert tool.plain(template) == {"Value": value}, text

@@ -1,0 +1,623 @@
+"""Move a template's AWS::PinpointEmail::* resources to this provider's Custom::* types.
+
+    python -m tools.migrate_pinpoint TEMPLATE --out DIR [--name LOGICAL_ID=NAME ...]
+
+TEMPLATE is YAML (short forms such as !Ref, !GetAtt, !Sub included) or JSON, read with
+cfn-lint's own decoder. Two templates are written, to be deployed in this order:
+
+  DIR/step1.yaml  every AWS::PinpointEmail::* resource gets DeletionPolicy: Retain and
+                  UpdateReplacePolicy: Retain; nothing else changes.
+  DIR/step2.yaml  each of them is replaced by the matching Custom::* resource under a new
+                  logical id (the old one plus "Ses"), with AdoptExisting: true and the
+                  provider's service token; every Ref, Fn::GetAtt, ${} of Fn::Sub and
+                  DependsOn naming an old resource names the new one. Removing the old
+                  resources deletes nothing: step 1 made them Retain.
+
+--name gives the SES name of a resource whose template leaves it to CloudFormation (a
+DedicatedIpPool without PoolName): adoption needs the name of what it adopts.
+
+Whatever cannot be translated exactly (a property that AWS::PinpointEmail::* does not
+have, a PinpointDestination, an Fn::GetAtt attribute with no equivalent, an event type or
+dimension source that is not Pinpoint's, an object built by an intrinsic function) is
+refused: every problem is printed, naming the resource and the property, nothing is
+written, and the exit status is 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import datetime
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+EXIT_REFUSED = 2
+SUFFIX = "Ses"
+PROVIDER_PARAMETER = "ProviderStack"
+PROVIDER_DEFAULT = "ses-custom-resources"
+RETAIN = {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
+# Resource attributes carried from the old resource to the new one. DeletionPolicy and
+# UpdateReplacePolicy are carried as the input template had them (step 1's Retain is for
+# the move only); anything else is refused.
+CARRIED_ATTRIBUTES = ("Condition", "DependsOn", "Metadata", "DeletionPolicy", "UpdateReplacePolicy")
+
+
+class Refused(Exception):
+    """What the tool cannot translate exactly; one message per problem."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+# --- the translation tables ----------------------------------------------------------------
+#
+# A Pinpoint property is translated by a node: Leaf (a value copied, or mapped through a
+# table of literal values), Obj (an object whose fields are translated in turn), Each (a
+# list whose items are), Refuse. Target paths are dotted, relative to the object the node
+# writes into. tests/test_migrate_pinpoint.py checks every Pinpoint path against the
+# AWS::PinpointEmail::* registry schemas and every target against the native AWS::SES::*
+# ones and this provider's types.
+
+
+@dataclass(frozen=True)
+class Leaf:
+    target: str
+    values: dict[str, str] | None = None  # literal value -> translated literal value
+
+
+@dataclass(frozen=True)
+class Obj:
+    target: str | None  # None: write into the current object (a list item, the Properties)
+    fields: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Each:
+    target: str
+    item: Any  # Obj(None, ...) or Leaf("", values)
+
+
+@dataclass(frozen=True)
+class Refuse:
+    reason: str
+
+
+@dataclass(frozen=True)
+class Migration:
+    custom_type: str
+    token: str  # the provider's export: ${ProviderStack}-<token>ServiceToken
+    name_property: str | None  # the Pinpoint property that names the SES resource
+    properties: Obj
+    attributes: dict[str, str] = field(default_factory=dict)  # Pinpoint GetAtt -> ours
+
+
+TAGS = Each("Tags", Obj(None, {"Key": Leaf("Key"), "Value": Leaf("Value")}))
+
+# Pinpoint's EventType values (upper case, as the SES v2 API) -> the native
+# AWS::SES::ConfigurationSetEventDestination's (SES v1, camel case).
+EVENT_TYPES = {
+    "SEND": "send",
+    "REJECT": "reject",
+    "BOUNCE": "bounce",
+    "COMPLAINT": "complaint",
+    "DELIVERY": "delivery",
+    "OPEN": "open",
+    "CLICK": "click",
+    "RENDERING_FAILURE": "renderingFailure",
+}
+DIMENSION_SOURCES = {"MESSAGE_TAG": "messageTag", "EMAIL_HEADER": "emailHeader", "LINK_TAG": "linkTag"}
+
+MIGRATIONS: dict[str, Migration] = {
+    "AWS::PinpointEmail::Identity": Migration(
+        custom_type="Custom::EmailIdentity",
+        token="EmailIdentity",
+        name_property="Name",
+        properties=Obj(
+            None,
+            {
+                "Name": Leaf("EmailIdentity"),
+                "DkimSigningEnabled": Leaf("DkimAttributes.SigningEnabled"),
+                "FeedbackForwardingEnabled": Leaf("FeedbackAttributes.EmailForwardingEnabled"),
+                "MailFromAttributes": Obj(
+                    "MailFromAttributes",
+                    {"MailFromDomain": Leaf("MailFromDomain"), "BehaviorOnMxFailure": Leaf("BehaviorOnMxFailure")},
+                ),
+                "Tags": TAGS,
+            },
+        ),
+        attributes={
+            **{f"IdentityDNSRecordName{i}": f"DkimDNSTokenName{i}" for i in (1, 2, 3)},
+            **{f"IdentityDNSRecordValue{i}": f"DkimDNSTokenValue{i}" for i in (1, 2, 3)},
+        },
+    ),
+    "AWS::PinpointEmail::ConfigurationSet": Migration(
+        custom_type="Custom::ConfigurationSet",
+        token="ConfigurationSet",
+        name_property="Name",
+        properties=Obj(
+            None,
+            {
+                "Name": Leaf("Name"),
+                "DeliveryOptions": Obj("DeliveryOptions", {"SendingPoolName": Leaf("SendingPoolName")}),
+                "ReputationOptions": Obj("ReputationOptions", {"ReputationMetricsEnabled": Leaf("ReputationMetricsEnabled")}),
+                "SendingOptions": Obj("SendingOptions", {"SendingEnabled": Leaf("SendingEnabled")}),
+                "TrackingOptions": Obj("TrackingOptions", {"CustomRedirectDomain": Leaf("CustomRedirectDomain")}),
+                "Tags": TAGS,
+            },
+        ),
+    ),
+    "AWS::PinpointEmail::DedicatedIpPool": Migration(
+        custom_type="Custom::DedicatedIpPool",
+        token="DedicatedIpPool",
+        name_property="PoolName",
+        # No ScalingMode in Pinpoint: the custom type's default, STANDARD, is what Pinpoint made.
+        properties=Obj(None, {"PoolName": Leaf("PoolName"), "Tags": TAGS}),
+    ),
+    "AWS::PinpointEmail::ConfigurationSetEventDestination": Migration(
+        custom_type="Custom::ConfigurationSetEventDestination",
+        token="ConfigurationSetEventDestination",
+        name_property="EventDestinationName",
+        properties=Obj(
+            None,
+            {
+                "ConfigurationSetName": Leaf("ConfigurationSetName"),
+                "EventDestinationName": Leaf("EventDestination.Name"),
+                "EventDestination": Obj(
+                    "EventDestination",
+                    {
+                        "Enabled": Leaf("Enabled"),
+                        "MatchingEventTypes": Each("MatchingEventTypes", Leaf("", EVENT_TYPES)),
+                        "CloudWatchDestination": Obj(
+                            "CloudWatchDestination",
+                            {
+                                "DimensionConfigurations": Each(
+                                    "DimensionConfigurations",
+                                    Obj(
+                                        None,
+                                        {
+                                            "DimensionName": Leaf("DimensionName"),
+                                            "DimensionValueSource": Leaf("DimensionValueSource", DIMENSION_SOURCES),
+                                            "DefaultDimensionValue": Leaf("DefaultDimensionValue"),
+                                        },
+                                    ),
+                                )
+                            },
+                        ),
+                        # The native type spells these ARN in capitals.
+                        "KinesisFirehoseDestination": Obj(
+                            "KinesisFirehoseDestination",
+                            {"DeliveryStreamArn": Leaf("DeliveryStreamARN"), "IamRoleArn": Leaf("IAMRoleARN")},
+                        ),
+                        "SnsDestination": Obj("SnsDestination", {"TopicArn": Leaf("TopicARN")}),
+                        "PinpointDestination": Refuse(
+                            "sends events to an Amazon Pinpoint project, which SES v2 event destinations of "
+                            "AWS::SES::ConfigurationSetEventDestination cannot do; move it to SNS, Firehose, "
+                            "CloudWatch or EventBridge first"
+                        ),
+                    },
+                ),
+            },
+        ),
+    ),
+}
+
+INTRINSIC_KEYS = {"Ref", "Condition"}
+
+
+def is_intrinsic(value: Any) -> bool:
+    return isinstance(value, dict) and len(value) == 1 and (next(iter(value)) in INTRINSIC_KEYS or next(iter(value)).startswith("Fn::"))
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def plain(value: Any) -> Any:
+    """cfn-lint's nodes (dict_node, str_node, list_node) as plain dict, str and list."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if isinstance(value, str):
+        return str(value)
+    return value
+
+
+def load(path: Path) -> dict:
+    from cfnlint.decode import decode
+
+    template, matches = decode(str(path))
+    if matches or not isinstance(template, dict):
+        reasons = "; ".join(str(getattr(m, "message", m)) for m in matches) or "not a template"
+        raise Refused([f"{path}: cannot be read: {reasons}"])
+    return plain(template)
+
+
+# --- translating properties ----------------------------------------------------------------
+
+
+def _put(target: dict, path: str, value: Any) -> None:
+    *parents, last = path.split(".")
+    for part in parents:
+        target = target.setdefault(part, {})
+    target[last] = value
+
+
+def _translate(node: Any, value: Any, where: str, out: dict, problems: list[str], label: str, kind: str) -> None:
+    """Translate `value` (at Pinpoint path `where`) by `node` into `out`."""
+    if isinstance(node, Refuse):
+        problems.append(f"{label}: {where} {node.reason}")
+    elif isinstance(node, Leaf):
+        if node.values is None:
+            _put(out, node.target, value)
+        elif isinstance(value, str) and value in node.values:
+            _put(out, node.target, node.values[value])
+        else:
+            shown = "an intrinsic function" if is_intrinsic(value) else repr(value)
+            problems.append(f"{label}: {where} is {shown}; only the literal values {', '.join(node.values)} can be translated")
+    elif isinstance(node, Obj):
+        if not isinstance(value, dict) or is_intrinsic(value):
+            kind = "built by an intrinsic function" if is_intrinsic(value) else f"not an object ({value!r})"
+            problems.append(f"{label}: {where} is {kind}; only a literal object can be translated")
+            return
+        inner = out if node.target is None else _ensure(out, node.target)
+        for name, item in value.items():
+            child = f"{where}.{name}" if where else name
+            if name not in node.fields:
+                problems.append(f"{label}: {child} is not a property of {kind} that a template can set; it cannot be translated")
+                continue
+            _translate(node.fields[name], item, child, inner, problems, label, kind)
+    elif isinstance(node, Each):
+        if not isinstance(value, list):
+            kind = "built by an intrinsic function" if is_intrinsic(value) else f"not a list ({value!r})"
+            problems.append(f"{label}: {where} is {kind}; only a literal list can be translated")
+            return
+        items = []
+        for index, item in enumerate(value):
+            holder: dict = {}
+            _translate(node.item, item, f"{where}[{index}]", holder, problems, label, kind)
+            if not isinstance(node.item, Leaf):
+                items.append(holder)
+            elif node.item.target in holder:  # a value, not an object: Leaf("") writes it under ""
+                items.append(holder[node.item.target])
+        _put(out, node.target, items)
+    else:  # pragma: no cover - a table error
+        raise TypeError(node)
+
+
+def _ensure(out: dict, path: str) -> dict:
+    for part in path.split("."):
+        out = out.setdefault(part, {})
+    return out
+
+
+def translate_properties(pinpoint_type: str, properties: Any, label: str, problems: list[str]) -> dict:
+    out: dict = {}
+    _translate(MIGRATIONS[pinpoint_type].properties, {} if properties is None else properties, "", out, problems, label, pinpoint_type)
+    return out
+
+
+# --- rewriting references ------------------------------------------------------------------
+
+SUB_VARIABLE = re.compile(r"\$\{(?!!)([^}]*)\}")
+
+
+class References:
+    """Rewrites Ref, Fn::GetAtt, Fn::Sub's ${} and DependsOn from old logical ids to new."""
+
+    def __init__(self, renamed: dict[str, str], types: dict[str, str]):
+        self.renamed = renamed  # old logical id -> new
+        self.types = types  # old logical id -> Pinpoint type
+        self.problems: list[str] = []
+
+    def attribute(self, old: str, attribute: Any, where: str) -> str | None:
+        attributes = MIGRATIONS[self.types[old]].attributes
+        if isinstance(attribute, str) and attribute in attributes:
+            return attributes[attribute]
+        shown = "an intrinsic function" if not isinstance(attribute, str) else attribute
+        known = ", ".join(attributes) or "none"
+        self.problems.append(
+            f"{where}: Fn::GetAtt {old}.{shown} has no equivalent on {MIGRATIONS[self.types[old]].custom_type} "
+            f"(attributes of {self.types[old]} that translate: {known})"
+        )
+        return None
+
+    def sub(self, text: str, defined: set[str], where: str) -> str:
+        def replace(match: re.Match) -> str:
+            name, dot, attribute = match.group(1).partition(".")
+            if name in defined or name not in self.renamed:
+                return match.group(0)
+            if not dot:
+                return "${" + self.renamed[name] + "}"
+            new = self.attribute(name, attribute, where)
+            return "${" + self.renamed[name] + "." + (new or attribute) + "}"
+
+        return SUB_VARIABLE.sub(replace, text)
+
+    def rewrite(self, value: Any, where: str) -> Any:
+        if isinstance(value, list):
+            return [self.rewrite(v, where) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            ((key, argument),) = value.items()
+            if key == "Ref" and isinstance(argument, str) and argument in self.renamed:
+                return {"Ref": self.renamed[argument]}
+            if key == "Fn::GetAtt":
+                return {"Fn::GetAtt": self.getatt(argument, where)}
+            if key == "Fn::Sub":
+                if isinstance(argument, str):
+                    return {"Fn::Sub": self.sub(argument, set(), where)}
+                if isinstance(argument, list) and len(argument) == 2 and isinstance(argument[0], str) and isinstance(argument[1], dict):
+                    variables = self.rewrite(argument[1], where)
+                    return {"Fn::Sub": [self.sub(argument[0], set(argument[1]), where), variables]}
+        return {k: self.rewrite(v, where) for k, v in value.items()}
+
+    def getatt(self, argument: Any, where: str) -> Any:
+        if isinstance(argument, str):
+            name, _, attribute = argument.partition(".")
+            if name in self.renamed:
+                new = self.attribute(name, attribute, where)
+                return f"{self.renamed[name]}.{new or attribute}"
+            return argument
+        if isinstance(argument, list) and len(argument) == 2 and argument[0] in self.renamed:
+            name, attribute = argument
+            new = self.attribute(name, attribute, where)
+            return [self.renamed[name], new or attribute]
+        return self.rewrite(argument, where)
+
+    def depends_on(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.renamed.get(value, value)
+        if isinstance(value, list):
+            return [self.renamed.get(v, v) if isinstance(v, str) else v for v in value]
+        return value
+
+
+# --- the two steps -------------------------------------------------------------------------
+
+
+def pinpoint_resources(template: dict) -> dict[str, dict]:
+    resources = template.get("Resources")
+    if not isinstance(resources, dict):
+        raise Refused(["the template has no Resources"])
+    found = {n: r for n, r in resources.items() if isinstance(r, dict) and str(r.get("Type", "")).startswith("AWS::PinpointEmail::")}
+    unknown = [f"{n}: {r['Type']} is not a type this tool knows ({', '.join(MIGRATIONS)})" for n, r in found.items() if r["Type"] not in MIGRATIONS]
+    if unknown:
+        raise Refused(unknown)
+    if not found:
+        raise Refused(["the template has no AWS::PinpointEmail::* resource: nothing to migrate"])
+    return found
+
+
+def step1(template: dict) -> dict:
+    """Every AWS::PinpointEmail::* resource Retained on delete and on replacement; nothing else."""
+    result = copy.deepcopy(template)
+    for name in pinpoint_resources(template):
+        resource = result["Resources"][name]
+        rebuilt = {}
+        for key, value in resource.items():
+            if key in RETAIN:
+                continue
+            rebuilt[key] = value
+            if key == "Type":
+                rebuilt.update(RETAIN)
+        result["Resources"][name] = rebuilt
+    return result
+
+
+def new_logical_ids(template: dict, old: list[str]) -> dict[str, str]:
+    taken = set(template.get("Resources", {})) | set(template.get("Parameters", {}) or {}) | {PROVIDER_PARAMETER}
+    renamed = {}
+    for name in old:
+        candidate, n = name + SUFFIX, 2
+        while candidate in taken:
+            candidate, n = f"{name}{SUFFIX}{n}", n + 1
+        taken.add(candidate)
+        renamed[name] = candidate
+    return renamed
+
+
+def service_token(token: str) -> dict:
+    return {"Fn::ImportValue": {"Fn::Sub": f"${{{PROVIDER_PARAMETER}}}-{token}ServiceToken"}}
+
+
+def _with_parameter(template: dict) -> dict:
+    """The template with the ProviderStack parameter, Parameters placed where it belongs."""
+    parameters = dict(template.get("Parameters") or {})
+    parameters.setdefault(PROVIDER_PARAMETER, {"Type": "String", "Default": PROVIDER_DEFAULT})
+    if "Parameters" in template:
+        return {k: (parameters if k == "Parameters" else v) for k, v in template.items()}
+    result, placed = {}, False
+    for key, value in template.items():
+        if not placed and key in ("Rules", "Mappings", "Conditions", "Resources", "Outputs"):
+            result["Parameters"], placed = parameters, True
+        result[key] = value
+    if not placed:
+        result["Parameters"] = parameters
+    return result
+
+
+def step2(template: dict, names: dict[str, str] | None = None) -> dict:
+    """Each AWS::PinpointEmail::* resource replaced by its Custom::* type under a new logical id."""
+    names = names or {}
+    old = pinpoint_resources(template)
+    problems: list[str] = []
+    if PROVIDER_PARAMETER in template.get("Resources", {}):
+        problems.append(f"{PROVIDER_PARAMETER}: a resource has the name of the parameter this tool adds; rename it first")
+    parameter = (template.get("Parameters") or {}).get(PROVIDER_PARAMETER)
+    if parameter is not None and (not isinstance(parameter, dict) or parameter.get("Type") != "String"):
+        problems.append(f"Parameters.{PROVIDER_PARAMETER}: exists and is not a String; the service tokens need the provider's stack name")
+    for name in names:
+        if name not in old:
+            problems.append(f"--name {name}=...: {name} is not an AWS::PinpointEmail::* resource of the template")
+    renamed = new_logical_ids(template, list(old))
+    references = References(renamed, {n: r["Type"] for n, r in old.items()})
+
+    resources: dict[str, tuple[str, Any]] = {}  # logical id in step 2 -> (id in the input, resource)
+    for name, resource in template["Resources"].items():
+        if name not in old:
+            resources[name] = (name, resource)
+            continue
+        migration = MIGRATIONS[resource["Type"]]
+        for key in resource:
+            if key not in ("Type", "Properties", *CARRIED_ATTRIBUTES):
+                problems.append(f"{name}: the resource attribute {key} cannot be carried to {migration.custom_type}")
+        properties = resource.get("Properties") or {}
+        if isinstance(properties, dict) and migration.name_property not in properties:
+            if name in names:
+                properties = {migration.name_property: names[name], **properties}
+            else:
+                problems.append(
+                    f"{name}: {migration.name_property} is not set, so CloudFormation generated the name and adoption "
+                    f"cannot find it; give it with --name {name}=<the name> (the resource's physical id in the stack)"
+                )
+        elif name in names:
+            problems.append(f"--name {name}=...: {name} sets {migration.name_property} already")
+        translated = translate_properties(resource["Type"], properties, name, problems)
+        new = {"Type": migration.custom_type}
+        for key in ("Condition", "DependsOn", "DeletionPolicy", "UpdateReplacePolicy", "Metadata"):
+            if key in resource:
+                new[key] = resource[key]
+        new["Properties"] = {"ServiceToken": service_token(migration.token), "AdoptExisting": True, **translated}
+        resources[renamed[name]] = (name, new)
+
+    result = {}
+    for key, value in template.items():
+        if key == "Resources":
+            value = {}
+            for name, (label, resource) in resources.items():
+                rewritten = references.rewrite(resource, label)
+                if isinstance(rewritten, dict) and "DependsOn" in rewritten:
+                    rewritten["DependsOn"] = references.depends_on(rewritten["DependsOn"])
+                value[name] = rewritten
+        elif key in ("Outputs", "Conditions", "Rules", "Metadata"):
+            value = {k: references.rewrite(v, f"{key}.{k}") for k, v in value.items()} if isinstance(value, dict) else value
+        result[key] = value
+    problems += references.problems
+    if problems:
+        raise Refused(problems)
+    return _with_parameter(result)
+
+
+# --- writing -------------------------------------------------------------------------------
+
+# Functions written in their short form (!Ref, !Sub ...). "Condition" stays long: a bare
+# {Condition: name} is also a resource or output attribute's shape.
+SHORT_FORMS = {"Ref": "!Ref"} | {
+    f"Fn::{name}": f"!{name}"
+    for name in (
+        "And", "Base64", "Cidr", "Equals", "FindInMap", "GetAtt", "GetAZs", "If", "ImportValue",
+        "Join", "Length", "Not", "Or", "Select", "Split", "Sub", "ToJsonString", "Transform",
+    )
+}
+
+_SHORT_TAGS = frozenset(SHORT_FORMS.values())
+
+
+class _Dumper(yaml.SafeDumper):
+    def ignore_aliases(self, data: Any) -> bool:
+        return True  # CloudFormation does not accept YAML aliases
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)  # lists indented under their key
+
+    def choose_scalar_style(self) -> str:
+        # A function's scalar (!Ref Pool) is plain wherever YAML allows it: its tag, not
+        # YAML's implicit typing, decides what it is. PyYAML would quote it.
+        if self.event.tag in _SHORT_TAGS and not self.event.style:
+            if self.analysis is None:
+                self.analysis = self.analyze_scalar(self.event.value)
+            analysis = self.analysis
+            if not analysis.empty and not analysis.multiline and (analysis.allow_flow_plain if self.flow_level else analysis.allow_block_plain):
+                return ""
+        return super().choose_scalar_style()
+
+
+def _represent_dict(dumper: _Dumper, data: dict) -> yaml.Node:
+    if len(data) == 1:
+        ((key, argument),) = data.items()
+        tag = SHORT_FORMS.get(key)
+        if tag == "!GetAtt" and isinstance(argument, list) and len(argument) == 2 and all(isinstance(a, str) for a in argument) and "." not in argument[0]:
+            return dumper.represent_scalar(tag, ".".join(argument))
+        if tag and isinstance(argument, str):
+            return dumper.represent_scalar(tag, argument)
+        if tag and isinstance(argument, list):
+            return dumper.represent_sequence(tag, argument)
+        if tag and isinstance(argument, dict):
+            # A node has one tag: an argument that is itself a function stays a mapping
+            # (!ImportValue {Fn::Sub: ...}), whose own values are represented as usual.
+            return dumper.represent_mapping(tag, argument)
+    return dumper.represent_dict(data)
+
+
+_Dumper.add_representer(dict, _represent_dict)
+
+
+def dump(template: dict, header: str = "") -> str:
+    body = yaml.dump(template, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=2**31)
+    return header + body
+
+
+def headers(source: str) -> tuple[str, str]:
+    first = (
+        f"# Step 1 of 2 of the move off Amazon Pinpoint, from {source} (python -m tools.migrate_pinpoint).\n"
+        "# Every AWS::PinpointEmail::* resource is Retained; nothing else changes. Deploy this, then step2.yaml.\n"
+    )
+    second = (
+        f"# Step 2 of 2 of the move off Amazon Pinpoint, from {source} (python -m tools.migrate_pinpoint).\n"
+        "# Each AWS::PinpointEmail::* resource becomes a Custom::* resource that adopts the same SES resource;\n"
+        "# the old ones leave the stack and, Retained by step1.yaml, stay in SES. The provider stack must\n"
+        "# run with AllowAdoption=true while this is deployed.\n"
+    )
+    return first, second
+
+
+def migrate(path: Path, names: dict[str, str] | None = None) -> tuple[str, str]:
+    """The texts of step1.yaml and step2.yaml for the template at `path`; Refused otherwise."""
+    template = load(path)
+    first, second = step1(template), step2(template, names)
+    header1, header2 = headers(path.name)
+    return dump(first, header1), dump(second, header2)
+
+
+def _name(text: str) -> tuple[str, str]:
+    logical_id, sep, name = text.partition("=")
+    if not sep or not logical_id or not name:
+        raise argparse.ArgumentTypeError(f"{text!r} is not LOGICAL_ID=NAME")
+    return logical_id, name
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.migrate_pinpoint", description=__doc__.split("\n\n")[0])
+    parser.add_argument("template", type=Path, help="the template with AWS::PinpointEmail::* resources (YAML or JSON)")
+    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="where step1.yaml and step2.yaml are written")
+    parser.add_argument(
+        "--name", type=_name, action="append", default=[], metavar="LOGICAL_ID=NAME",
+        help="the SES name of a resource whose template does not set it (a DedicatedIpPool without PoolName)",
+    )
+    args = parser.parse_args(argv)
+    if not args.template.is_file():
+        print(f"{args.template}: no such file", file=sys.stderr)
+        return EXIT_REFUSED
+    try:
+        first, second = migrate(args.template, dict(args.name))
+    except Refused as refused:
+        print(f"{args.template}: not migrated, nothing written:", file=sys.stderr)
+        for problem in refused.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_REFUSED
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "step1.yaml").write_text(first)
+    (args.out / "step2.yaml").write_text(second)
+    print(f"wrote {args.out / 'step1.yaml'} and {args.out / 'step2.yaml'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
