@@ -47,7 +47,13 @@ EVENTS = REPO / "events"
 FUNCTIONS = REPO / "functions"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
-FUNCTION_NAMES = ("email_identity", "configuration_set", "dedicated_ip_pool", "deliverability_test_report")
+FUNCTION_NAMES = (
+    "email_identity",
+    "configuration_set",
+    "dedicated_ip_pool",
+    "configuration_set_event_destination",
+    "deliverability_test_report",
+)
 TABLE = "ses-demo-TagState"
 STACK_NAME = "ses-demo"
 STACK_TAGS = {"cost-center": "cc-stack", "environment": "demo"}

@@ -457,6 +457,89 @@ def list_deliverability_test_reports(self) -> str:
     more = start + size < len(reports)
     return _json({"DeliverabilityTestReports": page, "NextToken": str(start + size) if more else None})
 
+# --- configuration set event destinations ---------------------------------------------------
+#
+# Moto 5.2's SES v2 has none of the four operations (its server answers 404 for their paths).
+# What SES does, from botocore's sesv2 model and the SES v2 API reference:
+# - a missing configuration set: NotFoundException (404), for all four;
+# - a missing destination (Update, Delete): NotFoundException (404);
+# - a destination name the set already has (Create): AlreadyExistsException (400);
+# - invalid input: BadRequestException (400): an EventType or DimensionValueSource outside
+#   the model's enums, no MatchingEventTypes, or not exactly one destination (the
+#   AWS::SES::ConfigurationSetEventDestination documentation: "you must provide one, and
+#   only one, destination"); more than one, the model lists no other error for it;
+# - Get answers EventDestinations, each the definition with its Name;
+# - deleting the configuration set deletes its destinations (they are stored on the set).
+# Not corrected (nothing here relies on it): SES's quota of destinations per set
+# (LimitExceededException), and that the SNS topic, stream, role or bus exist.
+
+_EVENT_TYPES = frozenset(
+    {"SEND", "REJECT", "BOUNCE", "COMPLAINT", "DELIVERY", "OPEN", "CLICK", "RENDERING_FAILURE", "DELIVERY_DELAY", "SUBSCRIPTION"}
+)
+_DIMENSION_VALUE_SOURCES = frozenset({"MESSAGE_TAG", "EMAIL_HEADER", "LINK_TAG"})
+_DESTINATION_KINDS = ("CloudWatchDestination", "KinesisFirehoseDestination", "SnsDestination", "EventBridgeDestination", "PinpointDestination")
+
+
+def _event_destinations(self) -> dict:
+    config_set = _existing(self, "configuration-set", self._get_param("ConfigurationSetName"))
+    if not hasattr(config_set, "sesv2_event_destinations"):
+        config_set.sesv2_event_destinations = {}
+    return config_set.sesv2_event_destinations
+
+
+def _valid_definition(definition: Any) -> dict:
+    if not isinstance(definition, dict):
+        raise BadRequestException("EventDestination is required.")
+    events = definition.get("MatchingEventTypes")
+    if not events:
+        raise BadRequestException("MatchingEventTypes must name at least one event type.")
+    unknown = sorted(set(events) - _EVENT_TYPES)
+    if unknown:
+        raise BadRequestException(f"Invalid event type: {unknown[0]}.")
+    kinds = [kind for kind in _DESTINATION_KINDS if definition.get(kind)]
+    if len(kinds) != 1:
+        raise BadRequestException("Exactly one event destination must be specified.")
+    for dimension in (definition.get("CloudWatchDestination") or {}).get("DimensionConfigurations") or []:
+        if dimension.get("DimensionValueSource") not in _DIMENSION_VALUE_SOURCES:
+            raise BadRequestException(f"Invalid dimension value source: {dimension.get('DimensionValueSource')}.")
+    return {"Enabled": bool(definition.get("Enabled", False)), "MatchingEventTypes": list(events), kinds[0]: definition[kinds[0]]}
+
+
+def create_configuration_set_event_destination(self) -> str:
+    """Missing in moto. SES: NotFoundException for a missing set, AlreadyExistsException for a
+    name the set has, BadRequestException for an invalid definition."""
+    destinations = _event_destinations(self)
+    name = self._get_param("EventDestinationName")
+    if name in destinations:
+        raise AlreadyExistsException(f"Event destination {name} already exists.")
+    destinations[name] = _valid_definition(self._get_param("EventDestination"))
+    return "{}"
+
+
+def get_configuration_set_event_destinations(self) -> str:
+    """Missing in moto. SES: the set's destinations, each with its Name."""
+    return json.dumps({"EventDestinations": [{"Name": name, **definition} for name, definition in _event_destinations(self).items()]})
+
+
+def update_configuration_set_event_destination(self) -> str:
+    """Missing in moto. SES replaces the whole definition; NotFoundException for a missing set
+    or destination."""
+    destinations = _event_destinations(self)
+    name = self._get_param("EventDestinationName")
+    if name not in destinations:
+        raise NotFoundException(f"Event destination {name} does not exist.")
+    destinations[name] = _valid_definition(self._get_param("EventDestination"))
+    return "{}"
+
+
+def delete_configuration_set_event_destination(self) -> str:
+    """Missing in moto. SES: NotFoundException for a missing set or destination."""
+    destinations = _event_destinations(self)
+    name = self._get_param("EventDestinationName")
+    if destinations.pop(name, None) is None:
+        raise NotFoundException(f"Event destination {name} does not exist.")
+    return "{}"
+
 
 # --- tags -------------------------------------------------------------------------------------
 
@@ -497,6 +580,10 @@ _PATCHES: dict[str, Callable] = {
         f"put_configuration_set_{option.removesuffix('-options').replace('-', '_')}_options": _put_configuration_set_option
         for option in _CONFIGURATION_SET_OPTIONS
     },
+    "create_configuration_set_event_destination": create_configuration_set_event_destination,
+    "get_configuration_set_event_destinations": get_configuration_set_event_destinations,
+    "update_configuration_set_event_destination": update_configuration_set_event_destination,
+    "delete_configuration_set_event_destination": delete_configuration_set_event_destination,
     "create_dedicated_ip_pool": create_dedicated_ip_pool,
     "delete_dedicated_ip_pool": delete_dedicated_ip_pool,
     "put_dedicated_ip_pool_scaling_attributes": put_dedicated_ip_pool_scaling_attributes,
@@ -522,6 +609,8 @@ _ROUTES = [
     "{0}/v2/email/deliverability-dashboard/test$",
     "{0}/v2/email/deliverability-dashboard/test-reports$",
     "{0}/v2/email/deliverability-dashboard/test-reports/(?P<ReportId>[^/]+)$",
+    "{0}/v2/email/configuration-sets/(?P<ConfigurationSetName>[^/]+)/event-destinations$",
+    "{0}/v2/email/configuration-sets/(?P<ConfigurationSetName>[^/]+)/event-destinations/(?P<EventDestinationName>[^/]+)$",
 ]
 
 

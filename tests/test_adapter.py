@@ -124,13 +124,15 @@ def test_an_unexpected_exception_still_gets_exactly_one_failed_answer(answers, m
         {"RequestType": "Create", "ResponseURL": RESPONSE_URL},
         {**event("Create", {}), "RequestType": "Replace"},
         {**event("Update", {}), "PhysicalResourceId": None},
+        {**event("Create", {"PoolName": "bulk"}), "PhysicalResourceId": True},
     ],
-    ids=["no StackId", "unknown RequestType", "update without physical id"],
+    ids=["no StackId", "unknown RequestType", "update without physical id", "create with a physical id that is no string"],
 )
 def test_a_malformed_event_is_answered_failed_once(answers, broken):
     make_handler(dedicated_ip_pool, object())(broken, FakeContext())
     [(_, body)] = answers
     assert body["Status"] == "FAILED" and body["Reason"]
+    assert body["PhysicalResourceId"] != "True"  # never a made-up id
 
 
 def test_delete_answers_without_crhelpers_two_minute_sleep(answers, ses):

@@ -17,21 +17,76 @@ table holds records for exactly those, and a later Create of the same resource s
 from __future__ import annotations
 
 import copy
+import importlib
 from collections import Counter
 from dataclasses import dataclass
 
 import pytest
 
 from ses_provider import adapter
+from ses_provider.client import ArnBuilder
 from tests import moto_ses_fidelity
 from tests.conftest import FakeContext
 from tests.harness import ACCOUNT, REGION, STACK_TAGS, Invoker, anew, arn, live_tags, load_event, logs_of
 
+DESTINATION = "configuration_set_event_destination"
+DESTINATION_SET = "demo-orders"  # the configuration set of events/configuration_set_event_destination
+
+
+def _destinations(ses) -> list[str]:
+    listed = ses.get_configuration_set_event_destinations(ConfigurationSetName=DESTINATION_SET)["EventDestinations"]
+    return [f"{DESTINATION_SET}|{d['Name']}" for d in listed]
+
+
+CREATE_CALLS = {
+    "email_identity": "CreateEmailIdentity",
+    "configuration_set": "CreateConfigurationSet",
+    "dedicated_ip_pool": "CreateDedicatedIpPool",
+    DESTINATION: "CreateConfigurationSetEventDestination",
+}
 TYPES = {
     "email_identity": ("identity", "EmailIdentity", lambda ses: [i["IdentityName"] for i in ses.list_email_identities()["EmailIdentities"]]),
     "configuration_set": ("configuration-set", "Name", lambda ses: ses.list_configuration_sets()["ConfigurationSets"]),
     "dedicated_ip_pool": ("dedicated-ip-pool", "PoolName", lambda ses: ses.list_dedicated_ip_pools()["DedicatedIpPools"]),
+    # Named by its set and its own name; no tags; its record is keyed by no ARN.
+    DESTINATION: ("configuration-set", "EventDestination.Name", _destinations),
 }
+MODULES = {function: importlib.import_module(f"ses_provider.{function}") for function in TYPES}
+ARNS = ArnBuilder("aws", REGION, ACCOUNT)
+
+
+def record_key(function: str, name: str) -> str:
+    """The key of the resource's record: its ARN, or for an event destination no ARN."""
+    return MODULES[function].TYPE.record_key(ARNS, name)
+
+
+def declared_id(function: str, props: dict) -> str:
+    return MODULES[function].TYPE.identity.declared(props)
+
+
+def with_name(function: str, props: dict, name: str | None) -> None:
+    """Set (None: remove) the resource's own name in the properties."""
+    target, key = (props["EventDestination"], "Name") if function == DESTINATION else (props, TYPES[function][1])
+    if name is None:
+        target.pop(key, None)
+    else:
+        target[key] = name
+
+
+def state(env, function: str, name: str):
+    """What a change could alter: the live tags, or an event destination's definition."""
+    if MODULES[function].TYPE.taggable:
+        return live_tags(env.ses, arn(TYPES[function][0], name))
+    set_name, destination_name = name.split("|")
+    listed = env.ses.get_configuration_set_event_destinations(ConfigurationSetName=set_name)["EventDestinations"]
+    return [d for d in listed if d["Name"] == destination_name]
+
+
+def reset(env, function: str) -> None:
+    """Nothing in SES but what the resource needs first: an event destination's set."""
+    env.reset()
+    if function == DESTINATION:
+        env.ses.create_configuration_set(ConfigurationSetName=DESTINATION_SET)
 TABLE_WRITES = ("PutItem", "UpdateItem", "DeleteItem")
 TALLY: Counter = Counter()
 
@@ -146,7 +201,7 @@ def assert_agrees(env, function: str, belief: Belief, where: str) -> None:
     kind, name_property, names = TYPES[function]
     assert sorted(names(env.ses)) == sorted(belief.resources), f"{where}: SES and CloudFormation disagree"
     records = {record.arn: record for record in env.store().all()}
-    assert sorted(records) == sorted(arn(kind, name) for name in belief.resources), f"{where}: records"
+    assert sorted(records) == sorted(record_key(function, name) for name in belief.resources), f"{where}: records"
     assert not any(record.pending_request_id for record in records.values()), f"{where}: a claim was left pending"
 
 
@@ -172,9 +227,9 @@ def paths(function: str):
         for props in ("ResourceProperties", "OldResourceProperties"):
             update[props]["ScalingMode"] = "STANDARD"
     rename = anew(update, "rename")
-    rename["ResourceProperties"][name_property] = {"email_identity": "example.org"}.get(function, "demo-renamed")
+    with_name(function, rename["ResourceProperties"], {"email_identity": "example.org"}.get(function, "demo-renamed"))
     generated = anew(create, "generated")
-    generated["ResourceProperties"].pop(name_property)
+    with_name(function, generated["ResourceProperties"], None)
     yield "create", [], create
     yield "update", [create], update
     yield "replacement", [create], rename
@@ -188,7 +243,7 @@ CASES = [(function, label, setup, event) for function in TYPES for label, setup,
 
 
 def set_up(env, function: str, setup: list[dict]) -> Belief:
-    env.reset()
+    reset(env, function)
     belief = Belief({})
     for step in setup:
         body = env.invoke(function, step)
@@ -219,6 +274,8 @@ def test_a_request_killed_after_any_ses_call_or_table_write_converges_when_lambd
         belief = follow_through(local, function, event, retried.body, belief)
         assert_agrees(local, function, belief, where)
         for name, props in belief.resources.items():
+            if not MODULES[function].TYPE.taggable:
+                continue
             expected_tags = {t["Key"]: t["Value"] for t in props.get("Tags", [])}
             live = live_tags(local.ses, arn(kind, name))
             assert {k: live.get(k) for k in expected_tags} == expected_tags, where
@@ -353,14 +410,15 @@ def time_out_after(env, function: str, event: dict, operation: str) -> dict:
 def timeout_paths(function: str):
     kind, name_property, _ = TYPES[function]
     create, update = load_event(function, "create"), load_event(function, "update")
-    create_call = {"email_identity": "CreateEmailIdentity", "configuration_set": "CreateConfigurationSet", "dedicated_ip_pool": "CreateDedicatedIpPool"}[function]
+    create_call = CREATE_CALLS[function]
     if function == "dedicated_ip_pool":
         for props in ("ResourceProperties", "OldResourceProperties"):
             update[props]["ScalingMode"] = "STANDARD"
     rename = anew(update, "rename")
-    rename["ResourceProperties"][name_property] = {"email_identity": "example.org"}.get(function, "demo-renamed")
+    with_name(function, rename["ResourceProperties"], {"email_identity": "example.org"}.get(function, "demo-renamed"))
     yield "create", [], create, create_call
-    yield "update", [create], update, "TagResource"
+    # The last call of an update: its tags, or for an event destination its one update.
+    yield "update", [create], update, "TagResource" if MODULES[function].TYPE.taggable else "UpdateConfigurationSetEventDestination"
     yield "replacement", [create], rename, create_call
 
 
@@ -378,7 +436,7 @@ TIMEOUT_CASES = [
 def test_a_timeout_answer_then_lambdas_retry_and_the_rollback_in_either_order_orphan_nothing(local, function, label, setup, event, operation, order):
     where = f"{function} {label}, timed out after {operation}, {order}"
     belief = set_up(local, function, setup)
-    before = {name: live_tags(local.ses, arn(TYPES[function][0], name)) for name in belief.resources}
+    before = {name: state(local, function, name) for name in belief.resources}
     answer = time_out_after(local, function, event, operation)
 
     def retry():
@@ -393,23 +451,28 @@ def test_a_timeout_answer_then_lambdas_retry_and_the_rollback_in_either_order_or
         retry()
 
     assert_agrees(local, function, belief, where)
-    assert {name: live_tags(local.ses, arn(TYPES[function][0], name)) for name in belief.resources} == before, where
+    assert {name: state(local, function, name) for name in belief.resources} == before, where
     assert_can_be_created_again(local, function, belief, load_event(function, "create"), where)
 
 
 @pytest.mark.parametrize("function", TYPES)
 def test_a_create_delivered_again_still_refuses_a_resource_that_existed_before_the_stack(local, function):
     kind, name_property, names = TYPES[function]
-    local.reset()
+    reset(local, function)
     create = load_event(function, "create")
-    name = create["ResourceProperties"][name_property]
+    name = declared_id(function, create["ResourceProperties"])
     # Someone else's resource of that name, made before the stack...
     {
         "email_identity": lambda: local.ses.create_email_identity(EmailIdentity=name),
         "configuration_set": lambda: local.ses.create_configuration_set(ConfigurationSetName=name),
         "dedicated_ip_pool": lambda: local.ses.create_dedicated_ip_pool(PoolName=name),
+        DESTINATION: lambda: local.ses.create_configuration_set_event_destination(
+            ConfigurationSetName=DESTINATION_SET,
+            EventDestinationName=name.split("|")[1],
+            EventDestination={"MatchingEventTypes": ["OPEN"], "SnsDestination": {"TopicArn": "arn:aws:sns:us-east-1:123456789012:theirs"}},
+        ),
     }[function]()
-    before = live_tags(local.ses, arn(kind, name))
+    before = state(local, function, name)
 
     # ...is refused and untouched, on the first delivery, on Lambda's next, and on a new request.
     for attempt in (create, create, anew(create)):
@@ -418,18 +481,17 @@ def test_a_create_delivered_again_still_refuses_a_resource_that_existed_before_t
         # The rollback Delete of the marker it answered with deletes nothing.
         rollback = delete_event(function, body["PhysicalResourceId"], create["ResourceProperties"], "rollback")
         assert fresh_invoker(local).invoke(function, rollback)["Status"] == "SUCCESS"
-    assert names(local.ses) == [name] and live_tags(local.ses, arn(kind, name)) == before
-    assert local.store().get(arn(kind, name)) is None
+    assert names(local.ses) == [name] and state(local, function, name) == before
+    assert local.store().get(record_key(function, name)) is None
 
 
 # --- after the timeout answer, while the process still runs ------------------------------------
 
-CREATE_CALLS = {"email_identity": "CreateEmailIdentity", "configuration_set": "CreateConfigurationSet", "dedicated_ip_pool": "CreateDedicatedIpPool"}
 
 
 @pytest.mark.parametrize("function", TYPES)
 def test_after_the_timeout_answer_the_function_makes_no_further_change_and_the_rollback_removes_what_it_made(local, function):
-    local.reset()
+    reset(local, function)
     create = load_event(function, "create")
     invoker = fresh_invoker(local)
     provider = invoker.handler(function).provider
@@ -450,11 +512,11 @@ def test_after_the_timeout_answer_the_function_makes_no_further_change_and_the_r
 
     assert invocation.body["Status"] == "FAILED" and "timed out" in invocation.body["Reason"]
     name = invocation.body["PhysicalResourceId"]
-    assert name == create["ResourceProperties"][TYPES[function][1]]  # the claimed name
+    assert name == declared_id(function, create["ResourceProperties"])  # the claimed name
     # After the answer (journaled: the one UpdateItem), only reads: no Put*, no tags, no record.
     assert after_answer.count("UpdateItem") == 1, after_answer
     assert all(call.startswith(("Get", "List")) for call in after_answer if call != "UpdateItem"), after_answer
-    assert local.store().get(arn(TYPES[function][0], name)).pending_request_id == create["RequestId"]
+    assert local.store().get(record_key(function, name)).pending_request_id == create["RequestId"]
     # CloudFormation's rollback Delete of that name removes the resource and its claim.
     follow_through(local, function, create, invocation.body, Belief({}))
     assert_agrees(local, function, Belief({}), function)
@@ -463,7 +525,7 @@ def test_after_the_timeout_answer_the_function_makes_no_further_change_and_the_r
 
 @pytest.mark.parametrize("function", TYPES)
 def test_a_create_that_lands_after_the_rollback_delete_is_removed_by_the_function_itself(local, function):
-    local.reset()
+    reset(local, function)
     create = load_event(function, "create")
     invoker = fresh_invoker(local)
     provider = invoker.handler(function).provider

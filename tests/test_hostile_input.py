@@ -15,14 +15,19 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from ses_provider import adapter, configuration_set, dedicated_ip_pool, email_identity
+from ses_provider import adapter, configuration_set, configuration_set_event_destination, dedicated_ip_pool, email_identity
 from ses_provider.schema import Array, Boolean, Integer, Object, String
 
 from .conftest import FakeContext
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES_PER_FUNCTION = 1700
-MODULES = {"email_identity": email_identity, "configuration_set": configuration_set, "dedicated_ip_pool": dedicated_ip_pool}
+MODULES = {
+    "email_identity": email_identity,
+    "configuration_set": configuration_set,
+    "dedicated_ip_pool": dedicated_ip_pool,
+    "configuration_set_event_destination": configuration_set_event_destination,
+}
 STACK = "arn:aws:cloudformation:us-east-1:123456789012:stack/hostile/0b9c0a10-0000-4000-8000-000000000000"
 
 
@@ -101,7 +106,7 @@ def events(function: str) -> st.SearchStrategy:
             "ResourceProperties": plausible(module.TYPE.properties),
         },
         optional={
-            "PhysicalResourceId": st.one_of(st.sampled_from(["example.com", "demo-orders", "demo-pool", "SESProvider::CREATE_FAILED::x"]), junk),
+            "PhysicalResourceId": st.one_of(st.sampled_from(["example.com", "demo-orders", "demo-pool", "demo-orders|demo-events", "SESProvider::CREATE_FAILED::x"]), junk),
             "OldResourceProperties": plausible(module.TYPE.properties),
             "Unexpected": junk,
         },

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import importlib
 import json
 import logging
 import re
@@ -22,8 +23,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from ses_provider import adapter, configuration_set, dedicated_ip_pool, deliverability_test_report, desired_state, email_identity
-from tests.harness import FUNCTION_NAMES, STACK_TAGS, anew, arn, live_tags, load_event, logs_of
+from ses_provider import adapter, configuration_set, dedicated_ip_pool, desired_state, email_identity
+from tests.harness import EVENTS, FUNCTION_NAMES, STACK_TAGS, anew, arn, live_tags, load_event, logs_of
 
 FAILED_CREATE_MARKER = "SESProvider::CREATE_FAILED::"
 OUT_OF_BAND = {"backup-policy": "nightly"}  # a tag that someone added outside the stack
@@ -585,18 +586,21 @@ def test_a_byodkim_private_key_never_appears_in_the_logs_or_the_response(env, se
 
 def test_each_event_file_is_a_cloudformation_request_for_its_function():
     pattern = re.compile(r"arn:aws:cloudformation:us-east-1:123456789012:stack/ses-demo/[0-9a-f-]{36}")
-    # Every function of harness.FUNCTION_NAMES, the types whose own tests live elsewhere too.
-    modules = {kind.function: kind.module for kind in KINDS} | {"deliverability_test_report": deliverability_test_report}
-    assert set(modules) == set(FUNCTION_NAMES)
-    for function, module in modules.items():
+    assert sorted(path.name for path in EVENTS.iterdir() if path.is_dir()) == sorted([*FUNCTION_NAMES, "tag_sync"])
+    for kind in FUNCTION_NAMES:
+        module = importlib.import_module(f"ses_provider.{kind}")
         for step in ("create", "update", "rollback_update", "delete", "delete_after_failed_create"):
-            evt = load_event(function, step)
+            evt = load_event(kind, step)
             assert evt["ResourceType"] == module.TYPE.type_name
             assert pattern.fullmatch(evt["StackId"])
             assert evt["ResourceProperties"]["ServiceToken"] == evt["ServiceToken"]
             assert ("PhysicalResourceId" in evt) == (evt["RequestType"] != "Create")
             assert ("OldResourceProperties" in evt) == (evt["RequestType"] == "Update")
-        update, rollback = load_event(function, "update"), load_event(function, "rollback_update")
+            if step == "delete_after_failed_create":
+                assert evt["PhysicalResourceId"] == FAILED_CREATE_MARKER + load_event(kind, "create")["RequestId"]
+            elif evt["RequestType"] != "Create":
+                assert module.TYPE.is_valid_name(evt["PhysicalResourceId"])
+        update, rollback = load_event(kind, "update"), load_event(kind, "rollback_update")
         assert rollback["ResourceProperties"] == update["OldResourceProperties"]
         assert rollback["OldResourceProperties"] == update["ResourceProperties"]
 

@@ -30,7 +30,6 @@ from pathlib import Path
 import botocore.session
 import cfnlint.data.schemas
 import pytest
-import yaml
 from cfnlint.api import lint
 from cfnlint.decode import decode_str
 from hypothesis import given, settings
@@ -38,7 +37,7 @@ from hypothesis import strategies as st
 
 from ses_provider import configuration_set, dedicated_ip_pool, email_identity
 from tools import migrate_pinpoint as tool
-from tools.migrate_pinpoint import Each, Leaf, Obj, Refuse, Refused
+from tools.migrate_pinpoint import Each, Leaf, Refuse, Refused
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEMAS = Path(cfnlint.data.schemas.__file__).parent

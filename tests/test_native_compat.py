@@ -11,11 +11,13 @@ from pathlib import Path
 import cfnlint.data.schemas
 import pytest
 
-from ses_provider import configuration_set, dedicated_ip_pool, email_identity
+from ses_provider import configuration_set, configuration_set_event_destination, dedicated_ip_pool, email_identity
 from ses_provider.schema import Array, Boolean, Integer, Object, String
 
 SCHEMAS = Path(cfnlint.data.schemas.__file__).parent
-MODULES = [email_identity, configuration_set, dedicated_ip_pool]
+MODULES = [email_identity, configuration_set, dedicated_ip_pool, configuration_set_event_destination]
+# Named by one property, the native primary identifier.
+SINGLE_NAMED = [email_identity, configuration_set, dedicated_ip_pool]
 
 
 def native_schema(type_name):
@@ -81,7 +83,16 @@ def test_every_writable_native_property_is_accepted_with_the_same_shape(module):
 
 def test_the_only_additions_to_the_native_properties_are_the_tag_sync_switches_and_adoption():
     for module in MODULES:
-        assert {n for n, f in module.TYPE.properties.fields.items() if f.extension} == {"PropagateStackTags", "TagDriftRepair", "AdoptExisting"}
+        switches = ({"PropagateStackTags", "TagDriftRepair"} if module.TYPE.taggable else set()) | {"AdoptExisting"}
+        assert {n for n, f in module.TYPE.properties.fields.items() if f.extension} == switches
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.TYPE.native_type)
+def test_tag_properties_exactly_where_the_native_type_is_taggable(module):
+    schema = native_schema(module.TYPE.native_type)
+    taggable = schema.get("tagging", {}).get("taggable", True)
+    assert module.TYPE.taggable == taggable
+    assert ("Tags" in module.TYPE.properties.fields) == taggable
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.TYPE.native_type)
@@ -89,10 +100,36 @@ def test_native_create_only_properties_replace_the_custom_resource_too(module):
     schema = native_schema(module.TYPE.native_type)
     native = {p.rsplit("/", 1)[-1] for p in schema.get("createOnlyProperties", [])}
     assert native <= set(module.TYPE.create_only)
-    assert module.TYPE.name_property in native
+    assert native & set(module.TYPE.identity.properties)
 
 
-@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.TYPE.native_type)
+def test_an_event_destination_is_replaced_by_a_change_of_either_native_create_only_name():
+    schema = native_schema("AWS::SES::ConfigurationSetEventDestination")
+    assert schema["createOnlyProperties"] == ["/properties/ConfigurationSetName"]
+    # "SES cannot rename an event destination, so changing the name replaces it."
+    assert schema["conditionalCreateOnlyProperties"] == ["/properties/EventDestination/Name"]
+    kind = configuration_set_event_destination.TYPE
+    old = kind.coerce(json.loads(json.dumps({"ConfigurationSetName": "s", "EventDestination": {"Name": "a", "MatchingEventTypes": ["send"], "SnsDestination": {"TopicARN": "arn:aws:sns:us-east-1:123456789012:topic-name"}}})))
+    renamed = {**old, "EventDestination": {**old["EventDestination"], "Name": "b"}}
+    moved = {**old, "ConfigurationSetName": "t"}
+    changed = {**old, "EventDestination": {**old["EventDestination"], "Enabled": True, "MatchingEventTypes": ["open"]}}
+    assert kind.replacing_changes(old, renamed) == ["EventDestination"]
+    assert kind.replacing_changes(old, moved) == ["ConfigurationSetName"]
+    assert kind.replacing_changes(old, changed) == []
+    # The physical id names both, as the native primary identifier does (Id, ConfigurationSetName).
+    assert schema["primaryIdentifier"] == ["/properties/Id", "/properties/ConfigurationSetName"]
+    assert kind.identity.declared(old) == "s|a"
+
+
+def test_event_destination_names_match_the_native_pattern_but_for_the_empty_one():
+    native = native_schema("AWS::SES::ConfigurationSetEventDestination")["definitions"]["EventDestination"]["properties"]["Name"]["pattern"]
+    assert native == "^[a-zA-Z0-9_-]{0,64}$"
+    assert configuration_set_event_destination.NAME_PATTERN == native.strip("^$").replace("{0,64}", "{1,64}")
+    # The set's name is a configuration set's.
+    assert configuration_set_event_destination.NAME_PATTERN == configuration_set.NAME_PATTERN
+
+
+@pytest.mark.parametrize("module", SINGLE_NAMED, ids=lambda m: m.TYPE.native_type)
 def test_the_physical_id_is_the_native_primary_identifier(module):
     schema = native_schema(module.TYPE.native_type)
     assert schema["primaryIdentifier"] == [f"/properties/{module.TYPE.name_property}"]

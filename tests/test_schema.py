@@ -1,12 +1,14 @@
 """Coercion of CloudFormation's strings and validation, driven by the schemas."""
 
+import re
+
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from ses_provider import configuration_set, dedicated_ip_pool, email_identity
+from ses_provider import configuration_set, configuration_set_event_destination, dedicated_ip_pool, email_identity
 from ses_provider.schema import Array, Boolean, Integer, InvalidProperty, Object, String
 
-MODULES = [email_identity, configuration_set, dedicated_ip_pool]
+MODULES = [email_identity, configuration_set, dedicated_ip_pool, configuration_set_event_destination]
 
 
 def valid(spec):
@@ -26,9 +28,11 @@ def valid(spec):
                             value.pop(name, None)
                 return value
             strategy = strategy.map(exclusive)
+        if spec.exclusive_required:
+            strategy = strategy.filter(lambda value: any(all(n in value for n in g) for g in spec.exclusive))
         return strategy
     if isinstance(spec, Array):
-        return st.lists(valid(spec.items), max_size=3)
+        return st.lists(valid(spec.items), min_size=spec.min_items or 0, max_size=3)
     if isinstance(spec, Boolean):
         return st.booleans()
     if isinstance(spec, Integer):
@@ -40,7 +44,9 @@ def valid(spec):
             # from_regex cannot honour the pattern's length look-ahead: build addresses directly.
             return st.from_regex(r"\A([a-z0-9.+_-]{1,20}@)?([a-z0-9]{1,12}\.){1,3}[a-z]{2,8}\Z")
         if spec.pattern:
-            return st.from_regex(f"\\A(?:{spec.pattern})\\Z").filter(lambda s: len(s) <= (spec.max_length or 10**9))
+            return st.from_regex(f"\\A(?:{spec.pattern})\\Z").map(lambda s: s + "x" * (spec.min_length - len(s))).filter(
+                lambda s: spec.min_length <= len(s) <= (spec.max_length or 10**9) and re.fullmatch(spec.pattern, s)
+            )
         return st.text(min_size=max(spec.min_length, 1), max_size=min(spec.max_length or 30, 30))
     raise AssertionError(spec)
 
@@ -151,6 +157,7 @@ def test_the_create_only_list_comes_from_the_schema(module):
         "Custom::EmailIdentity": ("EmailIdentity",),
         "Custom::ConfigurationSet": ("Name",),
         "Custom::DedicatedIpPool": ("PoolName", "ScalingMode"),
+        "Custom::ConfigurationSetEventDestination": ("ConfigurationSetName", "EventDestination"),
     }[module.TYPE.type_name]
     assert module.TYPE.create_only == expected
 

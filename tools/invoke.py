@@ -2,7 +2,7 @@
 
     python -m tools.invoke FUNCTION EVENT.json [--ses-endpoint URL]
 
-FUNCTION is email_identity, configuration_set or dedicated_ip_pool. Without --ses-endpoint,
+FUNCTION is one of tests.harness.FUNCTION_NAMES (a folder of functions/). Without --ses-endpoint,
 a local SES v2 (moto with tests/moto_ses_fidelity.py) is started and stopped here. The
 event's ResponseURL is replaced by a local HTTPS endpoint; the body that CloudFormation
 would receive there is printed on stdout. The function's logs and the SES calls it made go

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import datetime
 import re
 import sys
 from dataclasses import dataclass, field

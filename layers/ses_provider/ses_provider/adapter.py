@@ -100,6 +100,8 @@ def malformed(event: Any) -> str | None:
         return f"unknown RequestType {event['RequestType'][:40]!r}"
     if event["RequestType"] != "Create" and not isinstance(event.get("PhysicalResourceId"), str):
         return "the event has no PhysicalResourceId"
+    if event.get("PhysicalResourceId") is not None and not isinstance(event["PhysicalResourceId"], str):
+        return "the event's PhysicalResourceId is not a string"
     if len(event.get("PhysicalResourceId") or "") > MAX_PHYSICAL_ID:
         return "the event's PhysicalResourceId is longer than CloudFormation allows"
     return None
@@ -369,7 +371,7 @@ class Delivery:
 
     def fallback_id(self) -> str:
         """The physical id of an answer that names no resource of its own."""
-        if self.event.get("PhysicalResourceId"):
+        if isinstance(self.event.get("PhysicalResourceId"), str) and self.event["PhysicalResourceId"]:
             # Update and Delete answer with the id they were given unless they replaced it.
             return str(self.event["PhysicalResourceId"])
         if self.claimed_name:

@@ -46,7 +46,8 @@ def adoption_allowed() -> bool:
 
 
 def arn(resource: ModuleType, request: Request, name: str) -> str:
-    return request.arns.arn(resource.TYPE.arn_kind, name)
+    """The key of the resource's record: its ARN (TYPE.record_key for a type SES cannot tag)."""
+    return resource.TYPE.record_key(request.arns, name)
 
 
 def exists(resource: ModuleType, name: str, client) -> bool:
@@ -158,7 +159,8 @@ class Ledger:
         made_by_create = {key: props[key] for key in self.resource.SET_BY_CREATE if key in props}
         try:
             attributes = self.resource.update(name, props, made_by_create, self.client, self.request)
-            tags.converge(self.client, self._arn(name), desired=desired, managed=desired)
+            if self.resource.TYPE.taggable:
+                tags.converge(self.client, self._arn(name), desired=desired, managed=desired)
         except Exception as error:
             raise ses_failure(self.resource, name, self.request, error, physical_id=name) from error
         return attributes
@@ -170,7 +172,8 @@ class Ledger:
         that fail, the claim is released: the resource stays as it is, and is not ours."""
         try:
             attributes = self.resource.update(name, props, {}, self.client, self.request)
-            tags.converge(self.client, self._arn(name), desired=desired, managed=desired)
+            if self.resource.TYPE.taggable:
+                tags.converge(self.client, self._arn(name), desired=desired, managed=desired)
         except InvalidProperty:
             self._release(name)
             raise  # the declared properties cannot describe this resource

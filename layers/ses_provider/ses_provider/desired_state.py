@@ -110,6 +110,13 @@ class Record:
             adopted=bool(values.get("Adopted", False)),
         )
 
+    @property
+    def taggable(self) -> bool:
+        """Whether the record is keyed by an SES ARN. A resource that SES cannot tag (an event
+        destination) has a record only to claim it, keyed by schema.ResourceType.record_key,
+        which is no ARN: tag sync leaves it alone."""
+        return self.arn.startswith("arn:")
+
     def made_by(self, request_id: str) -> bool:
         return bool(request_id) and request_id in (self.pending_request_id, self.created_by)
 

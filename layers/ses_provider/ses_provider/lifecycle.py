@@ -34,13 +34,13 @@ def parse(resource: ModuleType, raw: Mapping[str, Any] | None) -> dict:
 
 
 def _name_for_create(resource: ModuleType, props: dict, request: Request) -> dict:
-    name_property = resource.TYPE.name_property
-    if props.get(name_property):
+    identity = resource.TYPE.identity
+    if identity.declared(props):
         return props
     generated = naming.generate(
         request.stack_id, request.logical_id, request_id=request.request_id, **resource.NAME_GENERATION
     )
-    return {**props, name_property: generated}
+    return identity.named(props, generated)
 
 
 StackTags = Callable[[], Mapping[str, str]]
@@ -78,7 +78,7 @@ def create(
 
 
 def _create_recorded(resource: ModuleType, props: dict, desired: dict, client, request: Request, store) -> tuple[str, dict]:
-    name = props[resource.TYPE.name_property]
+    name = resource.TYPE.identity.declared(props)
     safety = ledger(resource, client, request, store)
     if hasattr(resource, "create_recorded"):
         # SES chooses the id: no name to claim; the module's own crash safety.
@@ -105,7 +105,7 @@ def _create_recorded(resource: ModuleType, props: dict, desired: dict, client, r
 
 
 def _create(resource: ModuleType, props: dict, client, request: Request) -> tuple[str, dict]:
-    name = props[resource.TYPE.name_property]
+    name = resource.TYPE.identity.declared(props)
     try:
         return resource.create(props, client, request)
     except PartialCreate as partial:
@@ -137,20 +137,20 @@ def update(
         # compare against nothing rather than refuse the update.
         old = {}
     name_property = resource.TYPE.name_property
+    identity = resource.TYPE.identity
     # An omitted name keeps the name the resource already has.
-    if not props.get(name_property) and not old.get(name_property):
-        current = {**props, name_property: physical_id}
-        previous = {**old, name_property: physical_id}
+    if not identity.declared(props) and not identity.declared(old):
+        current, previous = identity.filled(props, physical_id), identity.filled(old, physical_id)
     else:
-        current, previous = props, {**old, name_property: old.get(name_property) or physical_id}
+        current, previous = props, identity.filled(old, physical_id)
 
     replacing = resource.TYPE.replacing_changes(previous, current)
-    if name_property in replacing and props.get(name_property) == physical_id:
+    if identity.declared(props) == physical_id:
         # The resource already has the declared name: CloudFormation rolling back a rename
         # that failed sends the old name back to the resource that kept it.
-        replacing.remove(name_property)
+        replacing = [name for name in replacing if name not in identity.properties]
     if replacing:
-        target = props.get(name_property)  # None: a new name is generated
+        target = identity.declared(props)  # None: a new name is generated
         if target == physical_id:
             raise ProviderError(
                 f"{', '.join(replacing)}: SES cannot make this change to {_describe(resource, physical_id)}"
@@ -177,7 +177,8 @@ def update(
         managed |= record.managed_keys
     try:
         attributes = resource.update(physical_id, current, previous, client, request)
-        tags.converge(client, _arn(resource, request, physical_id), desired=desired, managed=managed)
+        if resource.TYPE.taggable:
+            tags.converge(client, _arn(resource, request, physical_id), desired=desired, managed=managed)
     except (InvalidProperty, ProviderError):
         raise
     except Exception as error:
@@ -193,7 +194,7 @@ def intents(resource: ModuleType, request_type: str, raw: Mapping | None, reques
     if request_type == "Delete":
         return ()
     props = parse(resource, raw)
-    return (_name_for_create(resource, props, request)[resource.TYPE.name_property],)
+    return (resource.TYPE.identity.declared(_name_for_create(resource, props, request)),)
 
 
 def owns(resource: ModuleType, physical_id: str, raw: Mapping | None, request: Request) -> bool:
@@ -207,10 +208,12 @@ def owns(resource: ModuleType, physical_id: str, raw: Mapping | None, request: R
         return resource.owns(physical_id, raw, request)
     if not resource.TYPE.is_valid_name(physical_id):
         return False
-    declared = (raw or {}).get(resource.TYPE.name_property)
+    identity = resource.TYPE.identity
+    declared = identity.declared(raw or {})
     if declared:
         return declared == physical_id
-    return naming.is_generated_for(physical_id, request.stack_id, request.logical_id)
+    generated = identity.generated_part(physical_id, raw or {})
+    return generated is not None and naming.is_generated_for(generated, request.stack_id, request.logical_id)
 
 
 def delete(resource: ModuleType, physical_id: str, raw: Mapping | None, client, request: Request, store=None) -> bool:

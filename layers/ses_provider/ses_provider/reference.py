@@ -9,10 +9,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from . import configuration_set, dedicated_ip_pool, deliverability_test_report, email_identity
+from . import configuration_set, configuration_set_event_destination, dedicated_ip_pool, deliverability_test_report, email_identity
 from .schema import Array, Boolean, Field, Integer, Object, String
 
-MODULES = (email_identity, configuration_set, dedicated_ip_pool, deliverability_test_report)
+MODULES = (email_identity, configuration_set, dedicated_ip_pool, configuration_set_event_destination, deliverability_test_report)
 START, END = "<!-- reference:start -->", "<!-- reference:end -->"
 
 
@@ -22,10 +22,16 @@ def _type(spec: Field) -> str:
     if isinstance(spec, Integer):
         return f"Integer {spec.minimum}–{spec.maximum}" if spec.minimum is not None else "Integer"
     if isinstance(spec, Array):
-        return "List of Tag" if isinstance(spec.items, Object) else f"List of {_type(spec.items)}"
+        if isinstance(spec.items, Object):
+            return "List of Tag" if _is_tag(spec.items) else "List of Object"
+        return f"List of {_type(spec.items)}"
     if isinstance(spec, String) and spec.pattern and len(spec.pattern) <= 24:
         return f"String `{spec.pattern}`"
     return {String: "String", Boolean: "Boolean", Object: "Object"}[type(spec)]
+
+
+def _is_tag(spec: Object) -> bool:
+    return set(spec.fields) == {"Key", "Value"}
 
 
 def _update(spec: Field) -> str:
@@ -42,6 +48,8 @@ def _rows(fields, prefix=""):
         yield f"| `{path}` | {_type(spec)} | {required} | {_update(spec) if not prefix else ''} | {doc.strip()} |"
         if isinstance(spec, Object):
             yield from _rows(spec.fields, f"{path}.")
+        elif isinstance(spec, Array) and isinstance(spec.items, Object) and not _is_tag(spec.items):
+            yield from _rows(spec.items.fields, f"{path}[].")
 
 
 def render() -> str:
@@ -53,7 +61,8 @@ def render() -> str:
             f"### `{kind.type_name}`",
             "",
             (f"Drop-in for `{kind.native_type}`. " if kind.native_type else "No native CloudFormation type. ")
-            + f"`Ref` returns the {kind.ref or kind.name_property}.",
+            + f"`Ref` returns {kind.ref if kind.ref.startswith('`') else 'the ' + (kind.ref or kind.name_property)}."
+            + ("" if kind.taggable else " SES cannot tag it: it takes no `Tags`, `PropagateStackTags` or `TagDriftRepair`."),
             "",
             "| Property | Type | Required | Update | Description |",
             "|---|---|---|---|---|",

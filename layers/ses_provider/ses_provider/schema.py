@@ -122,6 +122,7 @@ class Integer(Field):
 class Array(Field):
     items: Field = field(default_factory=String)
     max_items: int | None = None
+    min_items: int | None = None
     unique: bool = False
 
     kind = "List"
@@ -131,6 +132,8 @@ class Array(Field):
             raise InvalidProperty(path, f"must be a list, got {type(value).__name__}")
         if self.max_items is not None and len(value) > self.max_items:
             raise InvalidProperty(path, f"has {len(value)} items, at most {self.max_items} allowed")
+        if self.min_items is not None and len(value) < self.min_items:
+            raise InvalidProperty(path, f"has {len(value)} items, at least {self.min_items} required")
         result = [self.items.coerce(item, f"{path}[{index}]") for index, item in enumerate(value)]
         if self.unique:
             seen = set()
@@ -146,6 +149,8 @@ class Object(Field):
     fields: Mapping[str, Field] = field(default_factory=dict)
     # At most one of these property groups may be given (SES rejects mixed forms).
     exclusive: tuple[tuple[str, ...], ...] = ()
+    # One of the exclusive groups must be given.
+    exclusive_required: bool = False
 
     kind = "Object"
 
@@ -176,6 +181,9 @@ class Object(Field):
                 continue
             result[name] = spec.coerce(value[name], f"{prefix}{name}")
         given = [group for group in self.exclusive if any(name in result for name in group)]
+        if self.exclusive_required and not given:
+            names = ", ".join("/".join(group) for group in self.exclusive)
+            raise InvalidProperty(path or "Properties", f"needs one of {names}")
         if len(given) > 1:
             names = " and ".join("/".join(group) for group in given)
             raise InvalidProperty(path or "Properties", f"{names} cannot be combined")
@@ -228,6 +236,41 @@ ADOPTION_PROPERTIES = {
 }
 
 
+class Identity:
+    """How a type's properties name its resource, and so its physical id.
+
+    This default serves every type whose physical id is the SES name held by one top-level
+    property (`name_property`). A type named by more than one property (an event
+    destination: its configuration set and its own name) declares a subclass."""
+
+    def __init__(self, name_property: str):
+        self.name_property = name_property
+
+    @property
+    def properties(self) -> tuple[str, ...]:
+        """The top-level properties that make up the physical id."""
+        return (self.name_property,)
+
+    def declared(self, props: Any) -> str | None:
+        """The physical id the properties declare (raw or coerced); None when the name is to be
+        generated."""
+        value = props.get(self.name_property) if isinstance(props, Mapping) else None
+        return value or None
+
+    def named(self, props: dict, generated: str) -> dict:
+        """The properties with a generated name where the template gave none."""
+        return {**props, self.name_property: generated}
+
+    def filled(self, props: dict, physical_id: str) -> dict:
+        """The properties with the name parts they omit taken from `physical_id`."""
+        return {**props, self.name_property: props.get(self.name_property) or physical_id}
+
+    def generated_part(self, physical_id: str, raw: Any) -> str | None:
+        """The part of `physical_id` that naming.generate made when the template named none;
+        None when the id cannot be such a one for these (raw) properties."""
+        return physical_id
+
+
 @dataclass(frozen=True)
 class ResourceType:
     """Everything the provider knows about one custom resource type."""
@@ -240,8 +283,26 @@ class ResourceType:
     properties: Object
     actions: tuple[str, ...]  # IAM actions the module calls, for the function's policy
     attributes: Mapping[str, str]  # Fn::GetAtt name -> description
-    # What Ref returns when it is not the name property (an id that SES chooses).
+    # What `Ref` returns, for the README: "the <name_property>" unless given (a name such as
+    # ReportId, or a `code` pattern).
     ref: str = ""
+    # False for a resource that SES cannot tag (no ARN, no TagResource): no tag properties,
+    # no tag sync; its desired-state record, which only claims it, is keyed by record_key().
+    taggable: bool = True
+    # How the properties name the resource; None: the physical id is name_property's value.
+    naming: Identity | None = None
+
+    @property
+    def identity(self) -> Identity:
+        return self.naming or Identity(self.name_property)
+
+    def record_key(self, arns: Any, physical_id: str) -> str:
+        """The key of the resource's desired-state record: its ARN, for a taggable type."""
+        if self.taggable:
+            return arns.arn(self.arn_kind, physical_id)
+        # Not an ARN (SES gives this resource none): never starts with "arn:", so tag sync
+        # never takes it for one, nor with the journal's "request:".
+        return f"{self.type_name.split('::')[-1]}:{arns.partition}:{arns.region}:{arns.account}:{physical_id}"
 
     def coerce(self, raw: Mapping[str, Any] | None) -> dict:
         if raw is not None and not isinstance(raw, Mapping):

@@ -278,6 +278,12 @@ class TagSync:
             self._converge(record, summary)
 
     def _left_alone(self, record: desired_state.Record, summary: Summary) -> bool:
+        if not record.taggable:
+            # A resource SES cannot tag (an event destination): its record only claims it.
+            # No ListTagsForResource, no stack tags.
+            summary.skipped += 1
+            logger.info("has no tags in SES: left alone", extra={"arn": record.arn})
+            return True
         if record.pending_request_id:
             # A Create under way claimed the name (crash_safety.Ledger.claim): not managed yet.
             summary.skipped += 1
