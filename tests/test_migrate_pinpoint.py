@@ -4,18 +4,9 @@ The input side is checked against the AWS::PinpointEmail::* registry schemas tha
 ships and botocore's pinpoint-email model; the output side against the native AWS::SES::*
 schemas, botocore's SES models and this provider's types.
 
-Not here yet, the end-to-end test through the real handlers. It needs, once the
-event-destination type and adoption are merged: a Custom::ConfigurationSetEventDestination
-module and function (export ${stack}-ConfigurationSetEventDestinationServiceToken, Ref
-returning what the step-2 template's Refs expect); `AdoptExisting` in every type's schema
-and the provider's `AllowAdoption` parameter in the harness; then, on the loopback SES of
-tests/harness.py: create the SES resources that before.yaml's Pinpoint resources made
-(identity, configuration set, pool, SNS event destination, tags), deliver Create events
-built from step2.yaml's translated properties (AdoptExisting "true", CloudFormation's
-string coercion) with adoption allowed, and check SUCCESS with the same names as physical
-ids, every property and tag in SES unchanged or as declared, DkimDNSTokenName1..3 equal to
-what the Pinpoint identity had, and no SES Create or Delete call; with adoption disallowed,
-the same Creates FAILED naming the existing resource and SES untouched.
+The end-to-end test, step2.yaml of examples/pinpoint-migration/ deployed through the real
+handlers over the SES resources that before.yaml's Pinpoint resources made (adoption allowed
+and not, a rolled-back step 2), is tests/test_migration_end_to_end.py.
 """
 
 from __future__ import annotations
