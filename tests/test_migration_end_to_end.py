@@ -12,13 +12,13 @@ What CloudFormation does with step2.yaml is modelled here, and only as far as it
 - it creates the resources in dependency order (Ref, Fn::GetAtt, Fn::Sub, DependsOn), one
   Create event each, RequestId a new uuid;
 - on a failed update it rolls back: the resources the update created are deleted, except
-  those whose DeletionPolicy is Retain, which CloudFormation skips. Source: the AWS
-  CloudFormation API reference, RollbackStack / UpdateStack, RetainExceptOnCreate: "When set
-  to true, newly created resources are deleted when the operation rolls back. This includes
-  newly created resources marked with a deletion policy of Retain. Default: false." (so by
-  default a newly created Retain resource is not deleted by the rollback); and the
-  DeletionPolicy attribute's documentation: "RetainExceptOnCreate behaves like Retain for
-  stack operations, except for the stack operation that initially created the resource."
+  those whose DeletionPolicy is Retain, which CloudFormation skips (DELETE_SKIPPED). Source:
+  the AWS CloudFormation API reference documents the RetainExceptOnCreate option of
+  UpdateStack and RollbackStack (default false) as what makes a rollback delete newly
+  created resources even when their deletion policy is Retain, so without it they are kept;
+  the DeletionPolicy attribute's page describes the RetainExceptOnCreate policy as Retain
+  except for the operation that created the resource. This is an assumption about
+  CloudFormation, from its documentation; no test here can run CloudFormation itself.
 
 The SES side of Pinpoint is made with this test's own client, as Pinpoint (the same SES v2
 resources) would have made it, with the tags CloudFormation gave them through Pinpoint: the
