@@ -1,32 +1,36 @@
 """examples/: each template passes cfn-lint, names the provider's service tokens the way the
-README does, uses only properties of its type, and the Pinpoint migration's step1.yaml and
-step2.yaml are what tools.migrate_pinpoint makes of before.yaml."""
+README does, uses only properties and Fn::GetAtt attributes of its type, is listed in the
+README, and the Pinpoint migration's step1.yaml and step2.yaml are what tools.migrate_pinpoint
+makes of before.yaml."""
 
 from __future__ import annotations
 
-import json
+import re
 from pathlib import Path
 
-import cfnlint.data.schemas
 import pytest
 from cfnlint.api import lint
 from cfnlint.decode import decode_str
 
-from ses_provider import configuration_set, dedicated_ip_pool, email_identity
+from ses_provider import (
+    configuration_set,
+    configuration_set_event_destination,
+    dedicated_ip_pool,
+    deliverability_test_report,
+    email_identity,
+)
 from tools import migrate_pinpoint
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
 TEMPLATES = sorted(EXAMPLES.rglob("*.yaml"))
 MIGRATION = EXAMPLES / "pinpoint-migration"
-SCHEMAS = Path(cfnlint.data.schemas.__file__).parent
-OURS = {m.TYPE.type_name: m for m in (email_identity, configuration_set, dedicated_ip_pool)}
-# Types whose branches are not merged yet: their properties are the native type's.
-NATIVE_ONLY = {"Custom::ConfigurationSetEventDestination": "AWS::SES::ConfigurationSetEventDestination"}
-# Properties every custom resource may carry besides its type's: CloudFormation's own, and
-# adoption (step 2 of the migration; in the types' schemas once adoption is merged).
+OURS = {
+    m.TYPE.type_name: m
+    for m in (email_identity, configuration_set, dedicated_ip_pool, configuration_set_event_destination, deliverability_test_report)
+}
+# Properties every custom resource may carry besides its type's: CloudFormation's own.
 PROTOCOL = {"ServiceToken"}
-ADOPTION = "AdoptExisting"
 
 
 def relative(path: Path) -> str:
@@ -44,7 +48,9 @@ def test_there_is_one_template_for_each_use():
         "domain-identity.yaml",
         "email-address-identity.yaml",
         "configuration-set-with-dedicated-pool.yaml",
+        "configuration-set-with-event-destinations.yaml",
         "dedicated-ip-pool.yaml",
+        "deliverability-test.yaml",
         "pinpoint-migration/before.yaml",
         "pinpoint-migration/step1.yaml",
         "pinpoint-migration/step2.yaml",
@@ -97,31 +103,51 @@ def our_paths(fields: dict, prefix: str = "") -> set[str]:
     return paths
 
 
-def native_paths(type_name: str) -> set[str]:
-    providers = json.loads((SCHEMAS / "providers" / "us-east-1.json").read_text())
-    schema = json.loads((SCHEMAS / "resources" / f"{providers[type_name]}.json").read_text())
-
-    def walk(node, prefix):
-        while "$ref" in node:
-            node = schema["definitions"][node["$ref"].rsplit("/", 1)[-1]]
-        if node.get("type") == "array":
-            return walk(node.get("items", {}), prefix)
-        paths = set()
-        for name, child in node.get("properties", {}).items():
-            path = f"{prefix}.{name}" if prefix else name
-            paths |= {path} | walk(child, path)
-        return paths
-
-    return walk({"properties": schema["properties"]}, "")
-
-
 @pytest.mark.parametrize("path", TEMPLATES, ids=relative)
 def test_custom_resources_use_only_properties_of_their_type(path):
     for name, resource in custom_resources(path).items():
-        kind = resource["Type"]
-        known = our_paths(OURS[kind].TYPE.properties.fields) if kind in OURS else native_paths(NATIVE_ONLY[kind])
-        allowed = known | PROTOCOL | ({ADOPTION} if path.parent == MIGRATION else set())
+        allowed = our_paths(OURS[resource["Type"]].TYPE.properties.fields) | PROTOCOL
         assert property_paths(resource["Properties"]) - allowed == set(), name
+
+
+def getatts(value) -> set[tuple[str, str]]:
+    """(logical id, attribute) of every Fn::GetAtt, and ${Resource.Attribute} of Fn::Sub, in a value."""
+    found = set()
+    if isinstance(value, dict):
+        for key, child in value.items():
+            if key == "Fn::GetAtt":
+                name, attribute = child if isinstance(child, list) else child.split(".", 1)
+                found.add((name, attribute))
+            elif key == "Fn::Sub":
+                text = child if isinstance(child, str) else child[0]
+                found |= {tuple(v.split(".", 1)) for v in re.findall(r"\$\{(?!!)([^}.]+\.[^}]+)\}", text)}
+            found |= getatts(child)
+    elif isinstance(value, list):
+        for item in value:
+            found |= getatts(item)
+    return found
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=relative)
+def test_every_getatt_of_a_custom_resource_is_an_attribute_of_its_type(path):
+    template = load(path)
+    resources = custom_resources(path)
+    for name, attribute in getatts(template):
+        if name in resources:
+            assert attribute in OURS[resources[name]["Type"]].TYPE.attributes, f"{name}.{attribute}"
+
+
+def test_the_event_destination_example_sends_lower_case_event_types_to_sns_and_eventbridge():
+    resources = custom_resources(EXAMPLES / "configuration-set-with-event-destinations.yaml")
+    destinations = [r["Properties"]["EventDestination"] for r in resources.values() if r["Type"] == "Custom::ConfigurationSetEventDestination"]
+    assert {kind for d in destinations for kind in d if kind.endswith("Destination")} == {"SnsDestination", "EventBridgeDestination"}
+    for destination in destinations:
+        assert set(destination["MatchingEventTypes"]) <= set(configuration_set_event_destination.EVENT_TYPES)
+
+
+def test_the_deliverability_test_example_warns_that_it_needs_the_dashboard_and_is_charged():
+    header = (EXAMPLES / "deliverability-test.yaml").read_text().split("AWSTemplateFormatVersion")[0]
+    assert "Deliverability dashboard" in header and "charged" in header
 
 
 def test_the_migration_starts_from_pinpoint_resources_with_tags_an_sns_destination_and_dns_record_getatts():

@@ -4,18 +4,9 @@ The input side is checked against the AWS::PinpointEmail::* registry schemas tha
 ships and botocore's pinpoint-email model; the output side against the native AWS::SES::*
 schemas, botocore's SES models and this provider's types.
 
-Not here yet, the end-to-end test through the real handlers. It needs, once the
-event-destination type and adoption are merged: a Custom::ConfigurationSetEventDestination
-module and function (export ${stack}-ConfigurationSetEventDestinationServiceToken, Ref
-returning what the step-2 template's Refs expect); `AdoptExisting` in every type's schema
-and the provider's `AllowAdoption` parameter in the harness; then, on the loopback SES of
-tests/harness.py: create the SES resources that before.yaml's Pinpoint resources made
-(identity, configuration set, pool, SNS event destination, tags), deliver Create events
-built from step2.yaml's translated properties (AdoptExisting "true", CloudFormation's
-string coercion) with adoption allowed, and check SUCCESS with the same names as physical
-ids, every property and tag in SES unchanged or as declared, DkimDNSTokenName1..3 equal to
-what the Pinpoint identity had, and no SES Create or Delete call; with adoption disallowed,
-the same Creates FAILED naming the existing resource and SES untouched.
+The end-to-end test, step2.yaml of examples/pinpoint-migration/ deployed through the real
+handlers over the SES resources that before.yaml's Pinpoint resources made (adoption allowed
+and not, a rolled-back step 2), is tests/test_migration_end_to_end.py.
 """
 
 from __future__ import annotations
@@ -230,6 +221,7 @@ def test_identity_translates_name_dkim_feedback_mail_from_and_tags(tmp_path):
     assert second["Resources"] == {
         "DomainSes": {
             "Type": "Custom::EmailIdentity",
+            **tool.RETAIN,
             "Properties": {
                 "ServiceToken": token("EmailIdentity"),
                 "AdoptExisting": True,
@@ -265,6 +257,7 @@ def test_configuration_set_translates_every_option_and_its_pool_reference(tmp_pa
     _, second, _, _ = run(tmp_path, CONFIGURATION_SET)
     assert second["Resources"]["SetSes"] == {
         "Type": "Custom::ConfigurationSet",
+        **tool.RETAIN,
         "Properties": {
             "ServiceToken": token("ConfigurationSet"),
             "AdoptExisting": True,
@@ -282,6 +275,7 @@ def test_dedicated_pool_translates_name_and_tags_and_leaves_scaling_mode_to_its_
     _, second, _, _ = run(tmp_path, CONFIGURATION_SET)
     assert second["Resources"]["PoolSes"] == {
         "Type": "Custom::DedicatedIpPool",
+        **tool.RETAIN,
         "Properties": {
             "ServiceToken": token("DedicatedIpPool"),
             "AdoptExisting": True,
@@ -321,6 +315,7 @@ def test_event_destination_translates_name_event_types_dimensions_firehose_and_s
     _, second, _, _ = run(tmp_path, EVENT_DESTINATION)
     assert second["Resources"]["EventsSes"] == {
         "Type": "Custom::ConfigurationSetEventDestination",
+        **tool.RETAIN,
         "Properties": {
             "ServiceToken": token("ConfigurationSetEventDestination"),
             "AdoptExisting": True,
@@ -423,12 +418,22 @@ def test_step1_adds_retain_to_every_pinpoint_resource_and_changes_nothing_else(t
     assert {k: v for k, v in first.items() if k != "Resources"} == {k: v for k, v in source.items() if k != "Resources"}
 
 
-def test_step1_overrides_a_delete_policy_and_step2_carries_the_original(tmp_path):
-    text = IDENTITY.replace("    Type: AWS::PinpointEmail::Identity\n", "    Type: AWS::PinpointEmail::Identity\n    DeletionPolicy: Delete\n")
+def test_step1_and_step2_override_a_delete_policy_with_retain(tmp_path):
+    # Step 2's Retain keeps a rollback of step 2 from deleting what the new resource adopted.
+    text = IDENTITY.replace("    Type: AWS::PinpointEmail::Identity\n", "    Type: AWS::PinpointEmail::Identity\n    DeletionPolicy: Delete\n    UpdateReplacePolicy: Delete\n")
     first, second, _, _ = run(tmp_path, text)
-    assert first["Resources"]["Domain"]["DeletionPolicy"] == "Retain"
-    assert second["Resources"]["DomainSes"]["DeletionPolicy"] == "Delete"
-    assert "UpdateReplacePolicy" not in second["Resources"]["DomainSes"]
+    assert (first["Resources"]["Domain"]["DeletionPolicy"], first["Resources"]["Domain"]["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    assert (second["Resources"]["DomainSes"]["DeletionPolicy"], second["Resources"]["DomainSes"]["UpdateReplacePolicy"]) == ("Retain", "Retain")
+
+
+def test_step2_gives_every_adopting_resource_retain_on_delete_and_on_replacement(tmp_path):
+    _, second, _, _ = run(tmp_path, EVERYTHING)
+    adopting = {n: r for n, r in second["Resources"].items() if r["Type"].startswith("Custom::")}
+    assert set(adopting) == {"DomainSes", "PoolSes", "SetSes", "EventsSes"}
+    for name, resource in adopting.items():
+        assert {k: resource.get(k) for k in tool.RETAIN} == tool.RETAIN, name
+    others = {n: r for n, r in second["Resources"].items() if not r["Type"].startswith("Custom::")}
+    assert all("DeletionPolicy" not in r for r in others.values())  # nothing else changes
 
 
 def test_step2_removes_the_pinpoint_resources_and_adds_the_custom_ones_under_new_ids(tmp_path):

@@ -8,10 +8,16 @@ cfn-lint's own decoder. Two templates are written, to be deployed in this order:
   DIR/step1.yaml  every AWS::PinpointEmail::* resource gets DeletionPolicy: Retain and
                   UpdateReplacePolicy: Retain; nothing else changes.
   DIR/step2.yaml  each of them is replaced by the matching Custom::* resource under a new
-                  logical id (the old one plus "Ses"), with AdoptExisting: true and the
-                  provider's service token; every Ref, Fn::GetAtt, ${} of Fn::Sub and
-                  DependsOn naming an old resource names the new one. Removing the old
-                  resources deletes nothing: step 1 made them Retain.
+                  logical id (the old one plus "Ses"), with AdoptExisting: true, the
+                  provider's service token, and DeletionPolicy: Retain and
+                  UpdateReplacePolicy: Retain (whatever the input had: a rollback of step 2
+                  deletes the new resources it created, and those are the SES resources
+                  the stack has sent mail with; Retain makes CloudFormation skip that
+                  Delete); every Ref, Fn::GetAtt, ${} of Fn::Sub and DependsOn naming an
+                  old resource names the new one. Removing the old resources deletes
+                  nothing: step 1 made them Retain. Once step 2 is complete, a later deploy
+                  may drop the two policies (or restore the input's) to let the stack own
+                  deletion again.
 
 --name gives the SES name of a resource whose template leaves it to CloudFormation (a
 DedicatedIpPool without PoolName): adoption needs the name of what it adopts.
@@ -40,9 +46,11 @@ SUFFIX = "Ses"
 PROVIDER_PARAMETER = "ProviderStack"
 PROVIDER_DEFAULT = "ses-custom-resources"
 RETAIN = {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
-# Resource attributes carried from the old resource to the new one. DeletionPolicy and
-# UpdateReplacePolicy are carried as the input template had them (step 1's Retain is for
-# the move only); anything else is refused.
+# Resource attributes accepted on an old resource. Condition, DependsOn and Metadata are
+# carried to the new one; DeletionPolicy and UpdateReplacePolicy are not: step 2 gives every
+# new resource RETAIN, so that CloudFormation's rollback of a failed step 2 (which deletes
+# the resources the update created, unless they are Retain) cannot delete the SES resources
+# that were adopted. Anything else is refused.
 CARRIED_ATTRIBUTES = ("Condition", "DependsOn", "Metadata", "DeletionPolicy", "UpdateReplacePolicy")
 
 
@@ -479,8 +487,8 @@ def step2(template: dict, names: dict[str, str] | None = None) -> dict:
         elif name in names:
             problems.append(f"--name {name}=...: {name} sets {migration.name_property} already")
         translated = translate_properties(resource["Type"], properties, name, problems)
-        new = {"Type": migration.custom_type}
-        for key in ("Condition", "DependsOn", "DeletionPolicy", "UpdateReplacePolicy", "Metadata"):
+        new = {"Type": migration.custom_type, **RETAIN}
+        for key in ("Condition", "DependsOn", "Metadata"):
             if key in resource:
                 new[key] = resource[key]
         new["Properties"] = {"ServiceToken": service_token(migration.token), "AdoptExisting": True, **translated}
@@ -572,7 +580,9 @@ def headers(source: str) -> tuple[str, str]:
         f"# Step 2 of 2 of the move off Amazon Pinpoint, from {source} (python -m tools.migrate_pinpoint).\n"
         "# Each AWS::PinpointEmail::* resource becomes a Custom::* resource that adopts the same SES resource;\n"
         "# the old ones leave the stack and, Retained by step1.yaml, stay in SES. The provider stack must\n"
-        "# run with AllowAdoption=true while this is deployed.\n"
+        "# run with AllowAdoption=true while this is deployed. The new resources are Retained too, so that\n"
+        "# a rollback of this update cannot delete what they adopted; once it is complete, a later deploy\n"
+        "# may remove DeletionPolicy and UpdateReplacePolicy to let the stack own their deletion.\n"
     )
     return first, second
 
