@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+
+from .adapter import MAX_RESPONSE_BYTES
 from .errors import PartialCreate
 from .request import Request
 from .schema import ADOPTION_PROPERTIES, TAG_SYNC_PROPERTIES, Boolean, Enum, Object, ResourceType, String, TAGS
@@ -64,6 +69,13 @@ TYPE = ResourceType(
                 },
                 doc="Custom MAIL FROM domain; removing it returns to amazonses.com.",
             ),
+            "DmarcPolicy": Enum(
+                "none",
+                "quarantine",
+                "reject",
+                extension=True,
+                doc="The policy of the suggested DMARC record (DmarcRecordValue); default none. No SES call.",
+            ),
         }
     ),
     actions=(
@@ -86,6 +98,18 @@ TYPE = ResourceType(
         "DkimStatus": "PENDING, SUCCESS, FAILED, TEMPORARY_FAILURE or NOT_STARTED",
         **{f"DkimDNSTokenName{i}": "Easy DKIM CNAME name (TOKEN._domainkey.DOMAIN), empty otherwise" for i in (1, 2, 3)},
         **{f"DkimDNSTokenValue{i}": "Easy DKIM CNAME value (TOKEN.dkim.amazonses.com), empty otherwise" for i in (1, 2, 3)},
+        "VerificationStatus": "PENDING, SUCCESS, FAILED, TEMPORARY_FAILURE or NOT_STARTED",
+        "MailFromDomainStatus": "PENDING, SUCCESS, FAILED or TEMPORARY_FAILURE; empty without a MAIL FROM domain",
+        "DkimSigningAttributesOrigin": "AWS_SES, EXTERNAL or AWS_SES_<REGION>; empty if SES reports none",
+        "MailFromMxRecordName": "The MAIL FROM domain (its MX record); empty without one or for an address",
+        "MailFromMxRecordValue": "10 feedback-smtp.REGION.amazonses.com; empty without a MAIL FROM domain",
+        "MailFromSpfRecordName": "The MAIL FROM domain (its SPF TXT record); empty without one or for an address",
+        "MailFromSpfRecordValue": '"v=spf1 include:amazonses.com ~all" (with the quotes); empty without a MAIL FROM domain',
+        "DkimTxtRecordName": "BYODKIM TXT name (SELECTOR._domainkey.DOMAIN); empty otherwise",
+        "DkimTxtRecordValue": "BYODKIM TXT value p=PUBLIC_KEY, derived from the private key; empty otherwise",
+        "DmarcRecordName": "_dmarc.DOMAIN, the suggested DMARC record; empty for an address",
+        "DmarcRecordValue": '"v=DMARC1; p=POLICY;" (DmarcPolicy, default none); empty for an address',
+        "DnsRecords": 'All of the records above as compact JSON: [{"Name","Type","TTL","Values"}]; empty for an address',
     },
 )
 
@@ -117,7 +141,14 @@ def create(props: dict, client, request: Request) -> tuple[str, dict]:
             client.put_email_identity_mail_from_attributes(EmailIdentity=name, **props["MailFromAttributes"])
     except Exception as error:
         raise PartialCreate(name, error) from error
-    return name, attributes(name, created, request)
+    # CreateEmailIdentity reports neither; without another call, what GetEmailIdentity would
+    # report now: a new identity's verification, a just-put MAIL FROM domain, both PENDING
+    # (SUCCESS when SES already counts the identity verified, as for an address at a verified domain).
+    created.setdefault("VerificationStatus", "SUCCESS" if created.get("VerifiedForSendingStatus") else "PENDING")
+    mail_from_domain = props.get("MailFromAttributes", {}).get("MailFromDomain")
+    if mail_from_domain:
+        created.setdefault("MailFromAttributes", {"MailFromDomain": mail_from_domain, "MailFromDomainStatus": "PENDING"})
+    return name, attributes(name, created, request, props)
 
 
 def update(name: str, props: dict, old: dict, client, request: Request) -> dict:
@@ -157,7 +188,7 @@ def update(name: str, props: dict, old: dict, client, request: Request) -> dict:
         client.put_email_identity_configuration_set_attributes(
             EmailIdentity=name, **props.get("ConfigurationSetAttributes", {})
         )
-    return attributes(name, client.get_email_identity(EmailIdentity=name), request)
+    return attributes(name, client.get_email_identity(EmailIdentity=name), request, props)
 
 
 def delete(name: str, client) -> None:
@@ -173,7 +204,7 @@ def read(name: str, client) -> None:
 SET_BY_CREATE = ("EmailIdentity", "DkimSigningAttributes", "ConfigurationSetAttributes")
 
 
-def attributes(name: str, identity: dict, request: Request) -> dict:
+def attributes(name: str, identity: dict, request: Request, props: dict | None = None) -> dict:
     """Fn::GetAtt values, all strings, from a CreateEmailIdentity or GetEmailIdentity answer."""
     dkim = identity.get("DkimAttributes") or {}
     identity_type = identity.get("IdentityType", "")
@@ -192,4 +223,157 @@ def attributes(name: str, identity: dict, request: Request) -> dict:
         token = tokens[index - 1] if index <= len(tokens) else ""
         data[f"DkimDNSTokenName{index}"] = f"{token}._domainkey.{domain}" if token else ""
         data[f"DkimDNSTokenValue{index}"] = f"{token}.{zone}" if token else ""
+    data.update(dns_attributes(name, identity, props or {}, request, data))
     return data
+
+
+# --- the DNS records the domain needs ---------------------------------------------------------
+
+EASY_DKIM_TTL = 1800  # the TTL of the native type's DKIM examples; used for every record
+MAIL_FROM_MX_PRIORITY = 10
+SPF_VALUE = '"v=spf1 include:amazonses.com ~all"'
+DMARC_POLICIES = ("none", "quarantine", "reject")
+# What DnsRecords gives up first when the whole response would pass 4,096 bytes: the DMARC
+# suggestion (no SES requirement), then SPF, then MX. Each record stays in its own attributes.
+DNS_RECORD_PRIORITY = ("CNAME", "TXT-DKIM", "MX", "TXT-SPF", "TXT-DMARC")
+# CloudFormation's response also carries these; budgeted at their maximum (a reason is empty on
+# SUCCESS, but reserve its 256 characters so the estimate never undershoots).
+REASON_RESERVE = 256
+
+_RSA_ENCRYPTION_OID = bytes.fromhex("06092a864886f70d010101")  # 1.2.840.113549.1.1.1
+
+
+# The BYODKIM public key. SES needs the TXT record `p=<SubjectPublicKeyInfo, base64>`, and the
+# private key SES takes is RSA in PKCS#1 or PKCS#8 DER. Deriving the public key only needs the
+# modulus and exponent, read with the tiny DER reader below, instead of the `cryptography`
+# package: that is a compiled wheel the layer would have to carry, built for arm64 by
+# `sam build`, for two integers. The key never leaves this function: a key that cannot be read
+# gives an empty value and no message (SES itself refuses such a key).
+
+
+def _der(data: bytes, at: int) -> tuple[int, bytes, int]:
+    """(tag, content, next offset) of the DER element at `at`."""
+    tag, length = data[at], data[at + 1]
+    at += 2
+    if length & 0x80:
+        count = length & 0x7F
+        if not 1 <= count <= 4:
+            raise ValueError("unsupported length")
+        length = int.from_bytes(data[at : at + count], "big")
+        at += count
+    if at + length > len(data):
+        raise ValueError("truncated")
+    return tag, data[at : at + length], at + length
+
+
+def _children(content: bytes) -> list[tuple[int, bytes]]:
+    items, at = [], 0
+    while at < len(content):
+        tag, value, at = _der(content, at)
+        items.append((tag, value))
+    return items
+
+
+def _encode(tag: int, content: bytes) -> bytes:
+    length = len(content)
+    if length < 0x80:
+        return bytes((tag, length)) + content
+    size = length.to_bytes((length.bit_length() + 7) // 8, "big")
+    return bytes((tag, 0x80 | len(size))) + size + content
+
+
+def public_key(private_key: str) -> str:
+    """Base64 SubjectPublicKeyInfo of a base64 RSA private key (PKCS#1 or PKCS#8); "" if unreadable."""
+    try:
+        data = base64.b64decode(private_key, validate=True)
+        tag, content, _ = _der(data, 0)
+        items = _children(content) if tag == 0x30 else []
+        if len(items) >= 3 and items[1][0] == 0x30 and items[2][0] == 0x04:  # PKCS#8 PrivateKeyInfo
+            if not items[1][1].startswith(_RSA_ENCRYPTION_OID):
+                return ""
+            tag, content, _ = _der(items[2][1], 0)
+            items = _children(content) if tag == 0x30 else []
+        # RSAPrivateKey: version, modulus, publicExponent, ...
+        if len(items) < 3 or any(t != 0x02 for t, _ in items[:3]):
+            return ""
+        rsa_public = _encode(0x30, _encode(0x02, items[1][1]) + _encode(0x02, items[2][1]))
+        algorithm = _encode(0x30, _RSA_ENCRYPTION_OID + b"\x05\x00")
+        spki = _encode(0x30, algorithm + _encode(0x03, b"\x00" + rsa_public))
+        return base64.b64encode(spki).decode()
+    except (ValueError, IndexError, binascii.Error):
+        return ""
+
+
+def _record(name: str, kind: str, *values: str, ttl: int = EASY_DKIM_TTL) -> dict:
+    return {"Name": name, "Type": kind, "TTL": ttl, "Values": list(values)}
+
+
+def dns_attributes(name: str, identity: dict, props: dict, request: Request, data: dict) -> dict:
+    """The status attributes and every DNS record the identity needs, flattened as strings."""
+    dkim = identity.get("DkimAttributes") or {}
+    mail_from = identity.get("MailFromAttributes") or {}
+    out = {
+        "VerificationStatus": identity.get("VerificationStatus") or "",
+        "MailFromDomainStatus": mail_from.get("MailFromDomainStatus") or "",
+        "DkimSigningAttributesOrigin": dkim.get("SigningAttributesOrigin") or "",
+    }
+    empty = dict.fromkeys(DNS_ATTRIBUTES, "")
+    if identity.get("IdentityType", "") == "EMAIL_ADDRESS" or "@" in name:
+        return {**out, **empty}
+    records: list[tuple[str, dict]] = []
+    for index in (1, 2, 3):
+        if data.get(f"DkimDNSTokenName{index}"):
+            records.append(("CNAME", _record(data[f"DkimDNSTokenName{index}"], "CNAME", data[f"DkimDNSTokenValue{index}"])))
+    signing = props.get("DkimSigningAttributes") or {}
+    key = public_key(signing["DomainSigningPrivateKey"]) if signing.get("DomainSigningPrivateKey") else ""
+    if str(dkim.get("SigningAttributesOrigin", "")).startswith("EXTERNAL") and signing.get("DomainSigningSelector") and key:
+        out["DkimTxtRecordName"] = f"{signing['DomainSigningSelector']}._domainkey.{name}"
+        out["DkimTxtRecordValue"] = f"p={key}"
+        records.append(("TXT-DKIM", _record(out["DkimTxtRecordName"], "TXT", out["DkimTxtRecordValue"])))
+    mail_from_domain = mail_from.get("MailFromDomain") or ""
+    if mail_from_domain:
+        out["MailFromMxRecordName"] = mail_from_domain
+        out["MailFromMxRecordValue"] = f"{MAIL_FROM_MX_PRIORITY} feedback-smtp.{request.arns.region}.amazonses.com"
+        out["MailFromSpfRecordName"] = mail_from_domain
+        out["MailFromSpfRecordValue"] = SPF_VALUE
+        records.append(("MX", _record(mail_from_domain, "MX", out["MailFromMxRecordValue"])))
+        records.append(("TXT-SPF", _record(mail_from_domain, "TXT", SPF_VALUE)))
+    out["DmarcRecordName"] = f"_dmarc.{name}"
+    out["DmarcRecordValue"] = f'"v=DMARC1; p={props.get("DmarcPolicy") or "none"};"'
+    records.append(("TXT-DMARC", _record(out["DmarcRecordName"], "TXT", out["DmarcRecordValue"])))
+    out = {**empty, **out}
+    out["DnsRecords"] = _fitting(records, name, request, {**data, **out})
+    return out
+
+
+def _fitting(records: list[tuple[str, dict]], name: str, request: Request, data: dict) -> str:
+    """DnsRecords as compact JSON, without the least needed records while the response would
+    pass CloudFormation's 4,096 bytes (the same measure as adapter.within_limits)."""
+    envelope = {
+        "Status": "SUCCESS",
+        "Reason": "x" * REASON_RESERVE,
+        "PhysicalResourceId": name,
+        "StackId": request.stack_id,
+        "RequestId": request.request_id,
+        "LogicalResourceId": request.logical_id,
+    }
+    kept = sorted(records, key=lambda item: DNS_RECORD_PRIORITY.index(item[0]))
+    while True:
+        value = json.dumps([record for _, record in kept], separators=(",", ":")) if kept else ""
+        size = len(json.dumps({**envelope, "Data": {**data, "DnsRecords": value}}).encode())
+        if size <= MAX_RESPONSE_BYTES or not kept:
+            return value
+        kept.pop()
+
+
+DNS_ATTRIBUTES = (
+    "MailFromMxRecordName",
+    "MailFromMxRecordValue",
+    "MailFromSpfRecordName",
+    "MailFromSpfRecordValue",
+    "DkimTxtRecordName",
+    "DkimTxtRecordValue",
+    "DmarcRecordName",
+    "DmarcRecordValue",
+    "DnsRecords",
+)
