@@ -573,6 +573,11 @@ def test_a_byodkim_private_key_never_appears_in_the_logs_or_the_response(env, se
     assert created.body["Status"] == "SUCCESS", created.body["Reason"]
     assert ses.get_email_identity(EmailIdentity="example.com")["DkimAttributes"]["SigningAttributesOrigin"] == "EXTERNAL"
     assert created.body["Data"]["DkimDNSTokenName1"] == ""  # BYODKIM publishes no Easy DKIM CNAMEs
+    # The TXT record it publishes instead carries the public key, derived from the private one.
+    public = serialization.load_der_private_key(base64.b64decode(key), None).public_key()
+    spki = public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    assert created.body["Data"]["DkimTxtRecordValue"] == "p=" + base64.b64encode(spki).decode()
+    assert key not in json.dumps(created.body["Data"]) and key not in json.dumps(updated.body["Data"])
     assert updated.body["Status"] == "SUCCESS", updated.body["Reason"]
     assert "PutEmailIdentityDkimSigningAttributes" in updated.ses_calls
     assert refused.body["Status"] == "FAILED" and "DomainSigningPrivateKey" in refused.body["Reason"]

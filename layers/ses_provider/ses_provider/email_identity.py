@@ -233,12 +233,12 @@ EASY_DKIM_TTL = 1800  # the TTL of the native type's DKIM examples; used for eve
 MAIL_FROM_MX_PRIORITY = 10
 SPF_VALUE = '"v=spf1 include:amazonses.com ~all"'
 DMARC_POLICIES = ("none", "quarantine", "reject")
-# What DnsRecords gives up first when the whole response would pass 4,096 bytes: the DMARC
-# suggestion (no SES requirement), then SPF, then MX. Each record stays in its own attributes.
-DNS_RECORD_PRIORITY = ("CNAME", "TXT-DKIM", "MX", "TXT-SPF", "TXT-DMARC")
-# CloudFormation's response also carries these; budgeted at their maximum (a reason is empty on
-# SUCCESS, but reserve its 256 characters so the estimate never undershoots).
-REASON_RESERVE = 256
+# DnsRecords holds the records in this order, as many whole groups as the 4,096-byte response
+# leaves room for: it gives up the DMARC suggestion (no SES requirement) first, then SPF, then
+# MX, then DKIM (the three Easy DKIM CNAMEs together, never one of them). Each record stays in
+# its own attributes whatever DnsRecords drops. With a domain of ordinary length all of them
+# fit; README ("DNS records as attributes") has the worst case.
+DNS_RECORD_PRIORITY = ("DKIM", "MX", "SPF", "DMARC")
 
 _RSA_ENCRYPTION_OID = bytes.fromhex("06092a864886f70d010101")  # 1.2.840.113549.1.1.1
 
@@ -323,13 +323,13 @@ def dns_attributes(name: str, identity: dict, props: dict, request: Request, dat
     records: list[tuple[str, dict]] = []
     for index in (1, 2, 3):
         if data.get(f"DkimDNSTokenName{index}"):
-            records.append(("CNAME", _record(data[f"DkimDNSTokenName{index}"], "CNAME", data[f"DkimDNSTokenValue{index}"])))
+            records.append(("DKIM", _record(data[f"DkimDNSTokenName{index}"], "CNAME", data[f"DkimDNSTokenValue{index}"])))
     signing = props.get("DkimSigningAttributes") or {}
     key = public_key(signing["DomainSigningPrivateKey"]) if signing.get("DomainSigningPrivateKey") else ""
     if str(dkim.get("SigningAttributesOrigin", "")).startswith("EXTERNAL") and signing.get("DomainSigningSelector") and key:
         out["DkimTxtRecordName"] = f"{signing['DomainSigningSelector']}._domainkey.{name}"
         out["DkimTxtRecordValue"] = f"p={key}"
-        records.append(("TXT-DKIM", _record(out["DkimTxtRecordName"], "TXT", out["DkimTxtRecordValue"])))
+        records.append(("DKIM", _record(out["DkimTxtRecordName"], "TXT", out["DkimTxtRecordValue"])))
     mail_from_domain = mail_from.get("MailFromDomain") or ""
     if mail_from_domain:
         out["MailFromMxRecordName"] = mail_from_domain
@@ -337,10 +337,10 @@ def dns_attributes(name: str, identity: dict, props: dict, request: Request, dat
         out["MailFromSpfRecordName"] = mail_from_domain
         out["MailFromSpfRecordValue"] = SPF_VALUE
         records.append(("MX", _record(mail_from_domain, "MX", out["MailFromMxRecordValue"])))
-        records.append(("TXT-SPF", _record(mail_from_domain, "TXT", SPF_VALUE)))
+        records.append(("SPF", _record(mail_from_domain, "TXT", SPF_VALUE)))
     out["DmarcRecordName"] = f"_dmarc.{name}"
     out["DmarcRecordValue"] = f'"v=DMARC1; p={props.get("DmarcPolicy") or "none"};"'
-    records.append(("TXT-DMARC", _record(out["DmarcRecordName"], "TXT", out["DmarcRecordValue"])))
+    records.append(("DMARC", _record(out["DmarcRecordName"], "TXT", out["DmarcRecordValue"])))
     out = {**empty, **out}
     out["DnsRecords"] = _fitting(records, name, request, {**data, **out})
     return out
@@ -348,22 +348,24 @@ def dns_attributes(name: str, identity: dict, props: dict, request: Request, dat
 
 def _fitting(records: list[tuple[str, dict]], name: str, request: Request, data: dict) -> str:
     """DnsRecords as compact JSON, without the least needed records while the response would
-    pass CloudFormation's 4,096 bytes (the same measure as adapter.within_limits)."""
+    pass CloudFormation's 4,096 bytes: the same body and measure as adapter.within_limits
+    (a SUCCESS answer has an empty reason: adapter.Execution.dispatch)."""
     envelope = {
         "Status": "SUCCESS",
-        "Reason": "x" * REASON_RESERVE,
+        "Reason": "",
         "PhysicalResourceId": name,
         "StackId": request.stack_id,
         "RequestId": request.request_id,
         "LogicalResourceId": request.logical_id,
     }
-    kept = sorted(records, key=lambda item: DNS_RECORD_PRIORITY.index(item[0]))
+    groups = [group for group in DNS_RECORD_PRIORITY if any(g == group for g, _ in records)]
     while True:
-        value = json.dumps([record for _, record in kept], separators=(",", ":")) if kept else ""
+        kept = [record for group, record in records if group in groups]
+        value = json.dumps(kept, separators=(",", ":")) if kept else ""
         size = len(json.dumps({**envelope, "Data": {**data, "DnsRecords": value}}).encode())
-        if size <= MAX_RESPONSE_BYTES or not kept:
+        if size <= MAX_RESPONSE_BYTES or not groups:
             return value
-        kept.pop()
+        groups.pop()
 
 
 DNS_ATTRIBUTES = (
