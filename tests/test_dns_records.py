@@ -36,7 +36,7 @@ def _create(**properties) -> dict:
     return evt
 
 
-def _key(bits: int = 2048, pkcs8: bool = True) -> rsa.RSAPrivateKey:
+def _key(bits: int = 2048) -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=bits)
 
 
@@ -307,3 +307,24 @@ def test_dns_records_drops_the_dmarc_suggestion_first_then_spf_then_mx_when_the_
     assert kept == [] and data["DnsRecords"] == ""
     # The individual attributes stay.
     assert (data["DmarcRecordValue"], data["MailFromSpfRecordValue"]) == ('"v=DMARC1; p=none;"', SPF)
+
+
+def _all_records_fit(domain_length: int, byodkim: bool) -> bool:
+    """Whether DnsRecords keeps every record of a domain of this length (MAIL FROM mail.DOMAIN)
+    beside the longest logical id and stack id CloudFormation makes."""
+    domain = "x" * (domain_length - 4) + ".com"
+    stack = f"arn:aws-us-gov:cloudformation:us-gov-west-1:123456789012:stack/{'S' * 128}/5e7c1f80-3c9a-11ef-9d2b-0a1b2c3d4e5f"
+    request = Request(stack, "L" * 255, "0f3e9a6c-1d2b-4c5e-8f70-112233445501", ArnBuilder("aws-us-gov", "us-gov-west-1", "123456789012"))
+    if byodkim:
+        dkim, props = {"SigningAttributesOrigin": "EXTERNAL"}, {"DkimSigningAttributes": {"DomainSigningSelector": LONGEST_SELECTOR, "DomainSigningPrivateKey": _private_b64(_key(2048))}}
+    else:
+        dkim, props = {"SigningAttributesOrigin": "AWS_SES", "Tokens": ["t" * 32] * 3}, {}
+    identity = {"IdentityType": "DOMAIN", "DkimAttributes": dkim, "MailFromAttributes": {"MailFromDomain": f"mail.{domain}"}}
+    records = email_identity.attributes(domain, identity, request, props)["DnsRecords"]
+    return bool(records) and len(json.loads(records)) == (4 if byodkim else 6)
+
+
+@pytest.mark.parametrize(("byodkim", "longest"), [(False, 115), (True, 138)], ids=["easy-dkim", "byodkim"])
+def test_dns_records_keeps_every_record_up_to_the_domain_length_the_readme_states(byodkim, longest):
+    assert _all_records_fit(longest, byodkim)
+    assert not _all_records_fit(longest + 1, byodkim)

@@ -109,7 +109,7 @@ TYPE = ResourceType(
         "DkimTxtRecordValue": "BYODKIM TXT value p=PUBLIC_KEY, derived from the private key; empty otherwise",
         "DmarcRecordName": "_dmarc.DOMAIN, the suggested DMARC record; empty for an address",
         "DmarcRecordValue": '"v=DMARC1; p=POLICY;" (DmarcPolicy, default none); empty for an address',
-        "DnsRecords": 'All of the records above as compact JSON: [{"Name","Type","TTL","Values"}]; empty for an address',
+        "DnsRecords": 'The records above (Easy DKIM CNAMEs or BYODKIM TXT, MX, SPF, DMARC) as compact JSON [{"Name","Type","TTL","Values"}]; fewer if the response would pass 4,096 bytes (see DNS records as attributes); empty for an address',
     },
 )
 
