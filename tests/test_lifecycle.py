@@ -4,6 +4,8 @@ Every test activates the Stubber with exactly the calls that SES must receive: a
 a different call fails the test, and assert_no_pending_responses catches a missing one.
 """
 
+import json
+
 import pytest
 from botocore.stub import ANY
 
@@ -78,6 +80,22 @@ def test_identity_create_sends_tags_dkim_and_configuration_set_in_the_one_create
         "DkimDNSTokenValue1": "tok1.dkim.amazonses.com",
         "DkimDNSTokenValue2": "tok2.dkim.amazonses.com",
         "DkimDNSTokenValue3": "tok3.dkim.amazonses.com",
+        # Not in CreateEmailIdentity's answer: what GetEmailIdentity reports of a new identity.
+        "VerificationStatus": "PENDING",
+        "MailFromDomainStatus": "",
+        "DkimSigningAttributesOrigin": "AWS_SES",
+        **dict.fromkeys(("MailFromMxRecordName", "MailFromMxRecordValue", "MailFromSpfRecordName", "MailFromSpfRecordValue"), ""),
+        "DkimTxtRecordName": "",
+        "DkimTxtRecordValue": "",
+        "DmarcRecordName": "_dmarc.example.com",
+        "DmarcRecordValue": '"v=DMARC1; p=none;"',
+        "DnsRecords": json.dumps(
+            [
+                *({"Name": f"tok{i}._domainkey.example.com", "Type": "CNAME", "TTL": 1800, "Values": [f"tok{i}.dkim.amazonses.com"]} for i in (1, 2, 3)),
+                {"Name": "_dmarc.example.com", "Type": "TXT", "TTL": 1800, "Values": ['"v=DMARC1; p=none;"']},
+            ],
+            separators=(",", ":"),
+        ),
     }
 
 

@@ -144,11 +144,11 @@ def create(props: dict, client, request: Request) -> tuple[str, dict]:
     # CreateEmailIdentity reports neither; without another call, what GetEmailIdentity would
     # report now: a new identity's verification, a just-put MAIL FROM domain, both PENDING
     # (SUCCESS when SES already counts the identity verified, as for an address at a verified domain).
-    created.setdefault("VerificationStatus", "SUCCESS" if created.get("VerifiedForSendingStatus") else "PENDING")
+    reported = {"VerificationStatus": "SUCCESS" if created.get("VerifiedForSendingStatus") else "PENDING", **created}
     mail_from_domain = props.get("MailFromAttributes", {}).get("MailFromDomain")
     if mail_from_domain:
-        created.setdefault("MailFromAttributes", {"MailFromDomain": mail_from_domain, "MailFromDomainStatus": "PENDING"})
-    return name, attributes(name, created, request, props)
+        reported.setdefault("MailFromAttributes", {"MailFromDomain": mail_from_domain, "MailFromDomainStatus": "PENDING"})
+    return name, attributes(name, reported, request, props)
 
 
 def update(name: str, props: dict, old: dict, client, request: Request) -> dict:
