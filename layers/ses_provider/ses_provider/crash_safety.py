@@ -251,14 +251,23 @@ class Ledger:
 
     # --- clean-up of what CloudFormation was never told of -------------------------------
 
+    def _lookup(self, name: str) -> tuple[bool, desired_state.Record | None]:
+        """(True, the record or None), or (False, None) when the table could not be read:
+        nothing is removed without knowing whose it is."""
+        try:
+            return True, self.store.get(self._arn(name))
+        except Exception as error:  # noqa: BLE001 - reported; the caller leaves the resource
+            logger.error("could not read the record of %s: %s", name, error)
+            return False, None
+
     def discard(self, name: str) -> None:
         """Remove a resource this request made that CloudFormation will never know of. One
         it took over instead is only released: it existed before the stack."""
-        try:
-            record = self.store.get(self._arn(name))
-        except Exception as error:  # noqa: BLE001 - nothing is removed without knowing whose it is
-            logger.error("could not read the record of %s: %s", name, error)
-            return
+        read, record = self._lookup(name)
+        if read:
+            self._remove(name, record)
+
+    def _remove(self, name: str, record: desired_state.Record | None) -> None:
         if record is not None and record.adopted:
             logger.warning("releasing %s: taken over by this request, it existed before the stack and stays", name)
             self._release(name)
@@ -269,35 +278,24 @@ class Ledger:
             if error_code(error) != "NotFoundException":
                 logger.error("could not remove the half-made %s: %s", name, error)
                 return  # its claim stays: a later request of this resource adopts it
-        try:
-            self.store.delete(self._arn(name))
-        except Exception as error:  # noqa: BLE001
-            logger.error("could not remove the record of the half-made %s: %s", name, error)
+        self._release(name)
 
     def discard_own(self, name: str) -> None:
         """A later delivery of an answered request: remove `name` if this very request made
         it (its record says so) and the answer did not name it; else leave it."""
-        try:
-            record = self.store.get(self._arn(name))
-        except Exception as error:  # noqa: BLE001 - nothing is removed without proof
-            logger.error("could not read the record of %s: %s", name, error)
-            return
+        _, record = self._lookup(name)
         if record is not None and record.made_by(self.request.request_id):
             logger.warning("removing %s: made by this request, which CloudFormation was told nothing of", name)
-            self.discard(name)
+            self._remove(name, record)
 
     def discard_if_abandoned(self, name: str) -> None:
         """A Create that the timer answered with `name` finished after all: if
         CloudFormation's rollback Delete already removed the claim, it ran before SES made
         the resource, and nothing else would ever remove it."""
-        try:
-            record = self.store.get(self._arn(name))
-        except Exception as error:  # noqa: BLE001 - leave it: the record may still be there
-            logger.error("could not read the record of %s: %s", name, error)
-            return
-        if record is None:
+        read, record = self._lookup(name)
+        if read and record is None:
             logger.warning("removing %s: made after CloudFormation's rollback had deleted it", name)
-            self.discard(name)
+            self._remove(name, None)
 
 
 class Unrecorded(Ledger):
@@ -328,11 +326,7 @@ class Unrecorded(Ledger):
         pass
 
     def discard(self, name: str) -> None:
-        try:
-            self.resource.delete(name, self.client)
-        except Exception as error:  # noqa: BLE001
-            if error_code(error) != "NotFoundException":
-                logger.error("could not remove the half-made %s: %s", name, error)
+        self._remove(name, None)  # no record to prove otherwise: a half-made replacement
 
     def discard_own(self, name: str) -> None:
         pass
