@@ -328,6 +328,7 @@ class Delivery:
             on_claim=self._claimed,
             started_at=self.started_at,
             resumed=self.resumed,
+            deadline=self.deadline - self.provider.timeout_margin,
         )
 
     def ledger(self) -> crash_safety.Ledger:

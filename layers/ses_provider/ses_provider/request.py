@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -24,3 +25,10 @@ class Request:
     # earlier attempt made (deliverability_test_report).
     started_at: float = 0.0
     resumed: bool = False
+    # time.monotonic() by which the work must stop: the adapter answers FAILED soon after it
+    # (its timer runs a margin before Lambda's timeout). 0: no limit known (a direct call).
+    deadline: float = 0.0
+
+    def remaining(self) -> float:
+        """Seconds of work left in this invocation; a large number when no limit is known."""
+        return self.deadline - time.monotonic() if self.deadline else 3600.0
