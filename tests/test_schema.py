@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from ses_provider import configuration_set, configuration_set_event_destination, dedicated_ip_pool, email_identity
-from ses_provider.schema import Array, Boolean, Integer, InvalidProperty, Object, String
+from ses_provider.schema import Array, Boolean, Integer, InvalidProperty, JsonObject, Map, Object, String
 
 MODULES = [email_identity, configuration_set, dedicated_ip_pool, configuration_set_event_destination]
 
@@ -33,6 +33,11 @@ def valid(spec):
         return strategy
     if isinstance(spec, Array):
         return st.lists(valid(spec.items), min_size=spec.min_items or 0, max_size=3)
+    if isinstance(spec, Map):
+        return st.dictionaries(valid(spec.keys), valid(spec.values), max_size=min(spec.max_items or 3, 3))
+    if isinstance(spec, JsonObject):
+        # Strings only: CloudFormation passes every scalar as one, inside a document too.
+        return st.dictionaries(st.text(max_size=8), st.text(max_size=8), max_size=3)
     if isinstance(spec, Boolean):
         return st.booleans()
     if isinstance(spec, Integer):

@@ -6,15 +6,26 @@ import base64
 import binascii
 import json
 
+from . import identity_policies
 from .adapter import MAX_RESPONSE_BYTES
 from .errors import PartialCreate
 from .request import Request
-from .schema import ADOPTION_PROPERTIES, TAG_SYNC_PROPERTIES, Boolean, Enum, Object, ResourceType, String, TAGS
+from .schema import (
+    ADOPTION_PROPERTIES,
+    TAG_SYNC_PROPERTIES,
+    Boolean,
+    Enum,
+    Object,
+    ResourceType,
+    String,
+    TAGS,
+)
 from .tags import to_dict, to_list
 
 # A domain, or an address at a domain: no white space, no "::" of the failed-Create marker.
 IDENTITY_PATTERN = r"(?:[^@\s:]{1,64}@)?(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9-]{2,63}"
 NAME_GENERATION: dict = {}  # EmailIdentity is required: never generated
+
 
 TYPE = ResourceType(
     type_name="Custom::EmailIdentity",
@@ -31,6 +42,7 @@ TYPE = ResourceType(
                 doc="The domain or email address to verify. A change replaces the identity.",
             ),
             "Tags": TAGS,
+            "Policies": identity_policies.POLICIES,
             **TAG_SYNC_PROPERTIES,
             **ADOPTION_PROPERTIES,
             "DkimSigningAttributes": Object(
@@ -87,6 +99,7 @@ TYPE = ResourceType(
         "ses:PutEmailIdentityFeedbackAttributes",
         "ses:PutEmailIdentityMailFromAttributes",
         "ses:PutEmailIdentityConfigurationSetAttributes",
+        *identity_policies.ACTIONS,
         "ses:TagResource",
         "ses:UntagResource",
         "ses:ListTagsForResource",
@@ -139,6 +152,7 @@ def create(props: dict, client, request: Request) -> tuple[str, dict]:
             client.put_email_identity_feedback_attributes(EmailIdentity=name, EmailForwardingEnabled=forwarding)
         if props.get("MailFromAttributes"):
             client.put_email_identity_mail_from_attributes(EmailIdentity=name, **props["MailFromAttributes"])
+        identity_policies.sync(name, props.get("Policies") or {}, {}, client)
     except Exception as error:
         raise PartialCreate(name, error) from error
     # CreateEmailIdentity reports neither; without another call, what GetEmailIdentity would
@@ -188,6 +202,7 @@ def update(name: str, props: dict, old: dict, client, request: Request) -> dict:
         client.put_email_identity_configuration_set_attributes(
             EmailIdentity=name, **props.get("ConfigurationSetAttributes", {})
         )
+    identity_policies.sync(name, props.get("Policies") or {}, old.get("Policies") or {}, client)
     return attributes(name, client.get_email_identity(EmailIdentity=name), request, props)
 
 

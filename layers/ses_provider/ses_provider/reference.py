@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from . import configuration_set, configuration_set_event_destination, dedicated_ip_pool, deliverability_test_report, email_identity
-from .schema import Array, Boolean, Field, Integer, Object, String
+from .schema import Array, Boolean, Field, Integer, JsonObject, Map, Object, String
 
 MODULES = (email_identity, configuration_set, dedicated_ip_pool, configuration_set_event_destination, deliverability_test_report)
 START, END = "<!-- reference:start -->", "<!-- reference:end -->"
@@ -25,6 +25,10 @@ def _type(spec: Field) -> str:
         if isinstance(spec.items, Object):
             return "List of Tag" if _is_tag(spec.items) else "List of Object"
         return f"List of {_type(spec.items)}"
+    if isinstance(spec, Map):
+        return f"Map of {_type(spec.keys)} to {_type(spec.values)}"
+    if isinstance(spec, JsonObject):
+        return "JSON object or its text"
     if isinstance(spec, String) and spec.pattern and len(spec.pattern) <= 24:
         return f"String `{spec.pattern}`"
     return {String: "String", Boolean: "Boolean", Object: "Object"}[type(spec)]

@@ -6,6 +6,7 @@ properties that decide replacement, names the IAM actions and renders the README
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
@@ -192,6 +193,58 @@ class Object(Field):
             if missing:
                 raise InvalidProperty(f"{prefix}{missing[0]}", f"is required with {'/'.join(group)}")
         return result
+
+
+@dataclass(frozen=True)
+class Map(Field):
+    """Names to values: each name checked by `keys`, each value coerced by `values`; errors
+    name the entry (`Path.<name>`)."""
+
+    keys: String = field(default_factory=String)
+    values: Field = field(default_factory=String)
+    max_items: int | None = None
+
+    kind = "Map"
+
+    def coerce(self, value: Any, path: str) -> dict:
+        if not isinstance(value, dict):
+            raise InvalidProperty(path, f"must be an object of names to values, got {type(value).__name__}")
+        if self.max_items is not None and len(value) > self.max_items:
+            raise InvalidProperty(path, f"has {len(value)} entries, at most {self.max_items} allowed")
+        result = {}
+        for name, item in value.items():
+            entry = f"{path}.{name}"
+            result[self.keys.coerce(name, entry)] = self.values.coerce(item, entry)
+        return result
+
+
+@dataclass(frozen=True)
+class JsonObject(Field):
+    """A JSON object, given as one or as its text (CloudFormation passes either); coerced to
+    the parsed object, so that white space and key order are no change. `max_length` bounds
+    its compact text (what is sent)."""
+
+    max_length: int | None = None
+
+    kind = "JSON object"
+
+    def coerce(self, value: Any, path: str) -> dict:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError as error:
+                problem = getattr(error, "msg", "cannot be parsed")
+                where = f" at line {error.lineno} column {error.colno}" if hasattr(error, "lineno") else ""
+                raise InvalidProperty(path, f"is not valid JSON ({problem}{where})") from None
+        if not isinstance(value, dict):
+            raise InvalidProperty(path, f"must be a JSON object, got {type(value).__name__}")
+        if self.max_length is not None and len(compact_json(value).encode()) > self.max_length:
+            raise InvalidProperty(path, f"must have at most {self.max_length} bytes as compact JSON")
+        return value
+
+
+def compact_json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def Enum(*values: str, **kwargs) -> String:

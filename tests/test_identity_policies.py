@@ -1,0 +1,273 @@
+"""Custom::EmailIdentity `Policies` (sending authorization policies), end to end through the
+real handler (functions/email_identity/app.py) against SES v2 on loopback.
+
+Each test states the exact SES calls the handler made (the harness counts every request of
+the handler's own client) and reads the policies back with the test's own client.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from tests.harness import Invoker
+from tests.test_noop_update import NOOP_READS, crash_after, create_event, retried, swapped, update_event
+
+FUNCTION = "email_identity"
+NAME = "example.com"  # events/email_identity/create.json
+
+
+def policy(sid: str, action: str = "ses:SendEmail") -> dict:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": sid,
+                "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+                "Action": [action],
+                "Resource": f"arn:aws:ses:us-east-1:123456789012:identity/{NAME}",
+            }
+        ],
+    }
+
+
+SENDER = policy("Sender")
+RAW = policy("Raw", "ses:SendRawEmail")
+REPORTS = policy("Reports", "ses:SendBounce")
+
+
+def live_policies(env) -> dict:
+    """What SES holds, read with the test's own client: name -> parsed document."""
+    held = env.ses.get_email_identity_policies(EmailIdentity=NAME)["Policies"]
+    return {name: json.loads(text) for name, text in held.items()}
+
+
+def policy_calls(invocation) -> list[str]:
+    return [call for call in invocation.ses_calls if "Policy" in call or "Policies" in call]
+
+
+def created_with(env, policies: dict) -> dict:
+    """Run the Create with these Policies; its ResourceProperties."""
+    event = create_event(FUNCTION, Policies=policies)
+    body = env.invoke(FUNCTION, event)
+    assert body["Status"] == "SUCCESS", body["Reason"]
+    return event["ResourceProperties"]
+
+
+def with_policies(props: dict, policies: dict | None) -> dict:
+    props = copy.deepcopy(props)
+    if policies is None:
+        props.pop("Policies", None)
+    else:
+        props["Policies"] = policies
+    return props
+
+
+def test_create_with_two_policies_creates_each_once_after_the_identity_and_ses_holds_both(env):
+    event = create_event(FUNCTION, Policies={"sender": SENDER, "raw": json.dumps(RAW)})  # an object and its text
+
+    invocation = env.invoker.invoke_full(FUNCTION, event)
+
+    assert invocation.body["Status"] == "SUCCESS", invocation.body["Reason"]
+    calls = invocation.ses_calls
+    assert calls.index("CreateEmailIdentity") < calls.index("CreateEmailIdentityPolicy")  # after the identity exists
+    assert policy_calls(invocation) == ["CreateEmailIdentityPolicy", "CreateEmailIdentityPolicy"]
+    assert live_policies(env) == {"sender": SENDER, "raw": RAW}
+
+
+def test_update_creates_the_added_updates_the_changed_deletes_the_removed_and_leaves_the_unchanged(env):
+    old = created_with(env, {"keep": SENDER, "change": RAW, "drop": REPORTS})
+    changed = policy("Changed", "ses:SendTemplatedEmail")
+    new = with_policies(old, {"keep": SENDER, "change": changed, "add": REPORTS})
+
+    invocation = env.invoker.invoke_full(FUNCTION, update_event(FUNCTION, NAME, new=new, old=old))
+
+    assert invocation.body["Status"] == "SUCCESS", invocation.body["Reason"]
+    assert policy_calls(invocation) == ["UpdateEmailIdentityPolicy", "CreateEmailIdentityPolicy", "DeleteEmailIdentityPolicy"]
+    assert live_policies(env) == {"keep": SENDER, "change": changed, "add": REPORTS}
+
+
+def test_removing_the_policies_property_deletes_every_declared_policy(env):
+    old = created_with(env, {"sender": SENDER, "raw": RAW})
+
+    invocation = env.invoker.invoke_full(FUNCTION, update_event(FUNCTION, NAME, new=with_policies(old, None), old=old))
+
+    assert invocation.body["Status"] == "SUCCESS", invocation.body["Reason"]
+    assert policy_calls(invocation) == ["DeleteEmailIdentityPolicy", "DeleteEmailIdentityPolicy"]
+    assert live_policies(env) == {}
+
+
+def test_a_change_of_white_space_or_key_order_only_makes_no_ses_call_beyond_the_noop_reads(env):
+    old = created_with(env, {"sender": json.dumps(SENDER)})
+    reordered = dict(reversed(list(SENDER.items())))
+    new = with_policies(old, {"sender": json.dumps(reordered, indent=4)})
+    assert new["Policies"]["sender"] != old["Policies"]["sender"]  # the text differs
+
+    invocation = env.invoker.invoke_full(FUNCTION, update_event(FUNCTION, NAME, new=new, old=old))
+
+    assert invocation.body["Status"] == "SUCCESS", invocation.body["Reason"]
+    assert invocation.ses_calls == NOOP_READS[FUNCTION]
+
+
+@pytest.mark.parametrize(
+    "policies, problem",
+    [
+        ({"broken": '{"Version": "2012-10-17",'}, "is not valid JSON"),
+        ({"listed": '["not", "an", "object"]'}, "must be a JSON object"),
+        ({"bad name!": SENDER}, "does not match"),
+        ({"x" * 65: SENDER}, "does not match"),
+    ],
+    ids=["invalid-json", "not-an-object", "invalid-character", "name-too-long"],
+)
+def test_an_invalid_policy_fails_the_create_naming_the_policy_before_any_ses_call(env, policies, problem):
+    event = create_event(FUNCTION, Policies={"fine": SENDER, **policies})
+
+    invocation = env.invoker.invoke_full(FUNCTION, event)
+
+    assert invocation.body["Status"] == "FAILED"
+    (name,) = policies
+    assert f"Policies.{name}: " in invocation.body["Reason"] and problem in invocation.body["Reason"]
+    assert invocation.ses_calls == []
+    assert env.ses.list_email_identities()["EmailIdentities"] == []
+
+
+def test_an_invalid_policy_fails_the_update_naming_it_before_any_ses_call(env):
+    old = created_with(env, {"sender": SENDER})
+    new = with_policies(old, {"sender": SENDER, "broken": "{not json"})
+
+    invocation = env.invoker.invoke_full(FUNCTION, update_event(FUNCTION, NAME, new=new, old=old))
+
+    assert invocation.body["Status"] == "FAILED"
+    assert "Policies.broken: is not valid JSON" in invocation.body["Reason"]
+    assert invocation.ses_calls == []
+    assert live_policies(env) == {"sender": SENDER}
+
+
+def test_more_than_twenty_policies_are_refused_before_any_ses_call(env):
+    event = create_event(FUNCTION, Policies={f"p{i}": SENDER for i in range(21)})
+
+    invocation = env.invoker.invoke_full(FUNCTION, event)
+
+    assert invocation.body["Status"] == "FAILED"
+    assert "Policies: has 21 entries, at most 20 allowed" in invocation.body["Reason"]
+    assert invocation.ses_calls == []
+
+
+def test_a_crash_after_the_first_policy_is_created_converges_on_lambdas_retry(env):
+    event = create_event(FUNCTION, Policies={"sender": SENDER, "raw": RAW})
+    crash_after(env, FUNCTION, event, "CreateEmailIdentityPolicy")
+    assert list(live_policies(env)) == ["sender"]  # the crash left one of the two
+
+    again = retried(env, FUNCTION, event)
+
+    assert again.body["Status"] == "SUCCESS", again.body["Reason"]
+    # The existing one is met with AlreadyExists and updated; the missing one is created.
+    assert policy_calls(again) == ["CreateEmailIdentityPolicy", "UpdateEmailIdentityPolicy", "CreateEmailIdentityPolicy"]
+    assert live_policies(env) == {"sender": SENDER, "raw": RAW}
+
+
+def test_a_crash_during_an_update_converges_on_lambdas_retry(env):
+    old = created_with(env, {"drop": SENDER})
+    new = with_policies(old, {"add": RAW, "other": REPORTS})
+    update = update_event(FUNCTION, NAME, new=new, old=old)
+    crash_after(env, FUNCTION, update, "CreateEmailIdentityPolicy")
+
+    again = retried(env, FUNCTION, update)
+
+    assert again.body["Status"] == "SUCCESS", again.body["Reason"]
+    assert live_policies(env) == {"add": RAW, "other": REPORTS}
+
+
+def test_the_rollback_update_restores_the_previous_policies(env):
+    old = created_with(env, {"keep": SENDER, "change": RAW, "drop": REPORTS})
+    new = with_policies(old, {"keep": SENDER, "change": policy("Changed"), "add": policy("Added")})
+    update = update_event(FUNCTION, NAME, new=new, old=old)
+    assert env.invoke(FUNCTION, update)["Status"] == "SUCCESS"
+
+    rollback = env.invoker.invoke_full(FUNCTION, swapped(update, "12"))
+
+    assert rollback.body["Status"] == "SUCCESS", rollback.body["Reason"]
+    assert policy_calls(rollback) == ["UpdateEmailIdentityPolicy", "CreateEmailIdentityPolicy", "DeleteEmailIdentityPolicy"]
+    assert live_policies(env) == {"keep": SENDER, "change": RAW, "drop": REPORTS}
+
+
+@pytest.fixture
+def adopting(env):
+    """The provider stack deployed with AllowAdoption=true."""
+    env.invoker.allow_adoption = "true"
+    yield env
+    env.invoker.allow_adoption = "false"
+
+
+def test_taking_over_an_identity_puts_every_declared_policy_and_keeps_undeclared_ones(adopting):
+    env = adopting
+    env.ses.create_email_identity(EmailIdentity=NAME)
+    env.ses.create_email_identity_policy(EmailIdentity=NAME, PolicyName="sender", Policy=json.dumps(REPORTS))
+    env.ses.create_email_identity_policy(EmailIdentity=NAME, PolicyName="theirs", Policy=json.dumps(RAW))
+    event = create_event(FUNCTION, AdoptExisting="true", Policies={"sender": SENDER, "new": RAW})
+
+    invocation = env.invoker.invoke_full(FUNCTION, event)
+
+    assert invocation.body["Status"] == "SUCCESS", invocation.body["Reason"]
+    assert "DeleteEmailIdentityPolicy" not in invocation.ses_calls
+    assert live_policies(env) == {"sender": SENDER, "new": RAW, "theirs": RAW}
+
+
+def test_the_local_ses_refuses_a_duplicate_policy_name_and_an_invalid_document_as_ses_does(env):
+    env.ses.create_email_identity(EmailIdentity=NAME)
+    env.ses.create_email_identity_policy(EmailIdentity=NAME, PolicyName="sender", Policy=json.dumps(SENDER))
+    with pytest.raises(env.ses.exceptions.AlreadyExistsException):
+        env.ses.create_email_identity_policy(EmailIdentity=NAME, PolicyName="sender", Policy=json.dumps(RAW))
+    with pytest.raises(env.ses.exceptions.BadRequestException):
+        env.ses.update_email_identity_policy(EmailIdentity=NAME, PolicyName="sender", Policy="{not json")
+    with pytest.raises(env.ses.exceptions.NotFoundException):
+        env.ses.create_email_identity_policy(EmailIdentity="missing.example", PolicyName="p", Policy=json.dumps(SENDER))
+    assert live_policies(env) == {"sender": SENDER}
+
+
+class _Refused:
+    status_code = 400
+
+
+def ses_refuses(env, operation: str, message: str) -> Invoker:
+    """A container of its own whose client gets SES's BadRequestException for every
+    `operation` (botocore takes a before-call answer as the service's): a document SES itself
+    rejects, such as an unknown principal, which the local SES does not check."""
+    invoker = Invoker(env.ses_url, env.endpoint)
+    invoker.stack_id = env.stack_id
+    client = invoker.handler(FUNCTION).provider.client
+
+    def refuse(model, **kwargs):
+        if model.name == operation:
+            return _Refused(), {"Error": {"Code": "BadRequestException", "Message": message}}
+        return None
+
+    with invoker._environment():
+        client.meta.events.register("before-call.sesv2", refuse)
+    return invoker
+
+
+def test_ses_refusing_a_policy_fails_the_create_with_a_reason_naming_the_policy_and_ses_message(env):
+    refusing = ses_refuses(env, "CreateEmailIdentityPolicy", "Invalid principal in policy")
+    event = create_event(FUNCTION, Policies={"sender": SENDER})
+
+    body = refusing.invoke(FUNCTION, event)
+
+    assert body["Status"] == "FAILED"
+    assert "Policies.sender: Invalid principal in policy" in body["Reason"]
+    assert body["PhysicalResourceId"] == NAME  # SES made the identity: the rollback Delete removes it
+
+
+def test_ses_refusing_a_changed_policy_fails_the_update_with_a_reason_naming_the_policy(env):
+    old = created_with(env, {"sender": SENDER})
+    refusing = ses_refuses(env, "UpdateEmailIdentityPolicy", "Invalid principal in policy")
+    new = with_policies(old, {"sender": RAW})
+
+    body = refusing.invoke(FUNCTION, update_event(FUNCTION, NAME, new=new, old=old))
+
+    assert body["Status"] == "FAILED"
+    assert "Policies.sender: Invalid principal in policy" in body["Reason"]
+    assert live_policies(env) == {"sender": SENDER}
