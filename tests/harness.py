@@ -117,19 +117,20 @@ def serving(server, name: str) -> Iterator[Any]:
 
 
 @contextmanager
-def ses_server() -> Iterator[str]:
-    """Moto's server on 127.0.0.1 (a free port) with real SES v2 semantics; yields its URL.
+def ses_server(host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Moto's server on 127.0.0.1 (a free port, unless told otherwise) with real SES v2
+    semantics; yields its URL.
 
     Moto keeps its state per process, not per server: `reset_ses(url)` empties it."""
     moto_ses_fidelity.install()  # before the server's first SES v2 request
     werkzeug_logger = logging.getLogger("werkzeug")  # one line per request otherwise
     old_level = werkzeug_logger.level
     werkzeug_logger.setLevel(logging.WARNING)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
     try:
-        host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
+        bound, port = server.get_host_and_port()
+        yield f"http://{'127.0.0.1' if bound == '0.0.0.0' else bound}:{port}"
     finally:
         server.stop()
         if server._server is not None:  # stop() leaves the listening socket open
@@ -458,10 +459,10 @@ def aws_client(service: str, url: str):
     )
 
 
-def create_stack_and_table(url: str, stack_tags: dict[str, str] = STACK_TAGS) -> str:
+def create_stack_and_table(url: str, stack_tags: dict[str, str] = STACK_TAGS, table: str = TABLE) -> str:
     """The desired-state table (keys as template.yaml declares them) and the example stack
     with its tags; returns the stack's id."""
-    aws_client("dynamodb", url).create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST", **desired_state.TABLE_KEYS)
+    aws_client("dynamodb", url).create_table(TableName=table, BillingMode="PAY_PER_REQUEST", **desired_state.TABLE_KEYS)
     stack = aws_client("cloudformation", url).create_stack(
         StackName=STACK_NAME, TemplateBody=STACK_TEMPLATE, Tags=[{"Key": k, "Value": v} for k, v in stack_tags.items()]
     )

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 from aws_lambda_powertools import Logger
 
 from . import crash_safety, desired_state, lifecycle, naming
-from .client import ArnBuilder, make_client
+from .client import ArnBuilder, make_client, use_local_endpoint
 from .journal import Answer, Journal, fingerprint
 from .schema import InvalidProperty
 
@@ -450,8 +450,13 @@ def send(event: dict, answer: Answer, deadline: float) -> None:
     logger.info("response", extra={"response": shown, "ResponseURL": redact_url(url)})
     if not url:
         logger.error("the event has no ResponseURL: nowhere to answer")
+    elif put_response(url, encoded, deadline):
         return
-    put_response(url, encoded, deadline)
+    if os.environ.get("AWS_SAM_LOCAL") == "true":
+        # `sam local invoke` with an example event: its ResponseURL is a placeholder. The
+        # answer CloudFormation would have received is printed in full instead of being lost
+        # (the body holds no secret: the URL is not part of it).
+        print(json.dumps({"UndeliveredResponse": body}, indent=2), flush=True)
 
 
 def log_request(event: dict, secret: frozenset) -> None:
@@ -472,6 +477,7 @@ def log_request(event: dict, secret: frozenset) -> None:
 
 def make_handler(resource: ModuleType, client: Any = None, **services: Any) -> Callable[[dict, Any], None]:
     """The Lambda entry point for one resource type (clients injected for tests)."""
+    use_local_endpoint()
     provider = Provider(resource, client, **services)
 
     def handler(event: dict, context: Any) -> None:
