@@ -6,15 +6,21 @@ import base64
 import binascii
 import json
 
+from . import dkim_keys
 from .adapter import MAX_RESPONSE_BYTES
 from .errors import PartialCreate
 from .request import Request
-from .schema import ADOPTION_PROPERTIES, TAG_SYNC_PROPERTIES, Boolean, Enum, Object, ResourceType, String, TAGS
+from .errors import ProviderError
+from .schema import ADOPTION_PROPERTIES, TAG_SYNC_PROPERTIES, Boolean, Enum, InvalidProperty, Object, ResourceType, String, TAGS
 from .tags import to_dict, to_list
 
 # A domain, or an address at a domain: no white space, no "::" of the failed-Create marker.
 IDENTITY_PATTERN = r"(?:[^@\s:]{1,64}@)?(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9-]{2,63}"
 NAME_GENERATION: dict = {}  # EmailIdentity is required: never generated
+# Deterministic Easy DKIM: DkimSigningAttributesOrigin's AWS_SES_<REGION> values (the sesv2
+# model's enum, all but AWS_SES and EXTERNAL, which CreateEmailIdentity refuses here); a test
+# keeps the pattern and the model in step.
+DEED_ORIGIN_PATTERN = r"AWS_SES_[A-Z]{2}(?:_[A-Z]+)+_[0-9]"
 
 TYPE = ResourceType(
     type_name="Custom::EmailIdentity",
@@ -38,7 +44,8 @@ TYPE = ResourceType(
                     "NextSigningKeyLength": Enum("RSA_1024_BIT", "RSA_2048_BIT", doc="Easy DKIM key length."),
                     "DomainSigningSelector": String(
                         pattern=r"[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]{0,61}[a-zA-Z0-9]",
-                        doc="BYODKIM selector.",
+                        doc="BYODKIM selector, with DomainSigningPrivateKey or DkimSigningPrivateKeySecret."
+                        " A new selector rotates the key.",
                     ),
                     "DomainSigningPrivateKey": String(
                         pattern=r"[a-zA-Z0-9+/]+={0,2}",
@@ -46,9 +53,31 @@ TYPE = ResourceType(
                         secret=True,
                         doc="BYODKIM private key, base64. Never logged or returned.",
                     ),
+                    "DkimSigningPrivateKeySecret": String(
+                        pattern=dkim_keys.REFERENCE_PATTERN,
+                        extension=True,
+                        doc="BYODKIM private key kept out of CloudFormation: a Secrets Manager secret ARN or"
+                        " `ssm:/path` (SecureString), holding the key as base64 DER or unencrypted PEM; read by"
+                        " the provider, which may read only what its stack parameter DkimKeySecretArns allows"
+                        " (see BYODKIM keys from Secrets Manager or SSM).",
+                    ),
+                    "DomainSigningAttributesOrigin": String(
+                        pattern=DEED_ORIGIN_PATTERN,
+                        extension=True,
+                        doc="`AWS_SES_<REGION>` (as `AWS_SES_US_EAST_1`): Deterministic Easy DKIM, the signing"
+                        " attributes of the same domain's Easy DKIM identity in that other region. Set at"
+                        " creation only (see Deterministic Easy DKIM).",
+                    ),
                 },
-                exclusive=(("NextSigningKeyLength",), ("DomainSigningSelector", "DomainSigningPrivateKey")),
-                doc="Easy DKIM key length, or Bring Your Own DKIM selector and key.",
+                exclusive=(
+                    ("NextSigningKeyLength",),
+                    ("DomainSigningPrivateKey",),
+                    ("DkimSigningPrivateKeySecret",),
+                    ("DomainSigningAttributesOrigin",),
+                ),
+                create_only=lambda old, new: _deed(old) or _deed(new),
+                doc="Easy DKIM key length; or Bring Your Own DKIM selector and key (inline or from a secret);"
+                " or Deterministic Easy DKIM. Into or out of DEED needs a new identity.",
             ),
             "DkimAttributes": Object(
                 fields={"SigningEnabled": Boolean(doc="Sign messages with DKIM (SES default true).")},
@@ -115,6 +144,82 @@ TYPE = ResourceType(
 
 DEFAULT_SIGNING_ENABLED = True
 DEFAULT_FORWARDING_ENABLED = True
+SIGNING = "DkimSigningAttributes"
+
+
+# --- DKIM: Easy DKIM, BYODKIM (inline or from a secret), Deterministic Easy DKIM ----------------
+#
+# How SES moves between them (sesv2 model, PutEmailIdentityDkimSigningAttributes and
+# DkimSigningAttributes.DomainSigningAttributesOrigin):
+# - Easy DKIM <-> BYODKIM, a new BYODKIM selector/key, a new Easy DKIM key length: in place, by
+#   PutEmailIdentityDkimSigningAttributes with SigningAttributesOrigin AWS_SES or EXTERNAL (the
+#   operation's documented list of changes).
+# - Into DEED: only CreateEmailIdentity takes AWS_SES_<REGION>; the Put takes "none of the
+#   values" of DomainSigningAttributesOrigin, and its SigningAttributesOrigin documents only
+#   AWS_SES and EXTERNAL. So a replacement.
+# - Out of DEED (to Easy DKIM or BYODKIM), or to another parent region: the Put's documented
+#   changes do not include it, and no source says SES allows it; taken as a replacement too.
+
+
+def _deed(signing: dict | None) -> bool:
+    return bool((signing or {}).get("DomainSigningAttributesOrigin"))
+
+
+def deed_region(origin: str) -> str:
+    """AWS_SES_US_EAST_1 -> us-east-1 (the model: "in uppercase with each hyphen replaced by an underscore")."""
+    return origin[len("AWS_SES_"):].lower().replace("_", "-")
+
+
+def validate(props: dict) -> None:
+    """BYODKIM takes a selector and one key (inline or a secret): the schema's exclusive groups
+    keep the key forms and the other DKIM modes apart; this pairs the selector with a key."""
+    signing = props.get(SIGNING) or {}
+    keyed = [name for name in ("DomainSigningPrivateKey", "DkimSigningPrivateKeySecret") if name in signing]
+    if "DomainSigningSelector" in signing and not keyed:
+        raise InvalidProperty(f"{SIGNING}.DomainSigningPrivateKey", "or DkimSigningPrivateKeySecret is required with DomainSigningSelector")
+    if keyed and "DomainSigningSelector" not in signing:
+        raise InvalidProperty(f"{SIGNING}.DomainSigningSelector", f"is required with {keyed[0]}")
+    if "DomainSigningSelector" in signing and ("NextSigningKeyLength" in signing or _deed(signing)):
+        other = "NextSigningKeyLength" if "NextSigningKeyLength" in signing else "DomainSigningAttributesOrigin"
+        raise InvalidProperty(SIGNING, f"DomainSigningSelector and {other} cannot be combined")
+    if _deed(signing) and "@" in props.get("EmailIdentity", ""):
+        # CreateEmailIdentity: DkimSigningAttributes "only if the email identity is a domain".
+        raise InvalidProperty(f"{SIGNING}.DomainSigningAttributesOrigin", "applies to a domain, not an email address")
+
+
+def check(props: dict, request: Request) -> None:
+    """Before any SES call: DEED's parent is in another region; a key secret is one the provider
+    stack allows, and holds a key (read now, kept for this request only)."""
+    signing = props.get(SIGNING) or {}
+    if _deed(signing) and deed_region(signing["DomainSigningAttributesOrigin"]) == request.arns.region:
+        # The parent is the same domain in another region (SES: "replicating the signing
+        # attributes of a parent identity in another AWS Region"); in this region that name is
+        # this identity itself.
+        raise InvalidProperty(
+            f"{SIGNING}.DomainSigningAttributesOrigin",
+            f"names this provider's own region {request.arns.region}; DEED copies from the identity in another region",
+        )
+    reference = signing.get("DkimSigningPrivateKeySecret")
+    if reference:
+        dkim_keys.check_allowed(reference, request.arns)
+        dkim_keys.key_for(reference, request.request_id)
+
+
+def _private_key(signing: dict, request: Request, fresh: bool = False) -> str:
+    """The BYODKIM key: inline, or the one read from the secret for this request."""
+    if signing.get("DkimSigningPrivateKeySecret"):
+        return dkim_keys.key_for(signing["DkimSigningPrivateKeySecret"], request.request_id, fresh)
+    return signing.get("DomainSigningPrivateKey", "")
+
+
+def _ses_signing(signing: dict, request: Request, fresh: bool = False) -> dict:
+    """DkimSigningAttributes as SES takes them: the key resolved, the secret's name dropped."""
+    if "DomainSigningSelector" in signing:
+        return {
+            "DomainSigningSelector": signing["DomainSigningSelector"],
+            "DomainSigningPrivateKey": _private_key(signing, request, fresh),
+        }
+    return dict(signing)  # NextSigningKeyLength, or DomainSigningAttributesOrigin (Create only)
 
 
 def create(props: dict, client, request: Request) -> tuple[str, dict]:
@@ -122,8 +227,8 @@ def create(props: dict, client, request: Request) -> tuple[str, dict]:
     call = {"EmailIdentity": name}
     if props.get("Tags"):
         call["Tags"] = to_list(to_dict(props["Tags"]))
-    if props.get("DkimSigningAttributes"):
-        call["DkimSigningAttributes"] = props["DkimSigningAttributes"]
+    if props.get(SIGNING):
+        call[SIGNING] = _ses_signing(props[SIGNING], request)
     configuration_set = props.get("ConfigurationSetAttributes", {}).get("ConfigurationSetName")
     if configuration_set:
         call["ConfigurationSetName"] = configuration_set
@@ -157,13 +262,26 @@ def update(name: str, props: dict, old: dict, client, request: Request) -> dict:
     def changed(group: str) -> bool:
         return props.get(group) != old.get(group)
 
-    if changed("DkimSigningAttributes"):
-        new = props.get("DkimSigningAttributes") or {}
-        if "DomainSigningSelector" in new:
+    if changed(SIGNING):
+        new = props.get(SIGNING) or {}
+        if _deed(new):
+            # Only reached when taking over an identity (no previous properties): DEED cannot be
+            # put, so the identity must be the declared replica already.
+            origin = (client.get_email_identity(EmailIdentity=name).get("DkimAttributes") or {}).get("SigningAttributesOrigin")
+            if origin != new["DomainSigningAttributesOrigin"]:
+                raise ProviderError(
+                    f"{SIGNING}.DomainSigningAttributesOrigin: EmailIdentity {name} signs with {origin or 'no DKIM'};"
+                    " SES sets DEED only when it creates an identity"
+                )
+        elif "DomainSigningSelector" in new:
+            old_signing = old.get(SIGNING) or {}
+            # A new selector or another secret is a rotation: the key stored just before the
+            # deploy, not a cached one.
+            rotated = any(new.get(k) != old_signing.get(k) for k in ("DomainSigningSelector", "DkimSigningPrivateKeySecret"))
             client.put_email_identity_dkim_signing_attributes(
-                EmailIdentity=name, SigningAttributesOrigin="EXTERNAL", SigningAttributes=new
+                EmailIdentity=name, SigningAttributesOrigin="EXTERNAL", SigningAttributes=_ses_signing(new, request, rotated)
             )
-        elif new or "DomainSigningSelector" in (old.get("DkimSigningAttributes") or {}):
+        elif new or "DomainSigningSelector" in (old.get(SIGNING) or {}):
             # A new key length, or back from BYODKIM to Easy DKIM.
             client.put_email_identity_dkim_signing_attributes(
                 EmailIdentity=name, SigningAttributesOrigin="AWS_SES", SigningAttributes=new
@@ -324,8 +442,9 @@ def dns_attributes(name: str, identity: dict, props: dict, request: Request, dat
     for index in (1, 2, 3):
         if data.get(f"DkimDNSTokenName{index}"):
             records.append(("DKIM", _record(data[f"DkimDNSTokenName{index}"], "CNAME", data[f"DkimDNSTokenValue{index}"])))
-    signing = props.get("DkimSigningAttributes") or {}
-    key = public_key(signing["DomainSigningPrivateKey"]) if signing.get("DomainSigningPrivateKey") else ""
+    signing = props.get(SIGNING) or {}
+    private = _private_key(signing, request) if "DomainSigningSelector" in signing else ""
+    key = public_key(private) if private else ""
     if str(dkim.get("SigningAttributesOrigin", "")).startswith("EXTERNAL") and signing.get("DomainSigningSelector") and key:
         out["DkimTxtRecordName"] = f"{signing['DomainSigningSelector']}._domainkey.{name}"
         out["DkimTxtRecordValue"] = f"p={key}"
