@@ -175,13 +175,13 @@ def validate(props: dict) -> None:
     keep the key forms and the other DKIM modes apart; this pairs the selector with a key."""
     signing = props.get(SIGNING) or {}
     keyed = [name for name in ("DomainSigningPrivateKey", "DkimSigningPrivateKeySecret") if name in signing]
+    if "DomainSigningSelector" in signing and ("NextSigningKeyLength" in signing or _deed(signing)):
+        other = "NextSigningKeyLength" if "NextSigningKeyLength" in signing else "DomainSigningAttributesOrigin"
+        raise InvalidProperty(SIGNING, f"DomainSigningSelector and {other} cannot be combined")
     if "DomainSigningSelector" in signing and not keyed:
         raise InvalidProperty(f"{SIGNING}.DomainSigningPrivateKey", "or DkimSigningPrivateKeySecret is required with DomainSigningSelector")
     if keyed and "DomainSigningSelector" not in signing:
         raise InvalidProperty(f"{SIGNING}.DomainSigningSelector", f"is required with {keyed[0]}")
-    if "DomainSigningSelector" in signing and ("NextSigningKeyLength" in signing or _deed(signing)):
-        other = "NextSigningKeyLength" if "NextSigningKeyLength" in signing else "DomainSigningAttributesOrigin"
-        raise InvalidProperty(SIGNING, f"DomainSigningSelector and {other} cannot be combined")
     if _deed(signing) and "@" in props.get("EmailIdentity", ""):
         # CreateEmailIdentity: DkimSigningAttributes "only if the email identity is a domain".
         raise InvalidProperty(f"{SIGNING}.DomainSigningAttributesOrigin", "applies to a domain, not an email address")
