@@ -6,11 +6,12 @@ import base64
 import binascii
 import json
 
+from botocore.exceptions import ClientError
+
 from . import dkim_keys
 from .adapter import MAX_RESPONSE_BYTES
-from .errors import PartialCreate
+from .errors import PartialCreate, ProviderError, error_code
 from .request import Request
-from .errors import ProviderError
 from .schema import ADOPTION_PROPERTIES, TAG_SYNC_PROPERTIES, Boolean, Enum, InvalidProperty, Object, ResourceType, String, TAGS
 from .tags import to_dict, to_list
 
@@ -232,7 +233,18 @@ def create(props: dict, client, request: Request) -> tuple[str, dict]:
     configuration_set = props.get("ConfigurationSetAttributes", {}).get("ConfigurationSetName")
     if configuration_set:
         call["ConfigurationSetName"] = configuration_set
-    created = client.create_email_identity(**call)
+    try:
+        created = client.create_email_identity(**call)
+    except ClientError as error:
+        if not _deed(props.get(SIGNING)) or error_code(error) not in ("BadRequestException", "NotFoundException"):
+            raise
+        # The parent is what SES refused: say so, rather than "EmailIdentity ... was not found".
+        origin = props[SIGNING]["DomainSigningAttributesOrigin"]
+        message = error.response.get("Error", {}).get("Message") or error_code(error)
+        raise ProviderError(
+            f"{SIGNING}.DomainSigningAttributesOrigin: SES cannot copy DKIM from {name} in {deed_region(origin)}: {message}"[:256],
+            code=error_code(error),
+        ) from error
     try:
         # Only what CreateEmailIdentity cannot set, and only where it differs from SES's default.
         signing = props.get("DkimAttributes", {}).get("SigningEnabled")
