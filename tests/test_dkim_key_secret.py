@@ -307,3 +307,60 @@ def test_the_reference_must_be_a_secret_arn_or_an_ssm_path():
         email_identity.TYPE.coerce(
             {"EmailIdentity": DOMAIN, "DkimSigningAttributes": {"DomainSigningSelector": "s", "DkimSigningPrivateKeySecret": "dkim-key"}}
         )
+
+
+# --- the provider stack: one parameter drives the IAM policy and the check ----------------------
+
+
+@pytest.fixture(scope="module")
+def template() -> dict:
+    from tests.test_template import TEMPLATE_FILE, cfn_yaml
+
+    return cfn_yaml.load(str(TEMPLATE_FILE))
+
+
+def test_dkim_key_secret_arns_is_a_list_parameter_that_allows_nothing_by_default(template):
+    parameter = template["Parameters"]["DkimKeySecretArns"]
+    assert (parameter["Type"], parameter["Default"]) == ("CommaDelimitedList", "")
+    assert template["Conditions"]["ReadsDkimKeys"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Fn::Join": ["", {"Ref": "DkimKeySecretArns"}]}, ""]}]
+    }
+
+
+def test_only_the_email_identity_function_may_read_keys_and_only_the_listed_arns_when_any_are_listed(template):
+    from tests.test_template import ALL_FUNCTIONS, conditional_statements
+
+    assert conditional_statements(template, "EmailIdentityFunction") == {
+        "ReadsDkimKeys": {
+            "Sid": "ReadDkimKeys",
+            "Effect": "Allow",
+            "Action": ["secretsmanager:GetSecretValue", "ssm:GetParameter"],
+            "Resource": {"Ref": "DkimKeySecretArns"},
+        }
+    }
+    others = [name for name in ALL_FUNCTIONS if name != "EmailIdentityFunction"]
+    assert [name for name in others if "DkimKeySecretArns" in json.dumps(template["Resources"][name])] == []
+
+
+def test_the_code_checks_the_same_list_as_the_policy(template):
+    from tests.test_template import function_properties
+
+    variables = function_properties(template, "EmailIdentityFunction")["Environment"]["Variables"]
+    assert variables[dkim_keys.ALLOWED_ENVIRONMENT] == {"Fn::Join": [",", {"Ref": "DkimKeySecretArns"}]}
+    assert variables["TAG_STATE_TABLE"] == {"Ref": "TagStateTable"}  # the Globals' variables still apply
+
+
+def test_reading_no_key_imports_no_parameters_utility_at_cold_start():
+    """Powertools Parameters is imported on the first key read, not when the function loads."""
+    import subprocess
+    import sys
+
+    from tests.harness import FUNCTIONS, REPO
+
+    code = (
+        f"import sys; sys.path[:0] = [{str(REPO / 'layers' / 'ses_provider')!r}, {str(FUNCTIONS / 'email_identity')!r}];"
+        " import app; print(any(m.startswith('aws_lambda_powertools.utilities.parameters') for m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            env={"AWS_REGION": REGION, "TAG_STATE_TABLE": "table", "PATH": ""})
+    assert result.stdout.strip() == "False"
