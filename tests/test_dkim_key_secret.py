@@ -130,6 +130,7 @@ def test_the_allowed_list_is_comma_separated_and_empty_by_default():
 
 def test_ssm_path_maps_to_the_parameter_arn_of_the_functions_account_and_region_without_a_double_slash():
     assert dkim_keys.resource_arn("ssm:/ses/dkim", ARNS) == f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/ses/dkim"
+    assert dkim_keys.resource_arn("ssm:/ses/dkim:3", ARNS) == f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/ses/dkim"
     secret = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:dkim-AbCdEf"
     assert dkim_keys.resource_arn(secret, ARNS) == secret
 
@@ -245,6 +246,29 @@ def test_a_new_selector_reads_the_secret_afresh_despite_the_cache(allowed):
     assert body["Status"] == "SUCCESS", body["Reason"]
     assert "GetParameter" in reads
     assert _ses_key(DOMAIN) == _der_b64(second)
+
+
+def test_a_rotation_with_pinned_versions_is_undone_by_the_rollback_update(allowed):
+    """With `ssm:/path:VERSION`, CloudFormation's rollback Update (old properties back) pairs the
+    old selector with the old key again, not with the parameter's newest value."""
+    env = allowed
+    first, second = _key(), _key()
+    _put_parameter(env, _der_b64(first))  # version 1
+    _put_parameter(env, _der_b64(second))  # version 2
+    created = _ssm_event("create_byodkim_secret", DkimSigningPrivateKeySecret=f"ssm:{PARAMETER}:1")
+    assert env.invoke("email_identity", created)["Status"] == "SUCCESS"
+    assert _ses_key(DOMAIN) == _der_b64(first)
+    rotate = _ssm_event("update_byodkim_secret_rotate", DkimSigningPrivateKeySecret=f"ssm:{PARAMETER}:2")
+    rotate["OldResourceProperties"]["DkimSigningAttributes"]["DkimSigningPrivateKeySecret"] = f"ssm:{PARAMETER}:1"
+    assert env.invoke("email_identity", rotate)["Status"] == "SUCCESS"
+    assert _ses_key(DOMAIN) == _der_b64(second)
+    rollback = anew(rotate, "rollback")
+    rollback["ResourceProperties"], rollback["OldResourceProperties"] = rotate["OldResourceProperties"], rotate["ResourceProperties"]
+    body = env.invoke("email_identity", rollback)
+    assert body["Status"] == "SUCCESS", body["Reason"]
+    assert _ses_key(DOMAIN) == _der_b64(first)
+    assert body["Data"]["DkimTxtRecordName"] == f"ses2024._domainkey.{DOMAIN}"
+    assert body["Data"]["DkimTxtRecordValue"] == f"p={_public_b64(first)}"
 
 
 def test_a_secret_outside_dkim_key_secret_arns_fails_before_any_ses_call_or_read(env):

@@ -31,10 +31,11 @@ CACHE_SECONDS = 300
 SSM_PREFIX = "ssm:"
 
 # Secrets Manager secret ARN (names: letters, digits, /_+=.@-) or ssm:/path (SSM parameter
-# names: letters, digits, _.-/; a path form starts with "/", 2,048 characters at most).
+# names: letters, digits, _.-/; a path form starts with "/", 2,048 characters at most),
+# optionally pinned to a version or label with SSM's own selector, `ssm:/path:3`.
 REFERENCE_PATTERN = (
     r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}"
-    r"|ssm:/[A-Za-z0-9_.\-/]{1,2047}"
+    r"|ssm:/[A-Za-z0-9_.\-/]{1,2047}(?::[A-Za-z0-9_.-]{1,100})?"
 )
 
 # SES takes the key as base64 DER (the PrivateKey shape of sesv2: ^[a-zA-Z0-9+\/]+={0,2}$, at
@@ -68,9 +69,10 @@ def is_allowed(arn: str, patterns: tuple[str, ...]) -> bool:
 def resource_arn(reference: str, arns: Any) -> str:
     """The ARN that IAM authorizes the read against. `ssm:/a/b` is a parameter of the function's
     own account and region: arn:...:parameter/a/b (a path's leading "/" is the ARN's separator:
-    IAM ARNs of parameters have no "//")."""
+    IAM ARNs of parameters have no "//"); `ssm:/a/b:3` is the same parameter."""
     if reference.startswith(SSM_PREFIX):
-        return f"arn:{arns.partition}:ssm:{arns.region}:{arns.account}:parameter/{reference[len(SSM_PREFIX):].lstrip('/')}"
+        path = reference[len(SSM_PREFIX):].split(":", 1)[0]  # IAM authorizes the parameter, whatever its version
+        return f"arn:{arns.partition}:ssm:{arns.region}:{arns.account}:parameter/{path.lstrip('/')}"
     return reference
 
 
