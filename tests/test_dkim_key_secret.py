@@ -388,3 +388,19 @@ def test_reading_no_key_imports_no_parameters_utility_at_cold_start():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                             env={"AWS_REGION": REGION, "TAG_STATE_TABLE": "table", "PATH": ""})
     assert result.stdout.strip() == "False"
+
+
+def test_access_denied_becomes_a_short_reason_naming_the_property_and_the_code(monkeypatch):
+    """What a read outside the function's IAM policy answers (moto does not enforce IAM)."""
+    import boto3
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider, SSMProvider
+    from botocore.stub import Stubber
+
+    client = boto3.client("secretsmanager", region_name=REGION)
+    secret = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:dkim/denied-AbCdEf"
+    with Stubber(client) as stub:
+        stub.add_client_error("get_secret_value", "AccessDeniedException", "User: arn:aws:sts::1:assumed-role/x is not authorized")
+        monkeypatch.setattr(dkim_keys, "providers", lambda: (SecretsProvider(boto3_client=client), SSMProvider(boto3_client=boto3.client("ssm", region_name=REGION))))
+        with pytest.raises(InvalidProperty) as failure:
+            dkim_keys.read(secret)
+    assert str(failure.value) == f"DkimSigningAttributes.DkimSigningPrivateKeySecret: {secret} could not be read (AccessDeniedException)"

@@ -58,7 +58,8 @@ TYPE = ResourceType(
                         pattern=dkim_keys.REFERENCE_PATTERN,
                         extension=True,
                         doc="BYODKIM private key kept out of CloudFormation: a Secrets Manager secret ARN or"
-                        " `ssm:/path` (SecureString), holding the key as base64 DER or unencrypted PEM; read by"
+                        " `ssm:/path` (SecureString; `ssm:/path:VERSION` pins a version), holding the key as"
+                        " base64 DER or unencrypted PEM; read by"
                         " the provider, which may read only what its stack parameter DkimKeySecretArns allows"
                         " (see BYODKIM keys from Secrets Manager or SSM).",
                     ),
