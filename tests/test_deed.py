@@ -236,3 +236,30 @@ def test_ses_refuses_aws_ses_and_external_as_a_creation_origin(env):
         with pytest.raises(ClientError) as refused:
             env.ses.create_email_identity(EmailIdentity=DOMAIN, DkimSigningAttributes={"DomainSigningAttributesOrigin": origin})
         assert refused.value.response["Error"]["Code"] == "BadRequestException"
+
+
+@pytest.mark.parametrize("replica", [True, False], ids=["existing-replica", "existing-easy-dkim"])
+def test_taking_over_an_identity_declared_deed_needs_it_to_be_that_replica_already(env, replica):
+    _parent(env)
+    env.ses.create_email_identity(
+        EmailIdentity=DOMAIN, **({"DkimSigningAttributes": {"DomainSigningAttributesOrigin": ORIGIN}} if replica else {})
+    )
+    evt = _create({"DomainSigningAttributesOrigin": ORIGIN})
+    evt["ResourceProperties"]["AdoptExisting"] = "true"
+    env.invoker.allow_adoption = "true"
+    try:
+        invocation = env.invoker.invoke_full("email_identity", evt)
+    finally:
+        env.invoker.allow_adoption = "false"
+    assert "PutEmailIdentityDkimSigningAttributes" not in invocation.ses_calls
+    if replica:
+        assert invocation.body["Status"] == "SUCCESS", invocation.body["Reason"]
+        assert invocation.body["Data"]["DkimSigningAttributesOrigin"] == ORIGIN
+    else:
+        assert invocation.body["Status"] == "FAILED"
+        assert invocation.body["Reason"] == (
+            "invalid property DkimSigningAttributes.DomainSigningAttributesOrigin: EmailIdentity example.com signs with"
+            " AWS_SES; SES sets DEED only when it creates an identity"
+        )
+        assert env.store().get(f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/{DOMAIN}") is None  # not taken over
+        assert env.ses.get_email_identity(EmailIdentity=DOMAIN)["DkimAttributes"]["SigningAttributesOrigin"] == "AWS_SES"

@@ -282,9 +282,10 @@ def update(name: str, props: dict, old: dict, client, request: Request) -> dict:
             # put, so the identity must be the declared replica already.
             origin = (client.get_email_identity(EmailIdentity=name).get("DkimAttributes") or {}).get("SigningAttributesOrigin")
             if origin != new["DomainSigningAttributesOrigin"]:
-                raise ProviderError(
-                    f"{SIGNING}.DomainSigningAttributesOrigin: EmailIdentity {name} signs with {origin or 'no DKIM'};"
-                    " SES sets DEED only when it creates an identity"
+                # The declared properties cannot describe this identity (crash_safety.take_over).
+                raise InvalidProperty(
+                    f"{SIGNING}.DomainSigningAttributesOrigin",
+                    f"EmailIdentity {name} signs with {origin or 'no DKIM'}; SES sets DEED only when it creates an identity",
                 )
         elif "DomainSigningSelector" in new:
             old_signing = old.get(SIGNING) or {}
