@@ -110,7 +110,7 @@ def _providers(endpoints: tuple) -> tuple:
 
 
 def providers() -> tuple:
-    names = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL_SSM", "AWS_REGION")
+    names = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL_SSM", "AWS_REGION", "AWS_DEFAULT_REGION")
     return _providers(tuple(os.environ.get(name, "") for name in names))
 
 
