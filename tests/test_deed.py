@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from ses_provider import email_identity
+from ses_provider import dkim_signing, email_identity
 from tests import moto_ses_fidelity
 from tests.harness import ACCOUNT, REGION, anew, load_event
 
@@ -95,7 +95,7 @@ def test_the_origin_pattern_accepts_exactly_the_models_region_values_that_create
     [("AWS_SES_US_EAST_1", "us-east-1"), ("AWS_SES_AP_SOUTHEAST_5", "ap-southeast-5"), ("AWS_SES_US_GOV_WEST_1", "us-gov-west-1")],
 )
 def test_the_origin_names_the_parent_region_as_the_model_spells_it(origin, region):
-    assert email_identity.deed_region(origin) == region
+    assert dkim_signing.deed_region(origin) == region
 
 
 @pytest.mark.parametrize(

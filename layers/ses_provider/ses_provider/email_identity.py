@@ -8,20 +8,17 @@ import json
 
 from botocore.exceptions import ClientError
 
-from . import dkim_keys
+from . import dkim_keys, dkim_signing
 from .adapter import MAX_RESPONSE_BYTES
-from .errors import PartialCreate, ProviderError, error_code
+from .dkim_signing import SIGNING
+from .errors import PartialCreate
 from .request import Request
-from .schema import ADOPTION_PROPERTIES, TAG_SYNC_PROPERTIES, Boolean, Enum, InvalidProperty, Object, ResourceType, String, TAGS
+from .schema import ADOPTION_PROPERTIES, TAG_SYNC_PROPERTIES, Boolean, Enum, Object, ResourceType, String, TAGS
 from .tags import to_dict, to_list
 
 # A domain, or an address at a domain: no white space, no "::" of the failed-Create marker.
 IDENTITY_PATTERN = r"(?:[^@\s:]{1,64}@)?(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9-]{2,63}"
 NAME_GENERATION: dict = {}  # EmailIdentity is required: never generated
-# Deterministic Easy DKIM: DkimSigningAttributesOrigin's AWS_SES_<REGION> values (the sesv2
-# model's enum, all but AWS_SES and EXTERNAL, which CreateEmailIdentity refuses here); a test
-# keeps the pattern and the model in step.
-DEED_ORIGIN_PATTERN = r"AWS_SES_[A-Z]{2}(?:_[A-Z]+)+_[0-9]"
 
 TYPE = ResourceType(
     type_name="Custom::EmailIdentity",
@@ -64,7 +61,7 @@ TYPE = ResourceType(
                         " (see BYODKIM keys from Secrets Manager or SSM).",
                     ),
                     "DomainSigningAttributesOrigin": String(
-                        pattern=DEED_ORIGIN_PATTERN,
+                        pattern=dkim_signing.DEED_ORIGIN_PATTERN,
                         extension=True,
                         doc="`AWS_SES_<REGION>` (as `AWS_SES_US_EAST_1`): Deterministic Easy DKIM, the signing"
                         " attributes of the same domain's Easy DKIM identity in that other region. Set at"
@@ -77,7 +74,7 @@ TYPE = ResourceType(
                     ("DkimSigningPrivateKeySecret",),
                     ("DomainSigningAttributesOrigin",),
                 ),
-                create_only=lambda old, new: _deed(old) or _deed(new),
+                create_only=dkim_signing.replaces,
                 doc="Easy DKIM key length; or Bring Your Own DKIM selector and key (inline or from a secret);"
                 " or Deterministic Easy DKIM. Into or out of DEED needs a new identity.",
             ),
@@ -146,82 +143,9 @@ TYPE = ResourceType(
 
 DEFAULT_SIGNING_ENABLED = True
 DEFAULT_FORWARDING_ENABLED = True
-SIGNING = "DkimSigningAttributes"
-
-
-# --- DKIM: Easy DKIM, BYODKIM (inline or from a secret), Deterministic Easy DKIM ----------------
-#
-# How SES moves between them (sesv2 model, PutEmailIdentityDkimSigningAttributes and
-# DkimSigningAttributes.DomainSigningAttributesOrigin):
-# - Easy DKIM <-> BYODKIM, a new BYODKIM selector/key, a new Easy DKIM key length: in place, by
-#   PutEmailIdentityDkimSigningAttributes with SigningAttributesOrigin AWS_SES or EXTERNAL (the
-#   operation's documented list of changes).
-# - Into DEED: only CreateEmailIdentity takes AWS_SES_<REGION>; the Put takes "none of the
-#   values" of DomainSigningAttributesOrigin, and its SigningAttributesOrigin documents only
-#   AWS_SES and EXTERNAL. So a replacement.
-# - Out of DEED (to Easy DKIM or BYODKIM), or to another parent region: the Put's documented
-#   changes do not include it, and no source says SES allows it; taken as a replacement too.
-
-
-def _deed(signing: dict | None) -> bool:
-    return bool((signing or {}).get("DomainSigningAttributesOrigin"))
-
-
-def deed_region(origin: str) -> str:
-    """AWS_SES_US_EAST_1 -> us-east-1 (the model: "in uppercase with each hyphen replaced by an underscore")."""
-    return origin[len("AWS_SES_"):].lower().replace("_", "-")
-
-
-def validate(props: dict) -> None:
-    """BYODKIM takes a selector and one key (inline or a secret): the schema's exclusive groups
-    keep the key forms and the other DKIM modes apart; this pairs the selector with a key."""
-    signing = props.get(SIGNING) or {}
-    keyed = [name for name in ("DomainSigningPrivateKey", "DkimSigningPrivateKeySecret") if name in signing]
-    if "DomainSigningSelector" in signing and ("NextSigningKeyLength" in signing or _deed(signing)):
-        other = "NextSigningKeyLength" if "NextSigningKeyLength" in signing else "DomainSigningAttributesOrigin"
-        raise InvalidProperty(SIGNING, f"DomainSigningSelector and {other} cannot be combined")
-    if "DomainSigningSelector" in signing and not keyed:
-        raise InvalidProperty(f"{SIGNING}.DomainSigningPrivateKey", "or DkimSigningPrivateKeySecret is required with DomainSigningSelector")
-    if keyed and "DomainSigningSelector" not in signing:
-        raise InvalidProperty(f"{SIGNING}.DomainSigningSelector", f"is required with {keyed[0]}")
-    if _deed(signing) and "@" in props.get("EmailIdentity", ""):
-        # CreateEmailIdentity: DkimSigningAttributes "only if the email identity is a domain".
-        raise InvalidProperty(f"{SIGNING}.DomainSigningAttributesOrigin", "applies to a domain, not an email address")
-
-
-def check(props: dict, request: Request) -> None:
-    """Before any SES call: DEED's parent is in another region; a key secret is one the provider
-    stack allows, and holds a key (read now, kept for this request only)."""
-    signing = props.get(SIGNING) or {}
-    if _deed(signing) and deed_region(signing["DomainSigningAttributesOrigin"]) == request.arns.region:
-        # The parent is the same domain in another region (SES: "replicating the signing
-        # attributes of a parent identity in another AWS Region"); in this region that name is
-        # this identity itself.
-        raise InvalidProperty(
-            f"{SIGNING}.DomainSigningAttributesOrigin",
-            f"names this provider's own region {request.arns.region}; DEED copies from the identity in another region",
-        )
-    reference = signing.get("DkimSigningPrivateKeySecret")
-    if reference:
-        dkim_keys.check_allowed(reference, request.arns)
-        dkim_keys.key_for(reference, request.request_id)
-
-
-def _private_key(signing: dict, request: Request, fresh: bool = False) -> str:
-    """The BYODKIM key: inline, or the one read from the secret for this request."""
-    if signing.get("DkimSigningPrivateKeySecret"):
-        return dkim_keys.key_for(signing["DkimSigningPrivateKeySecret"], request.request_id, fresh)
-    return signing.get("DomainSigningPrivateKey", "")
-
-
-def _ses_signing(signing: dict, request: Request, fresh: bool = False) -> dict:
-    """DkimSigningAttributes as SES takes them: the key resolved, the secret's name dropped."""
-    if "DomainSigningSelector" in signing:
-        return {
-            "DomainSigningSelector": signing["DomainSigningSelector"],
-            "DomainSigningPrivateKey": _private_key(signing, request, fresh),
-        }
-    return dict(signing)  # NextSigningKeyLength, or DomainSigningAttributesOrigin (Create only)
+# The lifecycle's hooks: rules across the DKIM properties, and checks before any SES call.
+validate = dkim_signing.validate
+check = dkim_signing.check
 
 
 def create(props: dict, client, request: Request) -> tuple[str, dict]:
@@ -230,22 +154,14 @@ def create(props: dict, client, request: Request) -> tuple[str, dict]:
     if props.get("Tags"):
         call["Tags"] = to_list(to_dict(props["Tags"]))
     if props.get(SIGNING):
-        call[SIGNING] = _ses_signing(props[SIGNING], request)
+        call[SIGNING] = dkim_signing.for_ses(props[SIGNING], request)
     configuration_set = props.get("ConfigurationSetAttributes", {}).get("ConfigurationSetName")
     if configuration_set:
         call["ConfigurationSetName"] = configuration_set
     try:
         created = client.create_email_identity(**call)
     except ClientError as error:
-        if not _deed(props.get(SIGNING)) or error_code(error) not in ("BadRequestException", "NotFoundException"):
-            raise
-        # The parent is what SES refused: say so, rather than "EmailIdentity ... was not found".
-        origin = props[SIGNING]["DomainSigningAttributesOrigin"]
-        message = error.response.get("Error", {}).get("Message") or error_code(error)
-        raise ProviderError(
-            f"{SIGNING}.DomainSigningAttributesOrigin: SES cannot copy DKIM from {name} in {deed_region(origin)}: {message}"[:256],
-            code=error_code(error),
-        ) from error
+        raise dkim_signing.refused_parent(error, props, name) or error
     try:
         # Only what CreateEmailIdentity cannot set, and only where it differs from SES's default.
         signing = props.get("DkimAttributes", {}).get("SigningEnabled")
@@ -277,23 +193,13 @@ def update(name: str, props: dict, old: dict, client, request: Request) -> dict:
 
     if changed(SIGNING):
         new = props.get(SIGNING) or {}
-        if _deed(new):
-            # Only reached when taking over an identity (no previous properties): DEED cannot be
-            # put, so the identity must be the declared replica already.
-            origin = (client.get_email_identity(EmailIdentity=name).get("DkimAttributes") or {}).get("SigningAttributesOrigin")
-            if origin != new["DomainSigningAttributesOrigin"]:
-                # The declared properties cannot describe this identity (crash_safety.take_over).
-                raise InvalidProperty(
-                    f"{SIGNING}.DomainSigningAttributesOrigin",
-                    f"EmailIdentity {name} signs with {origin or 'no DKIM'}; SES sets DEED only when it creates an identity",
-                )
+        if dkim_signing.is_deed(new):
+            dkim_signing.check_takeover(client, name, new)  # DEED cannot be put: only an identity taken over
         elif "DomainSigningSelector" in new:
-            old_signing = old.get(SIGNING) or {}
-            # A new selector or another secret is a rotation: the key stored just before the
-            # deploy, not a cached one.
-            rotated = any(new.get(k) != old_signing.get(k) for k in ("DomainSigningSelector", "DkimSigningPrivateKeySecret"))
             client.put_email_identity_dkim_signing_attributes(
-                EmailIdentity=name, SigningAttributesOrigin="EXTERNAL", SigningAttributes=_ses_signing(new, request, rotated)
+                EmailIdentity=name,
+                SigningAttributesOrigin="EXTERNAL",
+                SigningAttributes=dkim_signing.for_ses(new, request, dkim_signing.rotated(new, old.get(SIGNING))),
             )
         elif new or "DomainSigningSelector" in (old.get(SIGNING) or {}):
             # A new key length, or back from BYODKIM to Easy DKIM.
@@ -457,7 +363,7 @@ def dns_attributes(name: str, identity: dict, props: dict, request: Request, dat
         if data.get(f"DkimDNSTokenName{index}"):
             records.append(("DKIM", _record(data[f"DkimDNSTokenName{index}"], "CNAME", data[f"DkimDNSTokenValue{index}"])))
     signing = props.get(SIGNING) or {}
-    private = _private_key(signing, request) if "DomainSigningSelector" in signing else ""
+    private = dkim_signing.private_key(signing, request) if "DomainSigningSelector" in signing else ""
     key = public_key(private) if private else ""
     if str(dkim.get("SigningAttributesOrigin", "")).startswith("EXTERNAL") and signing.get("DomainSigningSelector") and key:
         out["DkimTxtRecordName"] = f"{signing['DomainSigningSelector']}._domainkey.{name}"
