@@ -1,7 +1,7 @@
 """BYODKIM private keys read from Secrets Manager or SSM Parameter Store, never from the template.
 
 `DkimSigningPrivateKeySecret` names a Secrets Manager secret (its ARN) or an SSM SecureString
-parameter (`ssm:/path`). The key is read here, through Powertools Parameters with a cache, and
+parameter (`ssm:/path`, or `ssm:/path:VERSION`). The key is read here, through Powertools Parameters with a cache, and
 lives only in memory: it goes into the SES call and the public-key derivation, never into the
 properties that are compared, journaled, recorded or logged.
 
@@ -26,7 +26,7 @@ PROPERTY = "DkimSigningAttributes.DkimSigningPrivateKeySecret"
 ALLOWED_ENVIRONMENT = "DKIM_KEY_SECRET_ARNS"
 # A key is read when a request needs it; repeated requests of one warm container (a deploy of
 # several identities sharing a key, Lambda's retries) reuse it for this long. A rotation (a new
-# selector or another secret) always reads afresh: see `read`.
+# selector or another secret) always reads afresh: dkim_signing.rotated.
 CACHE_SECONDS = 300
 SSM_PREFIX = "ssm:"
 
