@@ -263,3 +263,24 @@ def test_taking_over_an_identity_declared_deed_needs_it_to_be_that_replica_alrea
         )
         assert env.store().get(f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/{DOMAIN}") is None  # not taken over
         assert env.ses.get_email_identity(EmailIdentity=DOMAIN)["DkimAttributes"]["SigningAttributesOrigin"] == "AWS_SES"
+
+
+def test_the_worst_case_deed_response_fits_in_4096_bytes(env):
+    """The longest origin value (22 characters) beside the README's worst case of Easy DKIM:
+    the individual attributes all there, DnsRecords as full as the size allows."""
+    from tests.test_dns_records import LONGEST_DOMAIN, _worst_case
+
+    enum = _model()["shapes"]["DkimSigningAttributesOrigin"]["enum"]
+    longest = max(len(value) for value in enum)
+    origin = "AWS_SES_AP_SOUTHEAST_2"
+    assert len(origin) == longest
+    _client(env, "ap-southeast-2").create_email_identity(EmailIdentity=LONGEST_DOMAIN)
+    moto_ses_fidelity.verify_identity(ACCOUNT, "ap-southeast-2", LONGEST_DOMAIN)
+    invocation = _worst_case(env, {"DomainSigningAttributesOrigin": origin})
+    body = invocation.body
+    assert body["Status"] == "SUCCESS", body["Reason"]
+    assert body["Data"]["DkimSigningAttributesOrigin"] == origin and body["Data"]["DkimDNSTokenName3"]
+    assert len(invocation.response.raw) == DEED_WORST_CASE_BYTES
+
+
+DEED_WORST_CASE_BYTES = 3589  # README states it
