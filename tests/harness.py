@@ -336,9 +336,11 @@ class Invoker:
         self.invocations: list[Invocation] = []
         self.stack_id = ""  # set by LocalEnvironment once the example stack exists
         self.allow_adoption = "false"  # the provider stack's AllowAdoption parameter
+        self.dkim_key_secret_arns = ""  # its DkimKeySecretArns parameter
 
     def _environment(self):
-        # One moto server answers for SES v2, DynamoDB and CloudFormation.
+        # One moto server answers for SES v2, DynamoDB, CloudFormation, Secrets Manager and SSM
+        # (AWS_ENDPOINT_URL reaches every client, Powertools' Parameters providers' too).
         return environment(
             **FAKE_AWS_ENVIRONMENT,
             AWS_ENDPOINT_URL=self.ses_url,
@@ -346,6 +348,7 @@ class Invoker:
             AWS_PROFILE=None,
             TAG_STATE_TABLE=TABLE,
             ALLOW_ADOPTION=self.allow_adoption,
+            DKIM_KEY_SECRET_ARNS=self.dkim_key_secret_arns,
         )
 
     def handler(self, function_name: str):

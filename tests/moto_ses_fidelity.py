@@ -162,6 +162,49 @@ def _dkim_attributes(identity: Any, signing: dict | None) -> dict:
     }
 
 
+# --- Deterministic Easy DKIM (DEED): missing in moto, which keeps DomainSigningAttributesOrigin
+# without acting on it. What SES does, from the sesv2 model (DkimSigningAttributes.
+# DomainSigningAttributesOrigin) and the SES guide "Using Deterministic Easy DKIM (DEED)":
+# - CreateEmailIdentity takes "all values except AWS_SES and EXTERNAL": AWS_SES_<REGION> names
+#   the parent's region; "the parent identity must already exist in the specified Region and
+#   have Easy DKIM configured", and the guide calls a parent "a verified identity configured
+#   with Easy DKIM"; the replica is "a copy of a parent identity" (the same domain) that
+#   "shares the same DNS setup and DKIM signing configuration": the parent's tokens and zone.
+# - PutEmailIdentityDkimSigningAttributes takes "none of the values" of
+#   DomainSigningAttributesOrigin, and its SigningAttributesOrigin documents only AWS_SES and
+#   EXTERNAL.
+# Assumed, no source settles them: the error codes (BadRequestException; NotFoundException for
+# a parent that does not exist, one of CreateEmailIdentity's modelled errors); a parent in the
+# replica's own region refused; a replica starts PENDING; a Put on a replica refused (the Put's
+# documented changes do not include leaving DEED).
+
+
+def _deed_region(origin: str) -> str:
+    return origin[len("AWS_SES_"):].lower().replace("_", "-")
+
+
+def _deed_replica(self, name: str, origin: str) -> dict:
+    """DkimAttributes of a new replica of `name` in the parent region `origin` names."""
+    backend = self.sesv2_backend
+    if origin in ("AWS_SES", "EXTERNAL") or not origin.startswith("AWS_SES_"):
+        raise BadRequestException(f"DomainSigningAttributesOrigin {origin} is not allowed for CreateEmailIdentity.")
+    region = _deed_region(origin)
+    if region == backend.region_name:
+        raise BadRequestException("The parent identity must be in another region.")
+    parent = _backend(backend.account_id, region).email_identities.get(name)
+    if parent is None:
+        raise NotFoundException(f"Parent identity {name} does not exist in {region}.")
+    dkim = parent.dkim_attributes or {}
+    if dkim.get("SigningAttributesOrigin") != "AWS_SES" or not parent.verified_for_sending_status:
+        raise BadRequestException(f"Parent identity {name} in {region} is not a verified Easy DKIM identity.")
+    return {
+        **{key: dkim[key] for key in ("Tokens", "SigningHostedZone", "NextSigningKeyLength", "CurrentSigningKeyLength") if key in dkim},
+        "SigningEnabled": True,
+        "Status": "PENDING",
+        "SigningAttributesOrigin": origin,
+    }
+
+
 # --- email identities -------------------------------------------------------------------------
 
 
@@ -174,9 +217,11 @@ def create_email_identity(self) -> str:
     if name in _core(self).email_identities:
         raise AlreadyExistsException(f"Email identity {name} already exists.")
     signing = self._get_param("DkimSigningAttributes")
+    origin = (signing or {}).get("DomainSigningAttributesOrigin")
+    replica = _deed_replica(self, name, origin) if origin is not None else None
     identity = _core(self).create_email_identity_v2(name, None, signing, self._get_param("ConfigurationSetName"))
     _core(self).tagger.tag_resource(_arn(self, "identity", name), self._get_param("Tags") or None)
-    identity.dkim_attributes = _dkim_attributes(identity, signing)
+    identity.dkim_attributes = replica or _dkim_attributes(identity, signing)
     identity.feedback_forwarding_status = True
     identity.verification_status = "PENDING"
     identity.mail_from_attributes = None
@@ -220,10 +265,15 @@ def put_email_identity_dkim_signing_attributes(self) -> str:
     origin = self._get_param("SigningAttributesOrigin")
     signing = dict(self._get_param("SigningAttributes") or {})
     current = identity.dkim_attributes
+    if origin not in ("AWS_SES", "EXTERNAL") or "DomainSigningAttributesOrigin" in signing:
+        raise BadRequestException("SigningAttributesOrigin must be AWS_SES or EXTERNAL; DEED is set at creation.")
+    if str(current.get("SigningAttributesOrigin", "")).startswith("AWS_SES_"):
+        raise BadRequestException(f"Email identity {identity.email_identity} replicates DKIM from another region (DEED).")
     if origin == "EXTERNAL":
         if not signing.get("DomainSigningSelector") or not signing.get("DomainSigningPrivateKey"):
             raise BadRequestException("EXTERNAL signing needs DomainSigningSelector and DomainSigningPrivateKey.")
         identity.dkim_attributes = _dkim_attributes(identity, signing)
+        identity.dkim_signing_attributes = signing  # what SES now signs with, as CreateEmailIdentity keeps it
     elif current.get("SigningAttributesOrigin") != "AWS_SES" or not current.get("Tokens"):
         identity.dkim_attributes = _dkim_attributes(identity, signing)  # back to Easy DKIM: new keys
     elif signing.get("NextSigningKeyLength"):

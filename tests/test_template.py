@@ -132,7 +132,21 @@ def statements(template: dict, name: str) -> list[dict]:
     assert isinstance(policies, list) and len(policies) == 1, f"{name}: exactly one policy"
     (policy,) = policies
     assert isinstance(policy, dict) and set(policy) == {"Statement"}, f"{name}: one inline statement list"
-    return _as_list(policy["Statement"])
+    # Statements under a condition (!If [Condition, statement, AWS::NoValue]) are checked by
+    # the tests of the feature they serve: conditional_statements.
+    return [s for s in _as_list(policy["Statement"]) if "Fn::If" not in s]
+
+
+def conditional_statements(template: dict, name: str) -> dict[str, dict]:
+    """Condition name -> the statement granted only under it."""
+    (policy,) = template["Resources"][name]["Properties"]["Policies"]
+    found = {}
+    for statement in _as_list(policy["Statement"]):
+        if "Fn::If" in statement:
+            condition, granted, otherwise = statement["Fn::If"]
+            assert otherwise == {"Ref": "AWS::NoValue"}, f"{name}: a conditional statement grants nothing otherwise"
+            found[condition] = granted
+    return found
 
 
 def resource_kind(resource) -> str:

@@ -6,7 +6,11 @@ import base64
 import binascii
 import json
 
+from botocore.exceptions import ClientError
+
+from . import dkim_keys, dkim_signing
 from .adapter import MAX_RESPONSE_BYTES
+from .dkim_signing import SIGNING
 from .errors import PartialCreate
 from .request import Request
 from .schema import ADOPTION_PROPERTIES, TAG_SYNC_PROPERTIES, Boolean, Enum, Object, ResourceType, String, TAGS
@@ -38,7 +42,8 @@ TYPE = ResourceType(
                     "NextSigningKeyLength": Enum("RSA_1024_BIT", "RSA_2048_BIT", doc="Easy DKIM key length."),
                     "DomainSigningSelector": String(
                         pattern=r"[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]{0,61}[a-zA-Z0-9]",
-                        doc="BYODKIM selector.",
+                        doc="BYODKIM selector, with DomainSigningPrivateKey or DkimSigningPrivateKeySecret."
+                        " A new selector rotates the key.",
                     ),
                     "DomainSigningPrivateKey": String(
                         pattern=r"[a-zA-Z0-9+/]+={0,2}",
@@ -46,9 +51,32 @@ TYPE = ResourceType(
                         secret=True,
                         doc="BYODKIM private key, base64. Never logged or returned.",
                     ),
+                    "DkimSigningPrivateKeySecret": String(
+                        pattern=dkim_keys.REFERENCE_PATTERN,
+                        extension=True,
+                        doc="BYODKIM private key kept out of CloudFormation: a Secrets Manager secret ARN or"
+                        " `ssm:/path` (SecureString; `ssm:/path:VERSION` pins a version), holding the key as"
+                        " base64 DER or unencrypted PEM; read by"
+                        " the provider, which may read only what its stack parameter DkimKeySecretArns allows"
+                        " (see BYODKIM keys from Secrets Manager or SSM).",
+                    ),
+                    "DomainSigningAttributesOrigin": String(
+                        pattern=dkim_signing.DEED_ORIGIN_PATTERN,
+                        extension=True,
+                        doc="`AWS_SES_<REGION>` (as `AWS_SES_US_EAST_1`): Deterministic Easy DKIM, the signing"
+                        " attributes of the same domain's Easy DKIM identity in that other region. Set at"
+                        " creation only (see Deterministic Easy DKIM).",
+                    ),
                 },
-                exclusive=(("NextSigningKeyLength",), ("DomainSigningSelector", "DomainSigningPrivateKey")),
-                doc="Easy DKIM key length, or Bring Your Own DKIM selector and key.",
+                exclusive=(
+                    ("NextSigningKeyLength",),
+                    ("DomainSigningPrivateKey",),
+                    ("DkimSigningPrivateKeySecret",),
+                    ("DomainSigningAttributesOrigin",),
+                ),
+                create_only=dkim_signing.replaces,
+                doc="Easy DKIM key length; or Bring Your Own DKIM selector and key (inline or from a secret);"
+                " or Deterministic Easy DKIM. Into or out of DEED needs a new identity.",
             ),
             "DkimAttributes": Object(
                 fields={"SigningEnabled": Boolean(doc="Sign messages with DKIM (SES default true).")},
@@ -115,6 +143,9 @@ TYPE = ResourceType(
 
 DEFAULT_SIGNING_ENABLED = True
 DEFAULT_FORWARDING_ENABLED = True
+# The lifecycle's hooks: rules across the DKIM properties, and checks before any SES call.
+validate = dkim_signing.validate
+check = dkim_signing.check
 
 
 def create(props: dict, client, request: Request) -> tuple[str, dict]:
@@ -122,12 +153,15 @@ def create(props: dict, client, request: Request) -> tuple[str, dict]:
     call = {"EmailIdentity": name}
     if props.get("Tags"):
         call["Tags"] = to_list(to_dict(props["Tags"]))
-    if props.get("DkimSigningAttributes"):
-        call["DkimSigningAttributes"] = props["DkimSigningAttributes"]
+    if props.get(SIGNING):
+        call[SIGNING] = dkim_signing.for_ses(props[SIGNING], request)
     configuration_set = props.get("ConfigurationSetAttributes", {}).get("ConfigurationSetName")
     if configuration_set:
         call["ConfigurationSetName"] = configuration_set
-    created = client.create_email_identity(**call)
+    try:
+        created = client.create_email_identity(**call)
+    except ClientError as error:
+        raise dkim_signing.refused_parent(error, props, name) or error
     try:
         # Only what CreateEmailIdentity cannot set, and only where it differs from SES's default.
         signing = props.get("DkimAttributes", {}).get("SigningEnabled")
@@ -157,13 +191,17 @@ def update(name: str, props: dict, old: dict, client, request: Request) -> dict:
     def changed(group: str) -> bool:
         return props.get(group) != old.get(group)
 
-    if changed("DkimSigningAttributes"):
-        new = props.get("DkimSigningAttributes") or {}
-        if "DomainSigningSelector" in new:
+    if changed(SIGNING):
+        new = props.get(SIGNING) or {}
+        if dkim_signing.is_deed(new):
+            dkim_signing.check_takeover(client, name, new)  # DEED cannot be put: only an identity taken over
+        elif "DomainSigningSelector" in new:
             client.put_email_identity_dkim_signing_attributes(
-                EmailIdentity=name, SigningAttributesOrigin="EXTERNAL", SigningAttributes=new
+                EmailIdentity=name,
+                SigningAttributesOrigin="EXTERNAL",
+                SigningAttributes=dkim_signing.for_ses(new, request, dkim_signing.rotated(new, old.get(SIGNING))),
             )
-        elif new or "DomainSigningSelector" in (old.get("DkimSigningAttributes") or {}):
+        elif new or "DomainSigningSelector" in (old.get(SIGNING) or {}):
             # A new key length, or back from BYODKIM to Easy DKIM.
             client.put_email_identity_dkim_signing_attributes(
                 EmailIdentity=name, SigningAttributesOrigin="AWS_SES", SigningAttributes=new
@@ -324,8 +362,9 @@ def dns_attributes(name: str, identity: dict, props: dict, request: Request, dat
     for index in (1, 2, 3):
         if data.get(f"DkimDNSTokenName{index}"):
             records.append(("DKIM", _record(data[f"DkimDNSTokenName{index}"], "CNAME", data[f"DkimDNSTokenValue{index}"])))
-    signing = props.get("DkimSigningAttributes") or {}
-    key = public_key(signing["DomainSigningPrivateKey"]) if signing.get("DomainSigningPrivateKey") else ""
+    signing = props.get(SIGNING) or {}
+    private = dkim_signing.private_key(signing, request) if "DomainSigningSelector" in signing else ""
+    key = public_key(private) if private else ""
     if str(dkim.get("SigningAttributesOrigin", "")).startswith("EXTERNAL") and signing.get("DomainSigningSelector") and key:
         out["DkimTxtRecordName"] = f"{signing['DomainSigningSelector']}._domainkey.{name}"
         out["DkimTxtRecordValue"] = f"p={key}"
