@@ -273,7 +273,7 @@ class Ledger:
             self._release(name)
             return
         try:
-            self.resource.delete(name, self.client)
+            self.resource.delete(name, self.client, self.request)
         except Exception as error:  # noqa: BLE001 - reported, the answer is FAILED anyway
             if error_code(error) != "NotFoundException":
                 logger.error("could not remove the half-made %s: %s", name, error)
