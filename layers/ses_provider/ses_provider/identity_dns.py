@@ -96,13 +96,13 @@ GRANTS = (
         "PublishDnsRecords",
         ("route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets"),
         ("arn:${AWS::Partition}:route53:::hostedzone/*",),
-        "HostedZoneId: the records are read, written and removed in the zone",
+        "`HostedZoneId`, to read, write and remove the records",
     ),
     Grant(
         "WaitForDnsChanges",
         ("route53:GetChange",),
         ("arn:${AWS::Partition}:route53:::change/*",),
-        "HostedZoneId: the wait for INSYNC",
+        "`HostedZoneId`, to wait for INSYNC",
     ),
 )
 
