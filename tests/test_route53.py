@@ -16,7 +16,8 @@ from ses_provider import email_identity, identity_dns
 from tests import moto_route53_fidelity, moto_ses_fidelity
 from tests.conftest import FakeContext
 from tests.harness import ACCOUNT, REGION, anew, aws_client, load_event
-from tests.test_crash_retry import Crash, fresh_invoker
+from tests.test_crash_retry import TABLE_WRITES, Crash, fresh_invoker
+from tests.test_dns_records import _key, _private_b64, _public_b64
 
 FUNCTION = "email_identity"
 MX_VALUE = f"10 feedback-smtp.{REGION}.amazonses.com"
@@ -181,6 +182,20 @@ def test_a_cname_with_another_value_does_not_verify_the_identity(env, route53, m
     put_record(route53, zone, body["Data"]["DkimDNSTokenName3"], "CNAME", "elsewhere.example.org")
     assert env.ses.get_email_identity(EmailIdentity="example.com")["DkimAttributes"]["Status"] == "PENDING"
     put_record(route53, zone, body["Data"]["DkimDNSTokenName3"], "CNAME", body["Data"]["DkimDNSTokenValue3"], action="UPSERT")
+    assert env.ses.get_email_identity(EmailIdentity="example.com")["DkimAttributes"]["Status"] == "SUCCESS"
+
+
+def test_a_byodkim_key_is_published_as_txt_strings_of_at_most_255_characters_and_verifies(env, route53, monkeypatch):
+    monkeypatch.setattr(moto_ses_fidelity, "VERIFICATION_SECONDS", 0.0)
+    key = _key(2048)
+    zone = new_zone(route53)
+    signing = {"DomainSigningSelector": "sel1", "DomainSigningPrivateKey": _private_b64(key)}
+    body = env.invoke(FUNCTION, create_event(zone, DkimSigningAttributes=signing))
+    assert body["Status"] == "SUCCESS", body["Reason"]
+    (value,) = records(route53, zone)[("sel1._domainkey.example.com", "TXT")]
+    strings = value[1:-1].split('" "')
+    assert len(strings) == 2 and all(len(text) <= 255 for text in strings)
+    assert "".join(strings) == f"p={_public_b64(key)}" == body["Data"]["DkimTxtRecordValue"]
     assert env.ses.get_email_identity(EmailIdentity="example.com")["DkimAttributes"]["Status"] == "SUCCESS"
 
 
@@ -370,6 +385,86 @@ def test_a_change_still_pending_when_time_runs_out_fails_and_the_rollback_remove
     assert env.invoke(FUNCTION, delete_event(create["ResourceProperties"], body["PhysicalResourceId"]))["Status"] == "SUCCESS"
     assert records(route53, zone) == {} and ownership(env) is None
     assert env.ses.list_email_identities()["EmailIdentities"] == []
+
+
+def _writes(invoker, hook) -> None:
+    """hook(name) after each SES call, table write and Route 53 change of the handler."""
+    provider = invoker.handler(FUNCTION).provider
+    with invoker._environment():
+        provider.client.meta.events.register("after-call.sesv2", lambda model, **_: hook(f"ses {model.name}"))
+        provider.store.client.meta.events.register(
+            "after-call.dynamodb", lambda model, **_: hook(f"table {model.name}") if model.name in TABLE_WRITES else None
+        )
+        provider.service("route53").meta.events.register(
+            "after-call.route53.ChangeResourceRecordSets", lambda model, **_: hook(f"route53 {model.name}")
+        )
+
+
+def _paths(zone_of):
+    """(label, setup requests, the request that is cut short, what the zone holds after it)."""
+    create = create_event(zone_of("a"))
+    dmarc = update_event(create, "dmarc", DmarcPolicy="reject")
+    moved = update_event(create, "zone", HostedZoneId=zone_of("b"))
+    return [
+        ("create", [], create),
+        ("update", [create], dmarc),
+        ("zone move", [create], moved),
+        ("delete", [create], delete_event(create["ResourceProperties"])),
+    ]
+
+
+@pytest.mark.parametrize("label", ["create", "update", "zone move", "delete"])
+def test_a_request_killed_after_any_write_converges_in_the_zone_when_lambda_delivers_it_again(env, route53, label):
+    zones: dict[str, str] = {}
+
+    def setup():
+        env.reset()
+        zones.update(a=new_zone(route53), b=new_zone(route53))
+        path = {p[0]: p for p in _paths(lambda key: zones[key])}[label]
+        for step in path[1]:
+            assert env.invoke(FUNCTION, step)["Status"] == "SUCCESS"
+        return path[2]
+
+    event = setup()
+    points: list[str] = []
+    clean = fresh_invoker(env)
+    _writes(clean, points.append)
+    body = clean.invoke(FUNCTION, event)
+    assert body["Status"] == "SUCCESS", body["Reason"]
+    want = {key: records(route53, zone) for key, zone in zones.items()}
+    assert any(point.startswith("route53") for point in points)
+
+    for point in range(1, len(points) + 1):
+        where = f"{label}, killed after {points[point - 1]} ({point} of {len(points)})"
+        event = setup()
+        crashed, seen = fresh_invoker(env), []
+
+        def die(name):
+            seen.append(name)
+            if len(seen) == point:
+                raise Crash(name)
+
+        _writes(crashed, die)
+        with crashed._environment(), pytest.raises(Crash):
+            crashed.handler(FUNCTION)(crashed.prepare(event), FakeContext())
+        retried = fresh_invoker(env).invoke(FUNCTION, event)
+        assert retried["Status"] == "SUCCESS", f"{where}: {retried['Reason']}"
+        got = {key: records(route53, zone) for key, zone in zones.items()}
+        # The same records, but the Easy DKIM tokens of each run's own identity.
+        assert {k: sorted(v) for k, v in shape(got).items()} == {k: sorted(v) for k, v in shape(want).items()}, where
+        settled = ownership(env)
+        assert settled is None if label == "delete" else settled["Settled"]["BOOL"], where
+
+
+def shape(zones: dict) -> dict:
+    """The zones' records with the random Easy DKIM tokens masked (each run has its own)."""
+    masked: dict[tuple, list[str]] = {}
+    for key, found in zones.items():
+        for (name, kind), values in found.items():
+            if kind == "CNAME":
+                name, values = name.split(".", 1)[1], [v.split(".", 1)[1] for v in values]
+            masked.setdefault((key, name, kind), []).extend(values)
+    return masked
 
 
 # --- the local Route 53 answers as Route 53 does -------------------------------------------------

@@ -359,7 +359,7 @@ def publish(name: str, records: list[dict], props: dict, old: dict, request: Req
     zones.read([e.key for e in owned], missing_zone_ok=True)  # an old zone may be gone
     result = plan(zones, want, owned, bool(props.get("OverwriteDnsRecords")), _ttl(records))
     _refuse(name, zone, result)
-    change = _apply(zones, ownership, owned, result)
+    change = _apply(zones, ownership, owned, result, settled)
     if change.get(zone):
         _wait(zones, zone, change[zone])
 
@@ -367,14 +367,14 @@ def publish(name: str, records: list[dict], props: dict, old: dict, request: Req
 def unpublish(name: str, request: Request) -> None:
     """Remove the values this identity wrote, where the zone still holds them."""
     ownership = Ownership(name, request)
-    owned, _ = ownership.read()
+    owned, settled = ownership.read()
     if not owned:
         if request.store is None:
             logger.info("no desired-state table: the DNS records of %s are not known to be ours and stay", name)
         return
     zones = Zones(name, request)
     zones.read([e.key for e in owned], missing_zone_ok=True)
-    _apply(zones, ownership, owned, plan(zones, [], owned, False, 0))
+    _apply(zones, ownership, owned, plan(zones, [], owned, False, 0), settled)
 
 
 def _ttl(records: list[dict]) -> int:
@@ -387,9 +387,10 @@ def _refuse(name: str, zone: str, result: Plan) -> None:
         raise ProviderError(f"EmailIdentity {name}, Route 53 zone {zone}: {result.conflicts[0]}{more}")
 
 
-def _apply(zones: Zones, ownership: Ownership, owned: list[Entry], result: Plan) -> dict[str, str]:
+def _apply(zones: Zones, ownership: Ownership, owned: list[Entry], result: Plan, settled: bool) -> dict[str, str]:
     """Write the changes, each zone's in one batch: ownership first (what is owned and what is
-    about to be written), settled after. Returns zone -> the id of its change."""
+    about to be written), settled after (also when an earlier attempt wrote and died before
+    settling). Returns zone -> the id of its change."""
     changed: dict[str, str] = {}
     if result.changes:
         ownership.write([*owned, *result.written], settled=False)
@@ -403,7 +404,7 @@ def _apply(zones: Zones, ownership: Ownership, owned: list[Entry], result: Plan)
         info = answer["ChangeInfo"]
         changed[zone] = "" if info["Status"] == "INSYNC" else info["Id"]
         logger.info("Route 53 zone %s: %d change(s) for %s", zone, len(changes), zones.name)
-    if result.changes or {e.same for e in owned} != {e.same for e in result.owned}:
+    if result.changes or not settled or {e.same for e in owned} != {e.same for e in result.owned}:
         ownership.write(result.owned, settled=True)
     return changed
 
