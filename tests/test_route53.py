@@ -132,6 +132,8 @@ def test_create_publishes_every_record_with_its_exact_value_in_one_batch_and_wai
     assert len(calls.named("ChangeResourceRecordSets")) == 1
     assert sorted(a for a, _, _ in calls.changes()) == ["CREATE"] * 6
     assert calls.named("GetChange"), "the answer came before Route 53 said INSYNC"
+    granted = {action for grant in email_identity.TYPE.grants for action in grant.actions}
+    assert {f"route53:{name}" for name, _ in calls.calls} == granted  # the IAM policy's actions, all used
     assert json_records(body) == expected(body)  # the same list as the DnsRecords attribute
 
 
@@ -272,6 +274,17 @@ def test_a_missing_zone_is_failed_with_a_readable_reason_before_ses_is_called(en
     assert invocation.body["Status"] == "FAILED"
     assert "Route 53 zone Z0000000000NONE: no such hosted zone; check HostedZoneId" in invocation.body["Reason"]
     assert "CreateEmailIdentity" not in invocation.ses_calls
+
+
+def test_a_zone_of_another_domain_fails_the_create_and_the_rollback_leaves_nothing(env, route53):
+    zone = new_zone(route53, "example.org")
+    create = create_event(zone)
+    body = env.invoke(FUNCTION, create)
+    assert body["Status"] == "FAILED" and "is not permitted in zone example.org." in body["Reason"], body["Reason"]
+    assert body["PhysicalResourceId"] == "example.com"  # made in SES: CloudFormation's rollback removes it
+    assert env.invoke(FUNCTION, delete_event(create["ResourceProperties"]))["Status"] == "SUCCESS"
+    assert env.ses.list_email_identities()["EmailIdentities"] == [] and records(route53, zone) == {}
+    assert ownership(env) is None
 
 
 # --- update, replacement, delete -----------------------------------------------------------------
