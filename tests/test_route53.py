@@ -309,6 +309,21 @@ def test_an_update_changes_only_the_records_whose_value_changed(env, route53, ca
     assert calls.calls == []
 
 
+def test_moving_to_byodkim_replaces_the_three_cnames_by_the_txt_record(env, route53, calls):
+    zone = new_zone(route53)
+    create = create_event(zone)
+    body = env.invoke(FUNCTION, create)
+    calls.clear()
+    key = _key(1024)
+    update = update_event(create, "byodkim", DkimSigningAttributes={"DomainSigningSelector": "sel1", "DomainSigningPrivateKey": _private_b64(key)})
+    updated = env.invoke(FUNCTION, update)
+    assert updated["Status"] == "SUCCESS", updated["Reason"]
+    cnames = {body["Data"][f"DkimDNSTokenName{i}"] for i in (1, 2, 3)}
+    assert sorted(calls.changes()) == sorted([("DELETE", n, "CNAME") for n in cnames] + [("CREATE", "sel1._domainkey.example.com", "TXT")])
+    left = records(route53, zone)
+    assert left[("sel1._domainkey.example.com", "TXT")] == [f'"p={_public_b64(key)}"'] and not cnames & {n for n, _ in left}
+
+
 def test_removing_the_mail_from_domain_removes_its_records_only(env, route53, calls):
     zone = new_zone(route53)
     create = create_event(zone)
