@@ -199,6 +199,9 @@ def test_a_byodkim_key_is_published_as_txt_strings_of_at_most_255_characters_and
     assert len(strings) == 2 and all(len(text) <= 255 for text in strings)
     assert "".join(strings) == f"p={_public_b64(key)}" == body["Data"]["DkimTxtRecordValue"]
     assert env.ses.get_email_identity(EmailIdentity="example.com")["DkimAttributes"]["Status"] == "SUCCESS"
+    item = str(ownership(env))  # what was written, with the public key; never the private key
+    assert "sel1._domainkey.example.com" in item and _public_b64(key)[:200] in item
+    assert signing["DomainSigningPrivateKey"][40:80] not in item
 
 
 # --- conflicts ------------------------------------------------------------------------------------
