@@ -58,6 +58,7 @@ _lock = threading.Lock()
 _installed = False
 _original: dict[str, Callable] = {}
 _changes: dict[str, float] = {}  # change id -> time.monotonic() when it was made
+_batches = threading.Lock()  # Route 53 applies one batch at a time; the server is threaded
 
 
 class InvalidChangeBatch(Route53ClientError):
@@ -93,7 +94,11 @@ def _as_dict(record_set: RecordSet) -> dict:
 def change_resource_record_sets(self: Route53Backend, zoneid: str, change_list: list[dict]) -> None:
     """All or nothing; CREATE of an existing set and DELETE of a set that is not exactly as
     named fail with InvalidChangeBatch; CNAMEs share their name with nothing."""
-    zone = self.get_hosted_zone(zoneid)
+    with _batches:
+        _apply_batch(self.get_hosted_zone(zoneid), change_list)
+
+
+def _apply_batch(zone: Any, change_list: list[dict]) -> None:
     zone_name = _dotted(zone.name)
     sets = {(_dotted(s.name), s.type, s.set_identifier): s for s in zone.rrsets}
     state: dict[tuple, dict | None] = {key: _as_dict(s) for key, s in sets.items()}
