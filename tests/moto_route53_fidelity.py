@@ -8,13 +8,15 @@ botocore's route53 model (error shapes), and what moto 5.2 does instead:
 - A change batch is transactional: "Route 53 validates the changes in the request and then
   either makes all or none of the changes". Moto applies the changes one by one.
 - CREATE of a record set that exists fails: InvalidChangeBatch "Tried to create resource
-  record set [name='N', type='T'] but it already exists". Moto checks its change history
-  instead, so a CREATE with another value adds a second set of the same name and type.
+  record set [name='N', type='T'] but it already exists" (Route 53's message as reported in
+  DefangLabs/docs-chatbot#22). Moto checks its change history instead, so a CREATE with
+  another value adds a second set of the same name and type.
 - DELETE must name the set as it is ("To delete a resource record set, you must specify all
   the same values that you specified when you created it"): InvalidChangeBatch "Tried to
-  delete resource record set [name='N', type='T'] but it was not found" or "... but the values
-  provided do not match the current values". Moto checks its history (InvalidInput) and then
-  deletes whatever set has the name and type.
+  delete resource record set [name='N', type='T'] but the values provided do not match the
+  current values" (hashicorp/terraform#18509, kubernetes-sigs/external-dns#732), or "... but
+  it was not found"; TTL and values must match, the values in any order. Moto checks its
+  history (InvalidInput) and then deletes whatever set has the name and type.
 - A CNAME cannot share its name with another record set (RFC 1034 3.6.2): InvalidChangeBatch
   "RRSet of type CNAME with DNS name N is not permitted as it conflicts with other records
   with the same DNS name in zone Z", and for another type next to a CNAME "RRSet of type T
@@ -114,7 +116,8 @@ def _apply_batch(zone: Any, change_list: list[dict]) -> None:
         if action == "DELETE":
             if current is None:
                 raise InvalidChangeBatch(f"[Tried to delete resource record set [name='{name}', type='{kind}'] but it was not found]")
-            if current.get("TTL") != (int(wanted["TTL"]) if "TTL" in wanted else None) or current.get("ResourceRecords", []) != _values(wanted):
+            # The values in any order (a set's values have none in DNS).
+            if current.get("TTL") != (int(wanted["TTL"]) if "TTL" in wanted else None) or sorted(current.get("ResourceRecords", [])) != sorted(_values(wanted)):
                 raise InvalidChangeBatch(
                     f"[Tried to delete resource record set [name='{name}', type='{kind}'] but the values provided do not match the current values]"
                 )
