@@ -10,7 +10,7 @@ from .adapter import MAX_RESPONSE_BYTES
 from . import identity_dns
 from .errors import PartialCreate, ProviderError
 from .request import Request
-from .schema import ADOPTION_PROPERTIES, TAG_SYNC_PROPERTIES, Boolean, Enum, Object, ResourceType, String, TAGS
+from .schema import ADOPTION_PROPERTIES, TAG_SYNC_PROPERTIES, TAGS, Boolean, Enum, Grant, Object, ResourceType, String
 from .tags import to_dict, to_list
 
 # A domain, or an address at a domain: no white space, no "::" of the failed-Create marker.
@@ -77,7 +77,20 @@ TYPE = ResourceType(
                 extension=True,
                 doc="The policy of the suggested DMARC record (DmarcRecordValue); default none. No SES call.",
             ),
-            **identity_dns.PROPERTIES,
+            # Route 53 publishing: identity_dns.
+            "HostedZoneId": String(
+                pattern=identity_dns.ZONE_PATTERN,
+                extension=True,
+                doc="Publish every record the identity needs (DKIM, MAIL FROM MX and SPF, DMARC) in this Route 53"
+                " hosted zone and wait until Route 53 reports them INSYNC; a change moves them to the new zone."
+                " See Route 53 publishing.",
+            ),
+            "OverwriteDnsRecords": Boolean(
+                default=False,
+                extension=True,
+                doc="Replace a record of the same name and type that holds another value; otherwise such a"
+                " record fails the request, naming it.",
+            ),
         }
     ),
     actions=(
@@ -93,7 +106,20 @@ TYPE = ResourceType(
         "ses:UntagResource",
         "ses:ListTagsForResource",
     ),
-    grants=identity_dns.GRANTS,
+    grants=(  # Route 53, with HostedZoneId (identity_dns)
+        Grant(
+            "PublishDnsRecords",
+            ("route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets"),
+            ("arn:${AWS::Partition}:route53:::hostedzone/*",),
+            "`HostedZoneId`, to read, write and remove the records",
+        ),
+        Grant(
+            "WaitForDnsChanges",
+            ("route53:GetChange",),
+            ("arn:${AWS::Partition}:route53:::change/*",),
+            "`HostedZoneId`, to wait for INSYNC",
+        ),
+    ),
     attributes={
         "Arn": "arn:PARTITION:ses:REGION:ACCOUNT:identity/NAME",
         "IdentityType": "DOMAIN, EMAIL_ADDRESS or MANAGED_DOMAIN",

@@ -63,7 +63,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from .errors import ProviderError, error_code, reason
 from .request import Request
-from .schema import Boolean, Grant, InvalidProperty, String
+from .schema import InvalidProperty
 
 logger = logging.getLogger(__name__)
 
@@ -74,37 +74,6 @@ KEY_PREFIX = "dns:"
 ZONE_PATTERN = r"(?:/hostedzone/)?[A-Z0-9]{1,32}"
 POLL_FIRST, POLL_FACTOR, POLL_MAX = 0.25, 2.0, 10.0  # seconds between GetChange calls
 SHOWN_VALUE = 60  # characters of a value found, in a reason
-
-PROPERTIES = {
-    "HostedZoneId": String(
-        pattern=ZONE_PATTERN,
-        extension=True,
-        doc="Publish every record the identity needs (DKIM, MAIL FROM MX and SPF, DMARC) in this Route 53"
-        " hosted zone and wait until Route 53 reports them INSYNC; a change moves them to the new zone."
-        " See Route 53 publishing.",
-    ),
-    "OverwriteDnsRecords": Boolean(
-        default=False,
-        extension=True,
-        doc="Replace a record of the same name and type that holds another value; otherwise such a"
-        " record fails the request, naming it.",
-    ),
-}
-
-GRANTS = (
-    Grant(
-        "PublishDnsRecords",
-        ("route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets"),
-        ("arn:${AWS::Partition}:route53:::hostedzone/*",),
-        "`HostedZoneId`, to read, write and remove the records",
-    ),
-    Grant(
-        "WaitForDnsChanges",
-        ("route53:GetChange",),
-        ("arn:${AWS::Partition}:route53:::change/*",),
-        "`HostedZoneId`, to wait for INSYNC",
-    ),
-)
 
 _serialize = TypeSerializer().serialize
 _deserialize = TypeDeserializer().deserialize
