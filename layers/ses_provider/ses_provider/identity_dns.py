@@ -57,7 +57,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Iterable
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
