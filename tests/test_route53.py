@@ -341,12 +341,14 @@ def test_removing_the_mail_from_domain_removes_its_records_only(env, route53, ca
     assert records(route53, zone) == wanted
 
 
-def test_a_new_hosted_zone_id_moves_the_records(env, route53):
+def test_a_new_hosted_zone_id_moves_the_records_publishing_before_removing(env, route53, calls):
     old_zone, new = new_zone(route53), new_zone(route53)
     create = create_event(old_zone)
     body = env.invoke(FUNCTION, create)
+    calls.clear()
     moved = env.invoke(FUNCTION, update_event(create, "zone", HostedZoneId=new))
     assert moved["Status"] == "SUCCESS", moved["Reason"]
+    assert [params["HostedZoneId"] for params in calls.named("ChangeResourceRecordSets")] == [new, old_zone]
     assert records(route53, old_zone) == {}
     assert records(route53, new) == expected(body)
 

@@ -328,7 +328,7 @@ def publish(name: str, records: list[dict], props: dict, old: dict, request: Req
     zones.read([e.key for e in owned], missing_zone_ok=True)  # an old zone may be gone
     result = plan(zones, want, owned, bool(props.get("OverwriteDnsRecords")), _ttl(records))
     _refuse(name, zone, result)
-    change = _apply(zones, ownership, owned, result, settled)
+    change = _apply(zones, ownership, owned, result, settled, first=zone)
     if change.get(zone):
         _wait(zones, zone, change[zone])
 
@@ -356,14 +356,15 @@ def _refuse(name: str, zone: str, result: Plan) -> None:
         raise ProviderError(f"EmailIdentity {name}, Route 53 zone {zone}: {result.conflicts[0]}{more}")
 
 
-def _apply(zones: Zones, ownership: Ownership, owned: list[Entry], result: Plan, settled: bool) -> dict[str, str]:
+def _apply(zones: Zones, ownership: Ownership, owned: list[Entry], result: Plan, settled: bool, first: str = "") -> dict[str, str]:
     """Write the changes, each zone's in one batch: ownership first (what is owned and what is
     about to be written), settled after (also when an earlier attempt wrote and died before
-    settling). Returns zone -> the id of its change."""
+    settling). The zone of the properties goes `first`: a move publishes before it removes.
+    Returns zone -> the id of its change."""
     changed: dict[str, str] = {}
     if result.changes:
         ownership.write([*owned, *result.written], settled=False)
-    for zone, changes in result.changes.items():
+    for zone, changes in sorted(result.changes.items(), key=lambda item: item[0] != first):
         try:
             answer = zones.route53.change_resource_record_sets(
                 HostedZoneId=zone, ChangeBatch={"Comment": f"SES identity {zones.name}", "Changes": changes}
