@@ -161,14 +161,21 @@ class Ownership:
     """The values this identity wrote, kept under `dns:<identity ARN>`; nothing without a table."""
 
     def __init__(self, name: str, request: Request):
+        self.name = name
         self.store = request.store
         self.key = {"Arn": {"S": KEY_PREFIX + request.arns.arn("identity", name)}}
+
+    def _failed(self, error: Exception) -> ProviderError:
+        return ProviderError(f"EmailIdentity {self.name}: could not record its DNS records ({type(error).__name__})")
 
     def read(self) -> tuple[list[Entry], bool]:
         """(the values owned, whether the last change was settled)."""
         if self.store is None:
             return [], True
-        item = self.store.client.get_item(TableName=self.store.table_name, Key=self.key, ConsistentRead=True).get("Item")
+        try:
+            item = self.store.client.get_item(TableName=self.store.table_name, Key=self.key, ConsistentRead=True).get("Item")
+        except Exception as error:
+            raise self._failed(error) from error
         if not item:
             return [], True
         values = {key: _deserialize(value) for key, value in item.items()}
@@ -179,13 +186,16 @@ class Ownership:
         if self.store is None:
             return
         entries = sorted(set(entries), key=lambda e: e.same)
-        if not entries and settled:
-            self.store.client.delete_item(TableName=self.store.table_name, Key=self.key)
-            return
         item = {"Records": [e.to_value() for e in entries], "Settled": settled}
-        self.store.client.put_item(
-            TableName=self.store.table_name, Item={**self.key, **{k: _serialize(v) for k, v in item.items()}}
-        )
+        try:
+            if not entries and settled:
+                self.store.client.delete_item(TableName=self.store.table_name, Key=self.key)
+            else:
+                self.store.client.put_item(
+                    TableName=self.store.table_name, Item={**self.key, **{k: _serialize(v) for k, v in item.items()}}
+                )
+        except Exception as error:
+            raise self._failed(error) from error
 
 
 # --- reading the zone --------------------------------------------------------------------------
