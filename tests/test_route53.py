@@ -500,6 +500,35 @@ def shape(zones: dict) -> dict:
     return masked
 
 
+@pytest.mark.parametrize("rollback_first", [True, False], ids=["rollback before the write lands", "rollback after"])
+def test_a_route53_write_that_lands_after_the_timeout_answer_is_removed_whatever_the_order(env, route53, rollback_first):
+    zone = new_zone(route53)
+    create = create_event(zone)
+    invoker = fresh_invoker(env)
+    provider = invoker.handler(FUNCTION).provider
+
+    def rollback():
+        answer = [r.body for r in env.endpoint.responses if r.body["RequestId"] == create["RequestId"]][-1]
+        assert env.invoker.invoke(FUNCTION, delete_event(create["ResourceProperties"], answer["PhysicalResourceId"]))["Status"] == "SUCCESS"
+
+    def slow_network(event_name="", **kwargs):
+        if event_name.endswith("ChangeResourceRecordSets") and provider.current.sent is None:
+            provider.current.on_timeout()  # the timer answers while the write is on its way
+            if rollback_first:
+                rollback()  # CloudFormation's rollback Delete runs before the write lands
+
+    with invoker._environment():
+        provider.service("route53").meta.events.register_last("before-send", slow_network)  # after the fence
+        invoker.handler(FUNCTION)(invoker.prepare(create), FakeContext())
+    answers = [r.body for r in env.endpoint.responses if r.body["RequestId"] == create["RequestId"]]
+    assert [a["Status"] for a in answers] == ["FAILED"] and answers[0]["PhysicalResourceId"] == "example.com"
+    if not rollback_first:
+        rollback()
+    assert records(route53, zone) == {}, "a record outlived the rollback"
+    assert env.ses.list_email_identities()["EmailIdentities"] == []
+    assert ownership(env) is None
+
+
 # --- the local Route 53 answers as Route 53 does -------------------------------------------------
 
 

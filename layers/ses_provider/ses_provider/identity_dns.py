@@ -62,6 +62,7 @@ from typing import Iterable
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from .errors import ProviderError, error_code, reason
+from .journal import TTL_ATTRIBUTE, TTL_SECONDS
 from .request import Request
 from .schema import InvalidProperty
 
@@ -168,25 +169,32 @@ class Ownership:
     def _failed(self, error: Exception) -> ProviderError:
         return ProviderError(f"EmailIdentity {self.name}: could not record its DNS records ({type(error).__name__})")
 
-    def read(self) -> tuple[list[Entry], bool]:
-        """(the values owned, whether the last change was settled)."""
+    def read(self) -> tuple[list[Entry], bool, set[Entry]]:
+        """(the values owned, whether the last change was settled, the values it was writing)."""
         if self.store is None:
-            return [], True
+            return [], True, set()
         try:
             item = self.store.client.get_item(TableName=self.store.table_name, Key=self.key, ConsistentRead=True).get("Item")
         except Exception as error:
             raise self._failed(error) from error
-        if not item:
-            return [], True
-        values = {key: _deserialize(value) for key, value in item.items()}
-        entries = [Entry(e["Zone"], e["Name"], e["Type"], e["Value"]) for e in values.get("Records", [])]
-        return entries, bool(values.get("Settled", True))
+        values = {key: _deserialize(value) for key, value in (item or {}).items()}
 
-    def write(self, entries: Iterable[Entry], settled: bool) -> None:
+        def entries(attribute: str) -> list[Entry]:
+            return [Entry(e["Zone"], e["Name"], e["Type"], e["Value"]) for e in values.get(attribute, [])]
+
+        return entries("Records"), bool(values.get("Settled", True)), set(entries("Pending"))
+
+    def write(self, entries: Iterable[Entry], settled: bool, pending: Iterable[Entry] = (), expires: bool = False) -> None:
+        """`pending`: the values a change is about to write. `expires`: the table's TTL removes
+        the item a day later (values that may yet land)."""
         if self.store is None:
             return
         entries = sorted(set(entries), key=lambda e: e.same)
         item = {"Records": [e.to_value() for e in entries], "Settled": settled}
+        if pending:
+            item["Pending"] = [e.to_value() for e in sorted(set(pending), key=lambda e: e.same)]
+        if expires:
+            item[TTL_ATTRIBUTE] = int(time.time()) + TTL_SECONDS
         try:
             if not entries and settled:
                 self.store.client.delete_item(TableName=self.store.table_name, Key=self.key)
@@ -241,6 +249,7 @@ class Plan:
     owned: set[Entry]  # ours once the changes are made
     written: set[Entry]  # the values the changes write
     conflicts: list[str]
+    in_flight: bool = False  # `owned` lists values whose write may still land (unpublish)
 
 
 def _shown(values: list[str]) -> str:
@@ -329,7 +338,7 @@ def publish(name: str, records: list[dict], props: dict, old: dict, request: Req
     if not zone and not old.get("HostedZoneId"):
         return  # Route 53 was never used: no call at all
     ownership = Ownership(name, request)
-    owned, settled = ownership.read()
+    owned, settled, _ = ownership.read()
     want = wanted(zone, records) if zone else []
     if settled and {e.same for e in owned} == {e.same for e in want}:
         return  # the zone holds what we wrote, and nothing else is needed
@@ -346,14 +355,28 @@ def publish(name: str, records: list[dict], props: dict, old: dict, request: Req
 def unpublish(name: str, request: Request) -> None:
     """Remove the values this identity wrote, where the zone still holds them."""
     ownership = Ownership(name, request)
-    owned, settled = ownership.read()
+    owned, settled, pending = ownership.read()
     if not owned:
         if request.store is None:
             logger.info("no desired-state table: the DNS records of %s are not known to be ours and stay", name)
         return
     zones = Zones(name, request)
     zones.read([e.key for e in owned], missing_zone_ok=True)
-    _apply(zones, ownership, owned, plan(zones, [], owned, False, 0), settled)
+    result = plan(zones, [], owned, False, 0)
+    if not settled:
+        # The request that wrote the item may still be at work: answered FAILED by the timer
+        # while its Route 53 call was under way, this being CloudFormation's rollback Delete.
+        # The values it was writing that are not in the zone yet stay listed, so that its own
+        # clean-up, once the call lands, removes them (adapter.Delivery.after_a_timeout_answer);
+        # the item expires.
+        result.owned = {e for e in pending if e.zone not in zones.gone and not _holds(zones, e)}
+        result.in_flight = bool(result.owned)
+    _apply(zones, ownership, owned, result, settled)
+
+
+def _holds(zones: Zones, entry: Entry) -> bool:
+    found = zones.sets.get(entry.key) or {}
+    return any(_same(entry.kind, r["Value"]) == _same(entry.kind, entry.value) for r in found.get("ResourceRecords", []))
 
 
 def _ttl(records: list[dict]) -> int:
@@ -373,20 +396,29 @@ def _apply(zones: Zones, ownership: Ownership, owned: list[Entry], result: Plan,
     Returns zone -> the id of its change."""
     changed: dict[str, str] = {}
     if result.changes:
-        ownership.write([*owned, *result.written], settled=False)
+        ownership.write([*owned, *result.written], settled=False, pending=result.written)
     for zone, changes in sorted(result.changes.items(), key=lambda item: item[0] != first):
         try:
             answer = zones.route53.change_resource_record_sets(
                 HostedZoneId=zone, ChangeBatch={"Comment": f"SES identity {zones.name}", "Changes": changes}
             )
         except Exception as error:
+            if _refused(error) and not changed:
+                ownership.write(owned, settled=True)  # Route 53 refused the batch: nothing was written
             raise zones.failure(error, zone) from error
         info = answer["ChangeInfo"]
         changed[zone] = "" if info["Status"] == "INSYNC" else info["Id"]
         logger.info("Route 53 zone %s: %d change(s) for %s", zone, len(changes), zones.name)
     if result.changes or not settled or {e.same for e in owned} != {e.same for e in result.owned}:
-        ownership.write(result.owned, settled=True)
+        ownership.write(result.owned, settled=not result.in_flight, expires=result.in_flight)
     return changed
+
+
+def _refused(error: Exception) -> bool:
+    """Route 53 answered the batch with a 4xx error: none of it was made (a batch is
+    transactional). A timeout or a 5xx leaves it unknown."""
+    status = getattr(error, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    return 400 <= status < 500
 
 
 def _wait(zones: Zones, zone: str, change_id: str) -> None:
