@@ -36,8 +36,11 @@ desired-state table, in an item of their own (`dns:<identity ARN>`, no StackId, 
 never sees it): names, types and values of public DNS records, nothing secret (the BYODKIM
 TXT holds the public key). It is written before the zone changes (the values about to be
 written, with those owned already: a crash after the Route 53 write leaves nothing unowned)
-and settled after; a retry looks at the zone again and converges. Without a table (a local
-run) nothing is known to be ours, so nothing is ever removed.
+and settled after; a retry looks at the zone again and converges. The values being written
+are marked `Pending` until then: a rollback Delete that finds the item unsettled (the timer
+answered while the write was under way) keeps those not yet in the zone listed, with a TTL,
+so that the request's own clean-up removes them once the write lands. Without a table (a
+local run) nothing is known to be ours, so nothing is ever removed.
 
 When: a Create checks the records it can name before CreateEmailIdentity (all but the Easy
 DKIM CNAMEs, whose names SES picks: random tokens, that nobody else holds), so a conflict
