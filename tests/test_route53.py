@@ -529,6 +529,17 @@ def test_a_route53_write_that_lands_after_the_timeout_answer_is_removed_whatever
     assert ownership(env) is None
 
 
+def test_a_take_over_that_fails_after_publishing_leaves_the_identity_and_removes_the_records(env, route53, monkeypatch):
+    monkeypatch.setattr(moto_route53_fidelity, "PROPAGATION_SECONDS", 3600.0)
+    monkeypatch.setattr(env.invoker, "allow_adoption", "true")
+    env.ses.create_email_identity(EmailIdentity="example.com")  # there before the stack
+    zone = new_zone(route53)
+    body = env.invoker.invoke(FUNCTION, create_event(zone, AdoptExisting="true"), FakeContext(remaining_ms=7000))
+    assert body["Status"] == "FAILED" and "still PENDING" in body["Reason"], body["Reason"]
+    assert [i["IdentityName"] for i in env.ses.list_email_identities()["EmailIdentities"]] == ["example.com"]
+    assert records(route53, zone) == {} and ownership(env) is None
+
+
 # --- the local Route 53 answers as Route 53 does -------------------------------------------------
 
 

@@ -239,6 +239,12 @@ def delete(name: str, client, request: Request | None = None) -> None:
     client.delete_email_identity(EmailIdentity=name)
 
 
+def release(name: str, request: Request) -> None:
+    """An identity that is not ours after all (taken over, then released): only the DNS
+    records written for it go."""
+    identity_dns.unpublish(name, request)
+
+
 def _expected(name: str, props: dict) -> dict:
     """The identity as SES will report it, as far as the properties tell before it exists:
     enough for every record but the Easy DKIM CNAMEs, whose names SES picks."""
