@@ -6,7 +6,8 @@
   returns the one response body that CloudFormation would receive.
 - `local_environment()`: all three together; used by the integration tests, `python -m demo`
   and `python -m tools.invoke`. The same moto server also serves DynamoDB (the desired-state
-  table) and CloudFormation (the example stack `ses-demo`, whose tags the handlers read).
+  table), CloudFormation (the example stack `ses-demo`, whose tags the handlers read) and
+  Route 53 (tests.moto_route53_fidelity; the zones that HostedZoneId names).
 
 No sleeps anywhere: waits are on threading events and conditions.
 """

@@ -13,9 +13,11 @@ map for a service on that service's first request.
 
 Not corrected (nothing here relies on it): names that a request refers to (an identity's
 default configuration set, a configuration set's sending pool) are not checked for existence;
-a BYODKIM private key is not validated; nothing is ever verified (DKIM and MAIL FROM stay
-PENDING, as for a real domain whose DNS records were never published) unless a test says so
-with `verify_identity` (what SES does once it sees the DNS records or the link clicked).
+a BYODKIM private key is not validated. A domain is verified once its DKIM records are in a
+hosted zone of this process's Route 53 (see "DNS-driven verification" below), or when a test
+says so with `verify_identity` (what SES does once it sees the records or the link clicked);
+otherwise DKIM and MAIL FROM stay PENDING, as for a real domain whose records were never
+published.
 
 Predictive inbox placement tests (deliverability test reports) are missing in moto 5.2
 altogether; they are modelled here with the account's Deliverability dashboard subscription
@@ -25,7 +27,10 @@ A test's results (placement statistics) are never produced: a report stays IN_PR
 
 from __future__ import annotations
 
+import base64
 import json
+import os
+import re
 import secrets
 import string
 import threading
@@ -36,6 +41,8 @@ from moto.core.exceptions import JsonRESTError
 from moto.core.utils import iso_8601_datetime_with_milliseconds
 from moto.sesv2 import urls as sesv2_urls
 from moto.sesv2.responses import SESV2Response
+
+from tests import moto_route53_fidelity
 
 __all__ = ["install"]
 
@@ -143,6 +150,7 @@ def _dkim_attributes(identity: Any, signing: dict | None) -> dict:
         return identity.dkim_attributes  # an address uses its domain's DKIM: moto's NOT_STARTED
     signing = signing or {}
     if signing.get("DomainSigningSelector"):  # Bring Your Own DKIM: the selector is the token
+        identity.byodkim_public_key = _public_key(signing.get("DomainSigningPrivateKey") or "")
         return {
             "SigningEnabled": True,
             "Status": "PENDING",
@@ -239,7 +247,13 @@ def get_email_identity(self) -> str:
     SES: the live tags and the MailFromAttributes that were put."""
     name = self._get_param("EmailIdentity")
     identity = _existing(self, "identity", name)
+    _verify_by_dns(self, identity)
     response = dict(identity.get_response_object)
+    domain = _core(self).email_identities.get(name.rpartition("@")[2]) if "@" in name else None
+    if domain is not None and not identity.verified_for_sending_status:
+        _verify_by_dns(self, domain)
+        if domain.verified_for_sending_status:  # inherited from its domain (see _verify_by_dns)
+            response.update(VerifiedForSendingStatus=True, VerificationStatus="SUCCESS")
     response.update(Tags=_tags(self, "identity", name), MailFromAttributes=getattr(identity, "mail_from_attributes", None))
     return _json(response)
 
@@ -443,6 +457,9 @@ def put_deliverability_dashboard_option(self) -> str:
 def _verified(self, address: str) -> bool:
     """SES sends from an address when the address itself or its domain is a verified identity."""
     identities = _core(self).email_identities
+    for name in (address, address.rpartition("@")[2]):
+        if name in identities:
+            _verify_by_dns(self, identities[name])
     return any(
         getattr(identities.get(name), "verified_for_sending_status", False)
         for name in (address, address.rpartition("@")[2])
@@ -591,6 +608,96 @@ def delete_configuration_set_event_destination(self) -> str:
     return "{}"
 
 
+# --- DNS-driven verification -----------------------------------------------------------------
+#
+# What SES does, and what is assumed here:
+# - SES looks for a domain's DKIM records in public DNS by itself, asynchronously: "Amazon Web
+#   Services eventually detects that you've updated your DNS records. This detection process
+#   might take up to 72 hours" (SES API reference, VerifyDomainDkim's DkimTokens). The local
+#   SES "detects" them VERIFICATION_SECONDS after they reached every Route 53 name server
+#   (moto_route53_fidelity: PROPAGATION_SECONDS after the change), on the first GetEmailIdentity
+#   from then on; a test sets VERIFICATION_SECONDS (module setting, or the environment variable
+#   LOCAL_SES_VERIFICATION_SECONDS; default half a second).
+# - The records: the three Easy DKIM CNAMEs TOKEN._domainkey.DOMAIN -> TOKEN.SIGNING_ZONE, or
+#   for BYODKIM the TXT SELECTOR._domainkey.DOMAIN whose p= is the public key of the key given
+#   (SES Developer Guide, "Easy DKIM" and "Provide your own authentication token (BYODKIM)").
+#   DNS here is the public hosted zones of Route 53 in this process (no other DNS exists).
+# - Then DkimStatus is SUCCESS, and so are the identity's verification and sending: "The
+#   domain's verification status also changes to 'Success' when it is DKIM verified" (SES API
+#   reference, VerifyDomainIdentity's VerificationToken); SES v2 verifies a domain through DKIM.
+# - The custom MAIL FROM domain is SUCCESS once its MX points at feedback-smtp.REGION.amazonses.com
+#   (SES Developer Guide, "Using a custom MAIL FROM domain"; the priority is not checked).
+# - An address at a verified domain reports verified: it uses "the inherited verification from
+#   its domain" (SES Developer Guide, "Creating and verifying identities").
+# - Once verified, an identity stays verified here. Real SES re-checks and fails a domain whose
+#   records are gone for long (days): beyond any test.
+
+VERIFICATION_SECONDS = float(os.environ.get("LOCAL_SES_VERIFICATION_SECONDS", "0.5"))
+
+
+def _public_key(private_key: str) -> str:
+    """The base64 SubjectPublicKeyInfo of a base64 DER RSA private key; "" if unreadable."""
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        key = serialization.load_der_private_key(base64.b64decode(private_key), password=None)
+    except (ValueError, TypeError):
+        return ""
+    spki = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(spki).decode()
+
+
+def _dkim_key(value: str) -> str:
+    """The p= tag of a DKIM TXT value: its strings joined (RFC 6376 3.6.2.2), tags split at ";"."""
+    strings = [re.sub(r"\\(.)", r"\1", part) for part in re.findall(r'"((?:[^"\\]|\\.)*)"', value)]
+    text = "".join(strings) if strings else value
+    tags = dict(part.strip().partition("=")[::2] for part in text.split(";") if "=" in part)
+    return re.sub(r"\s", "", tags.get("p", ""))
+
+
+def _published_since(self, wanted: list[tuple[str, str, Callable[[str], bool]]]) -> float | None:
+    """When the last of the wanted records (name, type, test of a value) was visible in DNS;
+    None while one is missing."""
+    found = moto_route53_fidelity.record_sets(self.sesv2_backend.account_id)
+    times = []
+    for name, kind, matches in wanted:
+        seen = [visible for rname, rkind, values, visible in found if (rname, rkind) == (name.lower().rstrip(".") + ".", kind) and any(matches(v) for v in values)]
+        if not seen:
+            return None
+        times.append(min(seen))
+    return max(times) if times else None
+
+
+def _verify_by_dns(self, identity: Any) -> None:
+    """A domain whose DKIM records (and MAIL FROM MX) have been in DNS long enough is verified."""
+    if identity.identity_type != "DOMAIN":
+        return
+    now = time.time()
+    domain = identity.email_identity
+    dkim = identity.dkim_attributes or {}
+    if not identity.verified_for_sending_status and dkim.get("Tokens"):
+        if dkim.get("SigningAttributesOrigin") == "EXTERNAL":
+            key = getattr(identity, "byodkim_public_key", "")
+            wanted = [(f"{dkim['Tokens'][0]}._domainkey.{domain}", "TXT", lambda v: bool(key) and _dkim_key(v) == key)]
+        else:
+            zone = dkim.get("SigningHostedZone") or EASY_DKIM_ZONE
+            wanted = [
+                (f"{token}._domainkey.{domain}", "CNAME", lambda v, target=f"{token}.{zone}": v.lower().rstrip(".") == target)
+                for token in dkim["Tokens"]
+            ]
+        since = _published_since(self, wanted)
+        if since is not None and now - since >= VERIFICATION_SECONDS:
+            dkim["Status"] = "SUCCESS"
+            identity.verification_status = "SUCCESS"
+            identity.verified_for_sending_status = True
+    mail_from = getattr(identity, "mail_from_attributes", None)
+    if mail_from and mail_from.get("MailFromDomainStatus") != "SUCCESS":
+        host = f"feedback-smtp.{self.sesv2_backend.region_name}.amazonses.com"
+        since = _published_since(self, [(mail_from["MailFromDomain"], "MX", lambda v: v.split()[-1].lower().rstrip(".") == host)])
+        if since is not None and now - since >= VERIFICATION_SECONDS:
+            mail_from["MailFromDomainStatus"] = "SUCCESS"
+
+
 # --- tags -------------------------------------------------------------------------------------
 
 
@@ -676,6 +783,7 @@ def install() -> None:
             setattr(SESV2Response, name, function)
         for route in _ROUTES:
             sesv2_urls.url_paths.setdefault(route, SESV2Response.dispatch)
+        moto_route53_fidelity.install()  # the DNS that verification reads
         _installed = True
 
 

@@ -37,7 +37,7 @@ for path in (REPO / "layers" / "ses_provider", REPO):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from tests.harness import ACCOUNT, REGION, STACK_TAGS, create_stack_and_table, ses_server  # noqa: E402
+from tests.harness import ACCOUNT, REGION, STACK_TAGS, create_stack_and_table, reset_ses, ses_server  # noqa: E402
 
 ENV_VARS = REPO / "events" / "local-env.json"
 DEFAULT_PORT = 4566  # the port events/local-env.json names
@@ -58,6 +58,7 @@ def serve(host: str = "127.0.0.1", port: int = 0, table: str | None = None) -> I
     from moto.cloudformation.models import cloudformation_backends
 
     with ses_server(host, port) as url:
+        reset_ses(url)  # moto's state is per process: start from nothing
         created = create_stack_and_table(url, STACK_TAGS, table or table_name())
         # moto chooses a stack's id; the events carry their own: the stack answers to theirs.
         backend = cloudformation_backends[ACCOUNT][REGION]

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 from aws_lambda_powertools import Logger
 
 from . import crash_safety, desired_state, lifecycle, naming
-from .client import ArnBuilder, make_client, use_local_endpoint
+from .client import ArnBuilder, make_client, make_service_client, use_local_endpoint
 from .journal import Answer, Journal, fingerprint
 from .schema import InvalidProperty
 
@@ -177,6 +177,14 @@ class Provider:
         self.secret = frozenset(resource.TYPE.properties.secret_names())
         self.current: Delivery | None = None  # Lambda runs one invocation per container at a time
         self.exempt = threading.local()  # set on a thread whose calls pass the fence
+        self.services: dict[str, LazyClient] = {}
+
+    def service(self, name: str) -> Any:
+        """The client of another AWS service (boto3's defaults, so AWS_ENDPOINT_URL applies),
+        built on first use and fenced like the SES client."""
+        if name not in self.services:
+            self.services[name] = LazyClient(lambda: make_service_client(name), on_build=self.fence)
+        return self.services[name]
 
     def fence(self, client: Any) -> None:
         """Refuse every mutating call (each HTTP attempt, botocore's retries included) once
@@ -329,6 +337,8 @@ class Delivery:
             started_at=self.started_at,
             resumed=self.resumed,
             deadline=self.deadline - self.provider.timeout_margin,
+            services=self.provider.service,
+            store=self.provider.store,
         )
 
     def ledger(self) -> crash_safety.Ledger:

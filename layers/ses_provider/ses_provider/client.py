@@ -48,6 +48,11 @@ def make_client():
     return client
 
 
+def make_service_client(service: str):
+    """A client of another AWS service (route53) with the same retries and timeouts."""
+    return boto3.client(service, config=RETRY_CONFIG)
+
+
 @dataclass(frozen=True)
 class ArnBuilder:
     partition: str

@@ -227,7 +227,9 @@ def delete(resource: ModuleType, physical_id: str, raw: Mapping | None, client, 
         return False
     ledger(resource, client, request, store).forget(physical_id)
     try:
-        resource.delete(physical_id, client)
+        resource.delete(physical_id, client, request)
+    except ProviderError:
+        raise
     except Exception as error:
         if error_code(error) == "NotFoundException":
             return True  # already gone counts as success

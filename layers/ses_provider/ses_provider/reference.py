@@ -72,7 +72,12 @@ def render() -> str:
             "|---|---|",
             *(f"| `{name}` | {text} |" for name, text in kind.attributes.items()),
             "",
-            "IAM actions of its function: " + ", ".join(f"`{action}`" for action in kind.actions) + ".",
+            "IAM actions of its function: " + ", ".join(f"`{action}`" for action in kind.actions) + "."
+            + "".join(
+                f" With {grant.why}: " + ", ".join(f"`{action}`" for action in grant.actions)
+                + " on " + ", ".join(f"`{resource}`" for resource in grant.resources) + "."
+                for grant in kind.grants
+            ),
         ]
     out += ["", END]
     return "\n".join(out)
