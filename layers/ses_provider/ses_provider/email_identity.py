@@ -7,9 +7,10 @@ import binascii
 import json
 
 from .adapter import MAX_RESPONSE_BYTES
+from . import waiting
 from .errors import PartialCreate
 from .request import Request
-from .schema import ADOPTION_PROPERTIES, TAG_SYNC_PROPERTIES, Boolean, Enum, Object, ResourceType, String, TAGS
+from .schema import ADOPTION_PROPERTIES, TAG_SYNC_PROPERTIES, Boolean, Enum, Integer, Object, ResourceType, String, TAGS
 from .tags import to_dict, to_list
 
 # A domain, or an address at a domain: no white space, no "::" of the failed-Create marker.
@@ -75,6 +76,23 @@ TYPE = ResourceType(
                 "reject",
                 extension=True,
                 doc="The policy of the suggested DMARC record (DmarcRecordValue); default none. No SES call.",
+            ),
+            # Waiting for verification (ses_provider.waiting): no SES call of their own.
+            "WaitFor": Enum(
+                "Nothing",
+                "Dkim",
+                "Sending",
+                default="Nothing",
+                extension=True,
+                doc="Answer only once SES reports DkimStatus SUCCESS (Dkim) or VerifiedForSendingStatus true (Sending);"
+                " see Waiting for verification.",
+            ),
+            "VerificationTimeout": Integer(
+                minimum=1,
+                default=3600,
+                extension=True,
+                doc="Seconds to wait for WaitFor before answering FAILED; at most what CloudFormation waits"
+                " (ServiceTimeout, default 3600) less a margin of 60 s.",
             ),
         }
     ),
@@ -188,7 +206,18 @@ def update(name: str, props: dict, old: dict, client, request: Request) -> dict:
         client.put_email_identity_configuration_set_attributes(
             EmailIdentity=name, **props.get("ConfigurationSetAttributes", {})
         )
+    return observe(name, props, client, request)
+
+
+def observe(name: str, props: dict, client, request: Request) -> dict:
+    """The attributes as SES reports them now (one GetEmailIdentity): what an Update answers,
+    and what each poll of a wait for verification reads (ses_provider.waiting)."""
     return attributes(name, client.get_email_identity(EmailIdentity=name), request, props)
+
+
+def validate(props: dict) -> None:
+    """Rules that the schema cannot state (lifecycle.parse, before any SES call)."""
+    waiting.check(props)
 
 
 def delete(name: str, client) -> None:
