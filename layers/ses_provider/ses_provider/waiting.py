@@ -44,7 +44,7 @@ from typing import Any, Mapping
 import boto3
 from aws_lambda_powertools import Logger
 
-from .errors import ProviderError, describe, error_code, ses_failure
+from .errors import ProviderError, error_code, ses_failure
 from .journal import Answer
 from .schema import InvalidProperty
 
@@ -139,18 +139,20 @@ def awaited(name: str, data: Mapping) -> str:
     return ", ".join(parts) or "nothing it names (see the identity in the SES console)"
 
 
-def pending_reason(resource, name: str, region: str, data: Mapping, seconds: int) -> str:
+def pending_reason(name: str, data: Mapping, seconds: int) -> str:
     """FAILED after a timeout: what is still pending and which records SES waits for, within
-    the 256 characters CloudFormation shows (Easy DKIM tokens are cut to 8 characters if need be)."""
+    the 256 characters CloudFormation shows: the name without the usual type and region (the
+    three Easy DKIM names of example.com with a MAIL FROM MX fit in full), and the Easy DKIM
+    tokens cut to 8 characters where a longer name would not fit."""
     statuses = f"DkimStatus {data.get('DkimStatus') or 'none'}, VerifiedForSendingStatus {data.get('VerifiedForSendingStatus') or 'false'}"
-    reason = f"{describe(resource, name)} in {region}: not verified within {seconds} s: {statuses}; SES awaits {awaited(name, data)}"
+    reason = f"{name}: not verified within {seconds} s: {statuses}; SES awaits {awaited(name, data)}"
     if len(reason) > REASON_LIMIT:
         short = {key: value for key, value in data.items() if not key.startswith("DkimDNSTokenName")}
         for index in (1, 2, 3):
             token, _, suffix = str(data.get(f"DkimDNSTokenName{index}") or "").partition(".")
             if token:
                 short[f"DkimDNSTokenName{index}"] = f"{token[:8]}….{suffix}" if len(token) > 8 else f"{token}.{suffix}"
-        reason = f"{describe(resource, name)} in {region}: not verified within {seconds} s: {statuses}; SES awaits {awaited(name, short)}"
+        reason = f"{name}: not verified within {seconds} s: {statuses}; SES awaits {awaited(name, short)}"
     return reason
 
 
@@ -248,8 +250,7 @@ def verified(delivery, props: dict, physical_id: str, data: Mapping) -> Answer:
 
 def timed_out(delivery, props: dict, physical_id: str, data: Mapping) -> Answer:
     seconds = wait_seconds(props, delivery.event.get("ResourceProperties"))
-    region = delivery.request().arns.region
-    return fail(delivery, physical_id, pending_reason(delivery.resource, physical_id, region, data, seconds))
+    return fail(delivery, physical_id, pending_reason(physical_id, data, seconds))
 
 
 def fail(delivery, physical_id: str, reason: str) -> Answer:
