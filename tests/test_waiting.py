@@ -227,6 +227,8 @@ def test_verification_arriving_mid_wait_gives_exactly_one_success_with_fresh_att
     assert handed_off[-2:] == ["dynamodb:UpdateItem", "sqs:SendMessage"]
     assert pending_poll == ["dynamodb:UpdateItem", "sesv2:GetEmailIdentity", "sqs:ChangeMessageVisibility"]
     assert answering_poll == ["dynamodb:UpdateItem", "sesv2:GetEmailIdentity", "dynamodb:UpdateItem"]
+    sqs = {call for call in handed_off + pending_poll if call.startswith("sqs:")}
+    assert sqs == set(waiting.QUEUE_ACTIONS)  # what template.yaml grants (tests/test_template.py)
 
 
 def test_waitfor_sending_answers_once_ses_reports_the_identity_verified_for_sending(env, queue):

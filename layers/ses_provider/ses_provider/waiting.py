@@ -62,6 +62,11 @@ SERVICE_TIMEOUT = 3600
 MARGIN_SECONDS = 60
 MESSAGE_VERSION = 1
 
+# The function's own calls on the queue, and what Lambda's event source mapping calls with the
+# function's role (the Lambda developer guide's SQS page): template.yaml grants exactly these.
+QUEUE_ACTIONS = ("sqs:SendMessage", "sqs:ChangeMessageVisibility")
+EVENT_SOURCE_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
+
 # WaitFor -> (attribute, value): the condition on the attributes SES reports.
 CONDITIONS = {"Dkim": ("DkimStatus", "SUCCESS"), "Sending": ("VerifiedForSendingStatus", "true")}
 
