@@ -126,8 +126,8 @@ def hand_off(env, event: dict) -> dict:
 
 def dkim_verified(name: str) -> None:
     """What SES reports once it has found a domain's DKIM records: DkimStatus SUCCESS, and the
-    domain verified for sending (SES verifies a domain by its DKIM records: "Verifying your
-    domain for Amazon SES email receiving"/"Easy DKIM" in the SES developer guide)."""
+    domain verified (the SES API reference, VerifyDomainIdentity: "The domain's verification
+    status also changes to Success when it is DKIM verified")."""
     moto_ses_fidelity.verify_identity(ACCOUNT, REGION, name)
     identity = moto_ses_fidelity._backend(ACCOUNT, REGION).email_identities[name]
     identity.dkim_attributes["Status"] = "SUCCESS"
