@@ -301,7 +301,7 @@ def consume(provider, event: dict, context: Any) -> dict:
             if body.get("Version") != MESSAGE_VERSION or not isinstance(body.get("Event"), dict):
                 raise ValueError("not a message of this provider")
             continuation = Continuation(message_id, record["receiptHandle"], str(body["PhysicalResourceId"]), float(body["WaitUntil"]))
-        except (KeyError, TypeError, ValueError) as error:
+        except (AttributeError, KeyError, TypeError, ValueError) as error:
             logger.error("dropping a message that is not a wait for verification: %s", type(error).__name__)
             continue
         delivery = Delivery(provider, body["Event"], context, continuation)
