@@ -449,3 +449,38 @@ def test_a_poll_interval_never_runs_past_the_wait_or_sqs_longest_delay():
         assert waiting.delay(time.time() + 100) == 30
     with environment(VERIFICATION_POLL_SECONDS="5000"):
         assert waiting.delay(time.time() + 3000) == 900
+
+
+def test_the_when_verified_hook_runs_once_verified_before_the_answer_and_adds_its_attributes(env, queue, monkeypatch):
+    seen = []
+
+    def when_verified(name, props, old_props, client, request):
+        identity = client.get_email_identity(EmailIdentity=name)  # the module's own client
+        seen.append((name, props["WaitFor"], old_props, identity["DkimAttributes"]["Status"], len(env.endpoint.responses)))
+        return {"PolicyNames": "orders"}
+
+    monkeypatch.setattr(email_identity, "when_verified", when_verified, raising=False)
+    hand_off(env, waiting_for(load_event(EMAIL, "create")))
+    poll(env, queue)
+    assert seen == []  # not while pending
+    dkim_verified(DOMAIN)
+    poll(env, queue)
+
+    (response,) = env.endpoint.wait_for(1)
+    assert seen == [(DOMAIN, "Dkim", {}, "SUCCESS", 0)]  # once, verified, before the answer
+    assert response.body["Status"] == "SUCCESS" and response.body["Data"]["PolicyNames"] == "orders"
+
+
+def test_a_when_verified_hook_that_fails_answers_failed_naming_the_identity(env, queue, monkeypatch):
+    def when_verified(name, props, old_props, client, request):
+        client.delete_email_identity(EmailIdentity="never-made.example.com")  # SES refuses: NotFound
+
+    plain_create(env)
+    dkim_verified(DOMAIN)
+    monkeypatch.setattr(email_identity, "when_verified", when_verified, raising=False)
+    update = waiting_for(load_event(EMAIL, "update"))
+
+    body = env.invoke(EMAIL, update)
+
+    assert body["Status"] == "FAILED" and body["PhysicalResourceId"] == DOMAIN
+    assert body["Reason"].startswith(f"EmailIdentity {DOMAIN} in {REGION}: was not found")
