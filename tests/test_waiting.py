@@ -484,3 +484,23 @@ def test_a_when_verified_hook_that_fails_answers_failed_naming_the_identity(env,
 
     assert body["Status"] == "FAILED" and body["PhysicalResourceId"] == DOMAIN
     assert body["Reason"].startswith(f"EmailIdentity {DOMAIN} in {REGION}: was not found")
+
+
+def test_the_timer_of_a_poll_answers_with_the_identity_so_that_the_rollback_removes_it(env, queue):
+    provider = env.invoker.handler(EMAIL).provider
+    hand_off(env, waiting_for(load_event(EMAIL, "create")))
+
+    def timer_fires(**kwargs):
+        provider.current.on_timeout()  # the poll's own invocation is about to time out
+
+    provider.client.meta.events.register("before-call.sesv2.GetEmailIdentity", timer_fires)
+    try:
+        record = queue.receive()
+        assert not deliver(env, record, queue)  # answered: the message is not kept
+    finally:
+        provider.client.meta.events.unregister("before-call.sesv2.GetEmailIdentity", timer_fires)
+
+    (response,) = env.endpoint.wait_for(1)
+    assert response.body["Status"] == "FAILED"
+    assert response.body["PhysicalResourceId"] == DOMAIN  # not the failed-Create marker: the Create made it
+    assert queue.count() == 0

@@ -356,7 +356,11 @@ class Delivery:
 
     def on_timeout(self) -> None:
         logger.error("about to time out: answering FAILED")
-        self.answer(Answer(FAILED, "the provider timed out before SES finished; see the function's logs", self.fallback_id()))
+        reason = "the provider timed out before SES finished; see the function's logs"
+        if self.continuation is not None:  # a poll: the identity it waits for is known
+            self.answer(waiting.fail(self, self.continuation.physical_id, reason))
+            return
+        self.answer(Answer(FAILED, reason, self.fallback_id()))
 
     def after_a_timeout_answer(self, outcome: Answer) -> None:
         """The timer answered while SES was still at work; the main thread has finished since.

@@ -351,6 +351,8 @@ def poll(delivery) -> Answer | None:
 
 def again(delivery, continuation: Continuation) -> None:
     """Deliver the same message again after the poll interval (or at the wait's end)."""
+    if delivery.sent is not None:
+        return  # the timer answered during this poll: nothing left to wait for
     continuation.keep = True
     try:
         delivery.provider.queue.change_message_visibility(
