@@ -392,6 +392,15 @@ class Invoker:
         self.invocations.append(invocation)
         return invocation
 
+    def call(self, function_name: str, event: dict, context: Any = None) -> tuple[Any, list[str]]:
+        """Run the handler on an event as it stands (no response awaited: an SQS batch, or a
+        request that hands its answer on); returns what it returned and the SES calls made."""
+        handler = self.handler(function_name)
+        self._calls = []
+        with self._environment():
+            result = handler(event, context or FakeContext(function_arn=FUNCTION_ARN))
+        return result, list(self._calls)
+
     def invoke(self, function_name: str, event: dict, context: Any = None) -> dict:
         """The response body CloudFormation would receive (exactly one is sent)."""
         return self.invoke_full(function_name, event, context).body

@@ -87,7 +87,7 @@ def test_every_writable_native_property_is_accepted_with_the_same_shape(module):
 def test_the_only_additions_to_the_native_properties_are_the_tag_sync_switches_adoption_and_the_identitys_dns():
     for module in MODULES:
         switches = ({"PropagateStackTags", "TagDriftRepair"} if module.TYPE.taggable else set()) | {"AdoptExisting"}
-        switches |= {"DmarcPolicy", "HostedZoneId", "OverwriteDnsRecords"} if module is email_identity else set()
+        switches |= {"DmarcPolicy", "HostedZoneId", "OverwriteDnsRecords", "WaitFor", "VerificationTimeout"} if module is email_identity else set()
         assert {n for n, f in module.TYPE.properties.fields.items() if f.extension} == switches
     signing = email_identity.TYPE.properties.fields["DkimSigningAttributes"]
     assert {n for n, f in signing.fields.items() if f.extension} == {"DkimSigningPrivateKeySecret", "DomainSigningAttributesOrigin"}

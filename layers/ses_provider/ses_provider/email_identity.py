@@ -8,12 +8,12 @@ import json
 
 from botocore.exceptions import ClientError
 
-from . import dkim_keys, dkim_signing, identity_dns
+from . import dkim_keys, dkim_signing, identity_dns, waiting
 from .adapter import MAX_RESPONSE_BYTES
 from .dkim_signing import SIGNING
 from .errors import PartialCreate, ProviderError
 from .request import Request
-from .schema import ADOPTION_PROPERTIES, TAG_SYNC_PROPERTIES, TAGS, Boolean, Enum, Grant, Object, ResourceType, String
+from .schema import ADOPTION_PROPERTIES, TAG_SYNC_PROPERTIES, TAGS, Boolean, Enum, Grant, Integer, Object, ResourceType, String
 from .tags import to_dict, to_list
 
 # A domain, or an address at a domain: no white space, no "::" of the failed-Create marker.
@@ -118,6 +118,23 @@ TYPE = ResourceType(
                 doc="Replace a record of the same name and type that holds another value; otherwise such a"
                 " record fails the request, naming it.",
             ),
+            # Waiting for verification (ses_provider.waiting): no SES call of their own.
+            "WaitFor": Enum(
+                "Nothing",
+                "Dkim",
+                "Sending",
+                default="Nothing",
+                extension=True,
+                doc="Answer only once SES reports DkimStatus SUCCESS (Dkim) or VerifiedForSendingStatus true (Sending);"
+                " see Waiting for verification.",
+            ),
+            "VerificationTimeout": Integer(
+                minimum=1,
+                default=3600,
+                extension=True,
+                doc="Seconds to wait for WaitFor before answering FAILED; at most what CloudFormation waits"
+                " (ServiceTimeout, default 3600) less a margin of 60 s.",
+            ),
         }
     ),
     actions=(
@@ -176,9 +193,10 @@ check = dkim_signing.check
 
 
 def validate(props: dict) -> None:
-    """Rules across properties that the schema cannot state: the DKIM modes, the zone."""
+    """Rules across properties that the schema cannot state: the DKIM modes, the zone, the wait."""
     dkim_signing.validate(props)
     identity_dns.validate(props["EmailIdentity"], props)
+    waiting.check(props)
 
 
 def create(props: dict, client, request: Request) -> tuple[str, dict]:
@@ -269,6 +287,12 @@ def update(name: str, props: dict, old: dict, client, request: Request) -> dict:
     identity = client.get_email_identity(EmailIdentity=name)
     identity_dns.publish(name, _records(name, identity, props, request), props, old, request)
     return attributes(name, identity, request, props)
+
+
+def observe(name: str, props: dict, client, request: Request) -> dict:
+    """The attributes as SES reports them now (one GetEmailIdentity): what each poll of a wait
+    for verification reads (ses_provider.waiting)."""
+    return attributes(name, client.get_email_identity(EmailIdentity=name), request, props)
 
 
 def delete(name: str, client, request: Request | None = None) -> None:
