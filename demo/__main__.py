@@ -6,7 +6,8 @@ this process on the requests in events/. For each type: Create, Update, the roll
 Update, Delete, and the rollback Delete after a Create that failed because the name was
 taken. Then event-driven tag updates: TagSync (functions/tag_sync/app.py) repairs tags
 changed by hand from a CloudTrail event, makes no call for its own, and brings changed stack
-tags after a stack status change. Each step prints the answer CloudFormation would receive,
+tags after a stack status change. Last, an identity's BYODKIM key read from SSM and rotated
+(demo/byodkim.py). Each step prints the answer CloudFormation would receive,
 the live tags read back from SES and the SES calls made. The exit status is 1 if any step's result is
 not the expected one. Both servers are stopped before exiting.
 
@@ -30,6 +31,7 @@ for path in (REPO / "layers" / "ses_provider", REPO):  # as in Lambda (/opt/pyth
         sys.path.insert(0, str(path))
 
 from ses_provider.desired_state import merge  # noqa: E402
+from demo.byodkim import byodkim_demo  # noqa: E402
 from tests.harness import STACK_TAGS, LocalEnvironment, anew, arn, load_event, local_environment, logs_of  # noqa: E402
 
 MARKER = "SESProvider::CREATE_FAILED::"
@@ -299,6 +301,7 @@ def main(argv: list[str] | None = None) -> int:
         for kind in TYPES:
             demo.run(kind)
         tag_sync_demo(demo, local)
+        byodkim_demo(demo, local, TYPES[0])
         responses = len(local.endpoint.responses)
 
     seconds = time.monotonic() - started

@@ -6,7 +6,8 @@
   returns the one response body that CloudFormation would receive.
 - `local_environment()`: all three together; used by the integration tests, `python -m demo`
   and `python -m tools.invoke`. The same moto server also serves DynamoDB (the desired-state
-  table) and CloudFormation (the example stack `ses-demo`, whose tags the handlers read).
+  table), CloudFormation (the example stack `ses-demo`, whose tags the handlers read) and
+  Route 53 (tests.moto_route53_fidelity; the zones that HostedZoneId names).
 
 No sleeps anywhere: waits are on threading events and conditions.
 """
@@ -117,19 +118,20 @@ def serving(server, name: str) -> Iterator[Any]:
 
 
 @contextmanager
-def ses_server() -> Iterator[str]:
-    """Moto's server on 127.0.0.1 (a free port) with real SES v2 semantics; yields its URL.
+def ses_server(host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Moto's server on 127.0.0.1 (a free port, unless told otherwise) with real SES v2
+    semantics; yields its URL.
 
     Moto keeps its state per process, not per server: `reset_ses(url)` empties it."""
     moto_ses_fidelity.install()  # before the server's first SES v2 request
     werkzeug_logger = logging.getLogger("werkzeug")  # one line per request otherwise
     old_level = werkzeug_logger.level
     werkzeug_logger.setLevel(logging.WARNING)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
     try:
-        host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
+        bound, port = server.get_host_and_port()
+        yield f"http://{'127.0.0.1' if bound == '0.0.0.0' else bound}:{port}"
     finally:
         server.stop()
         if server._server is not None:  # stop() leaves the listening socket open
@@ -335,9 +337,11 @@ class Invoker:
         self.invocations: list[Invocation] = []
         self.stack_id = ""  # set by LocalEnvironment once the example stack exists
         self.allow_adoption = "false"  # the provider stack's AllowAdoption parameter
+        self.dkim_key_secret_arns = ""  # its DkimKeySecretArns parameter
 
     def _environment(self):
-        # One moto server answers for SES v2, DynamoDB and CloudFormation.
+        # One moto server answers for SES v2, DynamoDB, CloudFormation, Secrets Manager and SSM
+        # (AWS_ENDPOINT_URL reaches every client, Powertools' Parameters providers' too).
         return environment(
             **FAKE_AWS_ENVIRONMENT,
             AWS_ENDPOINT_URL=self.ses_url,
@@ -345,6 +349,7 @@ class Invoker:
             AWS_PROFILE=None,
             TAG_STATE_TABLE=TABLE,
             ALLOW_ADOPTION=self.allow_adoption,
+            DKIM_KEY_SECRET_ARNS=self.dkim_key_secret_arns,
         )
 
     def handler(self, function_name: str):
@@ -386,6 +391,15 @@ class Invoker:
         invocation = Invocation(function_name, event, received[0], list(self._calls))
         self.invocations.append(invocation)
         return invocation
+
+    def call(self, function_name: str, event: dict, context: Any = None) -> tuple[Any, list[str]]:
+        """Run the handler on an event as it stands (no response awaited: an SQS batch, or a
+        request that hands its answer on); returns what it returned and the SES calls made."""
+        handler = self.handler(function_name)
+        self._calls = []
+        with self._environment():
+            result = handler(event, context or FakeContext(function_arn=FUNCTION_ARN))
+        return result, list(self._calls)
 
     def invoke(self, function_name: str, event: dict, context: Any = None) -> dict:
         """The response body CloudFormation would receive (exactly one is sent)."""
@@ -458,10 +472,10 @@ def aws_client(service: str, url: str):
     )
 
 
-def create_stack_and_table(url: str, stack_tags: dict[str, str] = STACK_TAGS) -> str:
+def create_stack_and_table(url: str, stack_tags: dict[str, str] = STACK_TAGS, table: str = TABLE) -> str:
     """The desired-state table (keys as template.yaml declares them) and the example stack
     with its tags; returns the stack's id."""
-    aws_client("dynamodb", url).create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST", **desired_state.TABLE_KEYS)
+    aws_client("dynamodb", url).create_table(TableName=table, BillingMode="PAY_PER_REQUEST", **desired_state.TABLE_KEYS)
     stack = aws_client("cloudformation", url).create_stack(
         StackName=STACK_NAME, TemplateBody=STACK_TEMPLATE, Tags=[{"Key": k, "Value": v} for k, v in stack_tags.items()]
     )

@@ -13,9 +13,11 @@ map for a service on that service's first request.
 
 Not corrected (nothing here relies on it): names that a request refers to (an identity's
 default configuration set, a configuration set's sending pool) are not checked for existence;
-a BYODKIM private key is not validated; nothing is ever verified (DKIM and MAIL FROM stay
-PENDING, as for a real domain whose DNS records were never published) unless a test says so
-with `verify_identity` (what SES does once it sees the DNS records or the link clicked).
+a BYODKIM private key is not validated. A domain is verified once its DKIM records are in a
+hosted zone of this process's Route 53 (see "DNS-driven verification" below), or when a test
+says so with `verify_identity` (what SES does once it sees the records or the link clicked);
+otherwise DKIM and MAIL FROM stay PENDING, as for a real domain whose records were never
+published.
 The identity policy operations are documented as "for the identity owner only. If you have
 not verified the identity, this API will return an error": Create and Update refuse an
 identity not verified for sending. Which error code SES gives no source settles; the model
@@ -29,7 +31,10 @@ A test's results (placement statistics) are never produced: a report stays IN_PR
 
 from __future__ import annotations
 
+import base64
 import json
+import os
+import re
 import secrets
 import string
 import threading
@@ -40,6 +45,8 @@ from moto.core.exceptions import JsonRESTError
 from moto.core.utils import iso_8601_datetime_with_milliseconds
 from moto.sesv2 import urls as sesv2_urls
 from moto.sesv2.responses import SESV2Response
+
+from tests import moto_route53_fidelity
 
 __all__ = ["install"]
 
@@ -147,6 +154,7 @@ def _dkim_attributes(identity: Any, signing: dict | None) -> dict:
         return identity.dkim_attributes  # an address uses its domain's DKIM: moto's NOT_STARTED
     signing = signing or {}
     if signing.get("DomainSigningSelector"):  # Bring Your Own DKIM: the selector is the token
+        identity.byodkim_public_key = _public_key(signing.get("DomainSigningPrivateKey") or "")
         return {
             "SigningEnabled": True,
             "Status": "PENDING",
@@ -166,6 +174,49 @@ def _dkim_attributes(identity: Any, signing: dict | None) -> dict:
     }
 
 
+# --- Deterministic Easy DKIM (DEED): missing in moto, which keeps DomainSigningAttributesOrigin
+# without acting on it. What SES does, from the sesv2 model (DkimSigningAttributes.
+# DomainSigningAttributesOrigin) and the SES guide "Using Deterministic Easy DKIM (DEED)":
+# - CreateEmailIdentity takes "all values except AWS_SES and EXTERNAL": AWS_SES_<REGION> names
+#   the parent's region; "the parent identity must already exist in the specified Region and
+#   have Easy DKIM configured", and the guide calls a parent "a verified identity configured
+#   with Easy DKIM"; the replica is "a copy of a parent identity" (the same domain) that
+#   "shares the same DNS setup and DKIM signing configuration": the parent's tokens and zone.
+# - PutEmailIdentityDkimSigningAttributes takes "none of the values" of
+#   DomainSigningAttributesOrigin, and its SigningAttributesOrigin documents only AWS_SES and
+#   EXTERNAL.
+# Assumed, no source settles them: the error codes (BadRequestException; NotFoundException for
+# a parent that does not exist, one of CreateEmailIdentity's modelled errors); a parent in the
+# replica's own region refused; a replica starts PENDING; a Put on a replica refused (the Put's
+# documented changes do not include leaving DEED).
+
+
+def _deed_region(origin: str) -> str:
+    return origin[len("AWS_SES_"):].lower().replace("_", "-")
+
+
+def _deed_replica(self, name: str, origin: str) -> dict:
+    """DkimAttributes of a new replica of `name` in the parent region `origin` names."""
+    backend = self.sesv2_backend
+    if origin in ("AWS_SES", "EXTERNAL") or not origin.startswith("AWS_SES_"):
+        raise BadRequestException(f"DomainSigningAttributesOrigin {origin} is not allowed for CreateEmailIdentity.")
+    region = _deed_region(origin)
+    if region == backend.region_name:
+        raise BadRequestException("The parent identity must be in another region.")
+    parent = _backend(backend.account_id, region).email_identities.get(name)
+    if parent is None:
+        raise NotFoundException(f"Parent identity {name} does not exist in {region}.")
+    dkim = parent.dkim_attributes or {}
+    if dkim.get("SigningAttributesOrigin") != "AWS_SES" or not parent.verified_for_sending_status:
+        raise BadRequestException(f"Parent identity {name} in {region} is not a verified Easy DKIM identity.")
+    return {
+        **{key: dkim[key] for key in ("Tokens", "SigningHostedZone", "NextSigningKeyLength", "CurrentSigningKeyLength") if key in dkim},
+        "SigningEnabled": True,
+        "Status": "PENDING",
+        "SigningAttributesOrigin": origin,
+    }
+
+
 # --- email identities -------------------------------------------------------------------------
 
 
@@ -178,9 +229,11 @@ def create_email_identity(self) -> str:
     if name in _core(self).email_identities:
         raise AlreadyExistsException(f"Email identity {name} already exists.")
     signing = self._get_param("DkimSigningAttributes")
+    origin = (signing or {}).get("DomainSigningAttributesOrigin")
+    replica = _deed_replica(self, name, origin) if origin is not None else None
     identity = _core(self).create_email_identity_v2(name, None, signing, self._get_param("ConfigurationSetName"))
     _core(self).tagger.tag_resource(_arn(self, "identity", name), self._get_param("Tags") or None)
-    identity.dkim_attributes = _dkim_attributes(identity, signing)
+    identity.dkim_attributes = replica or _dkim_attributes(identity, signing)
     identity.feedback_forwarding_status = True
     identity.verification_status = "PENDING"
     identity.mail_from_attributes = None
@@ -198,7 +251,13 @@ def get_email_identity(self) -> str:
     SES: the live tags and the MailFromAttributes that were put."""
     name = self._get_param("EmailIdentity")
     identity = _existing(self, "identity", name)
+    _verify_by_dns(self, identity)
     response = dict(identity.get_response_object)
+    domain = _core(self).email_identities.get(name.rpartition("@")[2]) if "@" in name else None
+    if domain is not None and not identity.verified_for_sending_status:
+        _verify_by_dns(self, domain)
+        if domain.verified_for_sending_status:  # inherited from its domain (see _verify_by_dns)
+            response.update(VerifiedForSendingStatus=True, VerificationStatus="SUCCESS")
     response.update(Tags=_tags(self, "identity", name), MailFromAttributes=getattr(identity, "mail_from_attributes", None))
     return _json(response)
 
@@ -224,10 +283,15 @@ def put_email_identity_dkim_signing_attributes(self) -> str:
     origin = self._get_param("SigningAttributesOrigin")
     signing = dict(self._get_param("SigningAttributes") or {})
     current = identity.dkim_attributes
+    if origin not in ("AWS_SES", "EXTERNAL") or "DomainSigningAttributesOrigin" in signing:
+        raise BadRequestException("SigningAttributesOrigin must be AWS_SES or EXTERNAL; DEED is set at creation.")
+    if str(current.get("SigningAttributesOrigin", "")).startswith("AWS_SES_"):
+        raise BadRequestException(f"Email identity {identity.email_identity} replicates DKIM from another region (DEED).")
     if origin == "EXTERNAL":
         if not signing.get("DomainSigningSelector") or not signing.get("DomainSigningPrivateKey"):
             raise BadRequestException("EXTERNAL signing needs DomainSigningSelector and DomainSigningPrivateKey.")
         identity.dkim_attributes = _dkim_attributes(identity, signing)
+        identity.dkim_signing_attributes = signing  # what SES now signs with, as CreateEmailIdentity keeps it
     elif current.get("SigningAttributesOrigin") != "AWS_SES" or not current.get("Tokens"):
         identity.dkim_attributes = _dkim_attributes(identity, signing)  # back to Easy DKIM: new keys
     elif signing.get("NextSigningKeyLength"):
@@ -397,6 +461,9 @@ def put_deliverability_dashboard_option(self) -> str:
 def _verified(self, address: str) -> bool:
     """SES sends from an address when the address itself or its domain is a verified identity."""
     identities = _core(self).email_identities
+    for name in (address, address.rpartition("@")[2]):
+        if name in identities:
+            _verify_by_dns(self, identities[name])
     return any(
         getattr(identities.get(name), "verified_for_sending_status", False)
         for name in (address, address.rpartition("@")[2])
@@ -592,6 +659,94 @@ def update_email_identity_policy(self) -> str:
     policies = _policies(self)
     policies[self._get_param("PolicyName")] = _valid_policy(self._get_param("Policy"))
     return "{}"
+# --- DNS-driven verification -----------------------------------------------------------------
+#
+# What SES does, and what is assumed here:
+# - SES looks for a domain's DKIM records in public DNS by itself, asynchronously: "Amazon Web
+#   Services eventually detects that you've updated your DNS records. This detection process
+#   might take up to 72 hours" (SES API reference, VerifyDomainDkim's DkimTokens). The local
+#   SES "detects" them VERIFICATION_SECONDS after they reached every Route 53 name server
+#   (moto_route53_fidelity: PROPAGATION_SECONDS after the change), on the first GetEmailIdentity
+#   from then on; a test sets VERIFICATION_SECONDS (module setting, or the environment variable
+#   LOCAL_SES_VERIFICATION_SECONDS; default half a second).
+# - The records: the three Easy DKIM CNAMEs TOKEN._domainkey.DOMAIN -> TOKEN.SIGNING_ZONE, or
+#   for BYODKIM the TXT SELECTOR._domainkey.DOMAIN whose p= is the public key of the key given
+#   (SES Developer Guide, "Easy DKIM" and "Provide your own authentication token (BYODKIM)").
+#   DNS here is the public hosted zones of Route 53 in this process (no other DNS exists).
+# - Then DkimStatus is SUCCESS, and so are the identity's verification and sending: "The
+#   domain's verification status also changes to 'Success' when it is DKIM verified" (SES API
+#   reference, VerifyDomainIdentity's VerificationToken); SES v2 verifies a domain through DKIM.
+# - The custom MAIL FROM domain is SUCCESS once its MX points at feedback-smtp.REGION.amazonses.com
+#   (SES Developer Guide, "Using a custom MAIL FROM domain"; the priority is not checked).
+# - An address at a verified domain reports verified: it uses "the inherited verification from
+#   its domain" (SES Developer Guide, "Creating and verifying identities").
+# - Once verified, an identity stays verified here. Real SES re-checks and fails a domain whose
+#   records are gone for long (days): beyond any test.
+
+VERIFICATION_SECONDS = float(os.environ.get("LOCAL_SES_VERIFICATION_SECONDS", "0.5"))
+
+
+def _public_key(private_key: str) -> str:
+    """The base64 SubjectPublicKeyInfo of a base64 DER RSA private key; "" if unreadable."""
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        key = serialization.load_der_private_key(base64.b64decode(private_key), password=None)
+    except (ValueError, TypeError):
+        return ""
+    spki = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(spki).decode()
+
+
+def _dkim_key(value: str) -> str:
+    """The p= tag of a DKIM TXT value: its strings joined (RFC 6376 3.6.2.2), tags split at ";"."""
+    strings = [re.sub(r"\\(.)", r"\1", part) for part in re.findall(r'"((?:[^"\\]|\\.)*)"', value)]
+    text = "".join(strings) if strings else value
+    tags = dict(part.strip().partition("=")[::2] for part in text.split(";") if "=" in part)
+    return re.sub(r"\s", "", tags.get("p", ""))
+
+
+def _published_since(self, wanted: list[tuple[str, str, Callable[[str], bool]]]) -> float | None:
+    """When the last of the wanted records (name, type, test of a value) was visible in DNS;
+    None while one is missing."""
+    found = moto_route53_fidelity.record_sets(self.sesv2_backend.account_id)
+    times = []
+    for name, kind, matches in wanted:
+        seen = [visible for rname, rkind, values, visible in found if (rname, rkind) == (name.lower().rstrip(".") + ".", kind) and any(matches(v) for v in values)]
+        if not seen:
+            return None
+        times.append(min(seen))
+    return max(times) if times else None
+
+
+def _verify_by_dns(self, identity: Any) -> None:
+    """A domain whose DKIM records (and MAIL FROM MX) have been in DNS long enough is verified."""
+    if identity.identity_type != "DOMAIN":
+        return
+    now = time.time()
+    domain = identity.email_identity
+    dkim = identity.dkim_attributes or {}
+    if not identity.verified_for_sending_status and dkim.get("Tokens"):
+        if dkim.get("SigningAttributesOrigin") == "EXTERNAL":
+            key = getattr(identity, "byodkim_public_key", "")
+            wanted = [(f"{dkim['Tokens'][0]}._domainkey.{domain}", "TXT", lambda v: bool(key) and _dkim_key(v) == key)]
+        else:
+            zone = dkim.get("SigningHostedZone") or EASY_DKIM_ZONE
+            wanted = [
+                (f"{token}._domainkey.{domain}", "CNAME", lambda v, target=f"{token}.{zone}": v.lower().rstrip(".") == target)
+                for token in dkim["Tokens"]
+            ]
+        since = _published_since(self, wanted)
+        if since is not None and now - since >= VERIFICATION_SECONDS:
+            dkim["Status"] = "SUCCESS"
+            identity.verification_status = "SUCCESS"
+            identity.verified_for_sending_status = True
+    mail_from = getattr(identity, "mail_from_attributes", None)
+    if mail_from and mail_from.get("MailFromDomainStatus") != "SUCCESS":
+        host = f"feedback-smtp.{self.sesv2_backend.region_name}.amazonses.com"
+        since = _published_since(self, [(mail_from["MailFromDomain"], "MX", lambda v: v.split()[-1].lower().rstrip(".") == host)])
+        if since is not None and now - since >= VERIFICATION_SECONDS:
+            mail_from["MailFromDomainStatus"] = "SUCCESS"
 
 
 # --- tags -------------------------------------------------------------------------------------
@@ -681,6 +836,7 @@ def install() -> None:
             setattr(SESV2Response, name, function)
         for route in _ROUTES:
             sesv2_urls.url_paths.setdefault(route, SESV2Response.dispatch)
+        moto_route53_fidelity.install()  # the DNS that verification reads
         _installed = True
 
 

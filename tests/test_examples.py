@@ -46,6 +46,7 @@ def load(path: Path) -> dict:
 def test_there_is_one_template_for_each_use():
     assert {relative(p) for p in TEMPLATES} == {
         "domain-identity.yaml",
+        "byodkim-from-secret.yaml",
         "email-address-identity.yaml",
         "configuration-set-with-dedicated-pool.yaml",
         "configuration-set-with-event-destinations.yaml",

@@ -88,7 +88,8 @@ def plausible(spec) -> st.SearchStrategy:
     if isinstance(spec, Boolean):
         return st.one_of(st.sampled_from(["true", "false"]), junk)
     if isinstance(spec, Integer):
-        return st.one_of(st.integers(spec.minimum - 5, spec.maximum + 5).map(str), junk)
+        top = spec.maximum if spec.maximum is not None else spec.minimum + 100_000  # VerificationTimeout has none
+        return st.one_of(st.integers(spec.minimum - 5, top + 5).map(str), junk)
     if isinstance(spec, String) and spec.enum:
         return st.one_of(st.sampled_from(spec.enum), st.sampled_from([v.lower() for v in spec.enum]), junk)
     return st.one_of(st.sampled_from(["example.com", "ops@example.com", "demo-orders", "demo-pool", "Bad Name", "UPPER"]), junk)

@@ -1,6 +1,12 @@
 """Custom::EmailIdentity `Policies` (sending authorization policies), end to end through the
 real handler (functions/email_identity/app.py) against SES v2 on loopback.
 
+SES accepts policies only for a verified identity (API reference, CreateEmailIdentityPolicy),
+and the local SES refuses them otherwise: `Policies` needs `WaitFor: Sending`. A Create hands
+its wait on to the verification queue; the test then verifies the identity (what SES does
+once it sees the DNS records) and delivers the message, whose poll applies the policies. An
+Update of a verified identity applies them at once.
+
 Each test states the exact SES calls the handler made (the harness counts every request of
 the handler's own client) and reads the policies back with the test's own client.
 """
@@ -12,8 +18,11 @@ import json
 
 import pytest
 
-from tests.harness import Invoker
-from tests.test_noop_update import NOOP_READS, crash_after, create_event, retried, swapped, update_event
+from tests import moto_ses_fidelity
+from tests.harness import ACCOUNT, REGION, Invoker
+from tests.test_noop_update import NOOP_READS, crash_after, retried, swapped, update_event
+from tests.test_noop_update import create_event as plain_create_event
+from tests.test_waiting import hand_off, poll, queue  # noqa: F401 - queue: the fixture
 
 FUNCTION = "email_identity"
 NAME = "example.com"  # events/email_identity/create.json
@@ -49,12 +58,36 @@ def policy_calls(invocation) -> list[str]:
     return [call for call in invocation.ses_calls if "Policy" in call or "Policies" in call]
 
 
+def create_event(function: str, **properties) -> dict:
+    """events/<function>/create.json with these properties, waiting for sending verification."""
+    return plain_create_event(function, WaitFor="Sending", **properties)
+
+
+def verified_create(env, event: dict) -> tuple[dict, list[str]]:
+    """The Create, handed on to the queue; the identity verified; the message delivered.
+    Returns the one answer and the SES calls of the poll."""
+    env.endpoint.clear()
+    hand_off(env, event)
+    moto_ses_fidelity.verify_identity(ACCOUNT, REGION, NAME)
+    record = env.queue.receive()
+    result, calls = env.invoker.call(FUNCTION, {"Records": [record]})
+    env.queue.client.delete_message(QueueUrl=env.queue.url, ReceiptHandle=record["receiptHandle"])
+    (answer,) = env.endpoint.responses
+    return answer.body, calls
+
+
 def created_with(env, policies: dict) -> dict:
-    """Run the Create with these Policies; its ResourceProperties."""
+    """Run the Create with these Policies until it is answered; its ResourceProperties."""
     event = create_event(FUNCTION, Policies=policies)
-    body = env.invoke(FUNCTION, event)
+    body, _ = verified_create(env, event)
     assert body["Status"] == "SUCCESS", body["Reason"]
     return event["ResourceProperties"]
+
+
+@pytest.fixture(autouse=True)
+def verification_queue(env, queue):
+    """The verification queue, where a Create's wait goes."""
+    env.queue = queue
 
 
 def with_policies(props: dict, policies: dict | None) -> dict:
@@ -66,16 +99,41 @@ def with_policies(props: dict, policies: dict | None) -> dict:
     return props
 
 
-def test_create_with_two_policies_creates_each_once_after_the_identity_and_ses_holds_both(env):
+def test_create_applies_the_policies_only_once_the_identity_is_verified_each_once(env):
     event = create_event(FUNCTION, Policies={"sender": SENDER, "raw": json.dumps(RAW)})  # an object and its text
+    env.endpoint.clear()
+
+    _, first = env.invoker.call(FUNCTION, env.invoker.prepare(event))
+    assert "CreateEmailIdentity" in first and not [c for c in first if "Policy" in c]  # not verified yet
+    assert env.endpoint.responses == []
+    moto_ses_fidelity.verify_identity(ACCOUNT, REGION, NAME)
+    record = env.queue.receive()
+    _, polled = env.invoker.call(FUNCTION, {"Records": [record]})
+
+    (answer,) = env.endpoint.responses
+    assert answer.body["Status"] == "SUCCESS", answer.body["Reason"]
+    assert polled == ["GetEmailIdentity", "CreateEmailIdentityPolicy", "CreateEmailIdentityPolicy"]
+    assert live_policies(env) == {"sender": SENDER, "raw": RAW}
+
+
+def test_policies_without_waitfor_sending_fail_naming_the_property_before_any_ses_call(env):
+    event = plain_create_event(FUNCTION, Policies={"sender": SENDER})
 
     invocation = env.invoker.invoke_full(FUNCTION, event)
 
-    assert invocation.body["Status"] == "SUCCESS", invocation.body["Reason"]
-    calls = invocation.ses_calls
-    assert calls.index("CreateEmailIdentity") < calls.index("CreateEmailIdentityPolicy")  # after the identity exists
-    assert policy_calls(invocation) == ["CreateEmailIdentityPolicy", "CreateEmailIdentityPolicy"]
-    assert live_policies(env) == {"sender": SENDER, "raw": RAW}
+    assert invocation.body["Status"] == "FAILED"
+    assert invocation.body["Reason"].startswith("invalid property Policies: SES accepts")
+    assert "WaitFor to Sending" in invocation.body["Reason"]
+    assert invocation.ses_calls == []
+
+
+def test_the_local_ses_refuses_a_policy_for_an_identity_not_verified(env):
+    env.ses.create_email_identity(EmailIdentity=NAME)
+    with pytest.raises(env.ses.exceptions.BadRequestException):
+        env.ses.create_email_identity_policy(EmailIdentity=NAME, PolicyName="p", Policy=json.dumps(SENDER))
+    moto_ses_fidelity.verify_identity(ACCOUNT, REGION, NAME)
+    env.ses.create_email_identity_policy(EmailIdentity=NAME, PolicyName="p", Policy=json.dumps(SENDER))
+    assert live_policies(env) == {"p": SENDER}
 
 
 def test_update_creates_the_added_updates_the_changed_deletes_the_removed_and_leaves_the_unchanged(env):
@@ -157,11 +215,13 @@ def test_more_than_twenty_policies_are_refused_before_any_ses_call(env):
 
 
 def test_a_crash_after_the_first_policy_is_created_converges_on_lambdas_retry(env):
-    event = create_event(FUNCTION, Policies={"sender": SENDER, "raw": RAW})
-    crash_after(env, FUNCTION, event, "CreateEmailIdentityPolicy")
+    old = created_with(env, {})
+    new = with_policies(old, {"sender": SENDER, "raw": RAW})
+    update = update_event(FUNCTION, NAME, new=new, old=with_policies(old, None))
+    crash_after(env, FUNCTION, update, "CreateEmailIdentityPolicy")
     assert list(live_policies(env)) == ["sender"]  # the crash left one of the two
 
-    again = retried(env, FUNCTION, event)
+    again = retried(env, FUNCTION, update)
 
     assert again.body["Status"] == "SUCCESS", again.body["Reason"]
     # The existing one is met with AlreadyExists and updated; the missing one is created.
@@ -205,6 +265,7 @@ def adopting(env):
 def test_taking_over_an_identity_puts_every_declared_policy_and_keeps_undeclared_ones(adopting):
     env = adopting
     env.ses.create_email_identity(EmailIdentity=NAME)
+    moto_ses_fidelity.verify_identity(ACCOUNT, REGION, NAME)  # verified already: answered at once
     env.ses.create_email_identity_policy(EmailIdentity=NAME, PolicyName="sender", Policy=json.dumps(REPORTS))
     env.ses.create_email_identity_policy(EmailIdentity=NAME, PolicyName="theirs", Policy=json.dumps(RAW))
     event = create_event(FUNCTION, AdoptExisting="true", Policies={"sender": SENDER, "new": RAW})
@@ -218,6 +279,7 @@ def test_taking_over_an_identity_puts_every_declared_policy_and_keeps_undeclared
 
 def test_the_local_ses_refuses_a_duplicate_policy_name_and_an_invalid_document_as_ses_does(env):
     env.ses.create_email_identity(EmailIdentity=NAME)
+    moto_ses_fidelity.verify_identity(ACCOUNT, REGION, NAME)
     env.ses.create_email_identity_policy(EmailIdentity=NAME, PolicyName="sender", Policy=json.dumps(SENDER))
     with pytest.raises(env.ses.exceptions.AlreadyExistsException):
         env.ses.create_email_identity_policy(EmailIdentity=NAME, PolicyName="sender", Policy=json.dumps(RAW))
@@ -253,8 +315,14 @@ def ses_refuses(env, operation: str, message: str) -> Invoker:
 def test_ses_refusing_a_policy_fails_the_create_with_a_reason_naming_the_policy_and_ses_message(env):
     refusing = ses_refuses(env, "CreateEmailIdentityPolicy", "Invalid principal in policy")
     event = create_event(FUNCTION, Policies={"sender": SENDER})
+    env.endpoint.clear()
+    hand_off(env, event)
+    moto_ses_fidelity.verify_identity(ACCOUNT, REGION, NAME)
 
-    body = refusing.invoke(FUNCTION, event)
+    refusing.call(FUNCTION, {"Records": [env.queue.receive()]})  # the poll, in a container that SES refuses
+
+    (answer,) = env.endpoint.responses
+    body = answer.body
 
     assert body["Status"] == "FAILED"
     assert "Policies.sender: Invalid principal in policy" in body["Reason"]

@@ -116,12 +116,8 @@ def test_booleans_reject_anything_else_naming_the_property(value):
             "MailFromAttributes.BehaviorOnMxFailure: 'BOUNCE' is not one of USE_DEFAULT_VALUE, REJECT_MESSAGE",
         ),
         (email_identity,
-            {"EmailIdentity": "example.com", "DkimSigningAttributes": {"NextSigningKeyLength": "RSA_2048_BIT", "DomainSigningSelector": "s1"}},
-            "DkimSigningAttributes: NextSigningKeyLength and DomainSigningSelector/DomainSigningPrivateKey cannot be combined",
-        ),
-        (email_identity,
-            {"EmailIdentity": "example.com", "DkimSigningAttributes": {"DomainSigningSelector": "s1"}},
-            "DkimSigningAttributes.DomainSigningPrivateKey: is required with",
+            {"EmailIdentity": "example.com", "DkimSigningAttributes": {"NextSigningKeyLength": "RSA_2048_BIT", "DomainSigningPrivateKey": "QUJD"}},
+            "DkimSigningAttributes: NextSigningKeyLength and DomainSigningPrivateKey cannot be combined",
         ),
         (configuration_set, {"Name": "has space"}, "Name: 'has space' does not match"),
         (configuration_set, {"Name": "x" * 65}, "Name: "),
@@ -159,7 +155,7 @@ def test_a_private_key_that_fails_validation_is_not_echoed_in_the_reason():
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.TYPE.type_name)
 def test_the_create_only_list_comes_from_the_schema(module):
     expected = {
-        "Custom::EmailIdentity": ("EmailIdentity",),
+        "Custom::EmailIdentity": ("EmailIdentity", "DkimSigningAttributes"),
         "Custom::ConfigurationSet": ("Name",),
         "Custom::DedicatedIpPool": ("PoolName", "ScalingMode"),
         "Custom::ConfigurationSetEventDestination": ("ConfigurationSetName", "EventDestination"),

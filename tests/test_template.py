@@ -24,6 +24,7 @@ from ses_provider import (
     email_identity,
     journal,
     tag_sync,
+    waiting,
 )
 from ses_provider.adapter import TIMEOUT_MARGIN_SECONDS
 
@@ -132,7 +133,21 @@ def statements(template: dict, name: str) -> list[dict]:
     assert isinstance(policies, list) and len(policies) == 1, f"{name}: exactly one policy"
     (policy,) = policies
     assert isinstance(policy, dict) and set(policy) == {"Statement"}, f"{name}: one inline statement list"
-    return _as_list(policy["Statement"])
+    # Statements under a condition (!If [Condition, statement, AWS::NoValue]) are checked by
+    # the tests of the feature they serve: conditional_statements.
+    return [s for s in _as_list(policy["Statement"]) if "Fn::If" not in s]
+
+
+def conditional_statements(template: dict, name: str) -> dict[str, dict]:
+    """Condition name -> the statement granted only under it."""
+    (policy,) = template["Resources"][name]["Properties"]["Policies"]
+    found = {}
+    for statement in _as_list(policy["Statement"]):
+        if "Fn::If" in statement:
+            condition, granted, otherwise = statement["Fn::If"]
+            assert otherwise == {"Ref": "AWS::NoValue"}, f"{name}: a conditional statement grants nothing otherwise"
+            found[condition] = granted
+    return found
 
 
 def resource_kind(resource) -> str:
@@ -195,10 +210,12 @@ def test_policy_actions_are_exactly_the_modules_type_actions(template, name):
 @pytest.mark.parametrize("name", FUNCTIONS)
 def test_besides_ses_the_policy_grants_exactly_the_record_of_the_resource_and_the_stack_tags(template, name):
     others = by_sid([s for s in statements(template, name) if not is_ses(s)])
+    # Actions on other services, as the type declares them (email_identity: Route 53).
+    declared = {g.sid: (set(g.actions), [{"Fn::Sub": r} for r in g.resources]) for g in FUNCTIONS[name].TYPE.grants}
     if FUNCTIONS[name].TYPE.taggable:
-        assert others == CUSTOM_RESOURCE_EXTRAS
+        assert others == {**CUSTOM_RESOURCE_EXTRAS, **declared}
     else:  # no tags: the stack's tags are never read
-        assert others == {"RecordDesiredTags": CUSTOM_RESOURCE_EXTRAS["RecordDesiredTags"]}
+        assert others == {"RecordDesiredTags": CUSTOM_RESOURCE_EXTRAS["RecordDesiredTags"], **declared}
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)
@@ -362,6 +379,49 @@ def test_a_lost_invocation_is_retried_then_lands_in_the_failure_queue(template, 
     assert config["DestinationConfig"]["OnFailure"] == ON_FAILURE
     queue = template["Resources"]["ProviderFailureQueue"]
     assert queue["Type"] == "AWS::SQS::Queue" and queue["Properties"]["SqsManagedSseEnabled"] is True
+
+
+QUEUE_ARN = {"Fn::GetAtt": ["VerificationQueue", "Arn"]}
+WAITING = ("VerificationQueue", "EmailIdentityVerificationPolicy", "EmailIdentityVerificationPolls")
+
+
+def test_waiting_for_verification_exists_only_while_the_provider_allows_it(template):
+    parameter = template["Parameters"]["VerificationWaiting"]
+    assert parameter["Default"] == "true" and parameter["AllowedValues"] == ["true", "false"]
+    assert template["Conditions"]["VerificationWaitingOn"] == {"Fn::Equals": [{"Ref": "VerificationWaiting"}, "true"]}
+    assert all(template["Resources"][name]["Condition"] == "VerificationWaitingOn" for name in WAITING)
+    variables = function_properties(template, "EmailIdentityFunction")["Environment"]["Variables"]
+    assert variables[waiting.QUEUE_ENVIRONMENT] == {"Fn::If": ["VerificationWaitingOn", {"Ref": "VerificationQueue"}, ""]}
+    others = [n for n in FUNCTIONS if n != "EmailIdentityFunction"]
+    assert all(waiting.QUEUE_ENVIRONMENT not in function_properties(template, n)["Environment"]["Variables"] for n in others)
+
+
+def test_the_verification_queue_is_encrypted_and_outlasts_a_poll_of_the_function(template):
+    queue = template["Resources"]["VerificationQueue"]["Properties"]
+    assert queue["SqsManagedSseEnabled"] is True  # its messages carry the ResponseURL
+    # Lambda refuses an event source mapping whose queue's visibility timeout is below the function's timeout.
+    assert queue["VisibilityTimeout"] > function_properties(template, "EmailIdentityFunction")["Timeout"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["ProviderFailureQueue", "Arn"]}
+
+
+def test_the_function_may_use_exactly_its_queue_and_only_through_the_statements_waiting_needs(template):
+    policy = template["Resources"]["EmailIdentityVerificationPolicy"]
+    assert policy["Type"] == "AWS::IAM::RolePolicy"
+    assert policy["Properties"]["RoleName"] == {"Ref": "EmailIdentityFunctionRole"}  # SAM's role of the function
+    granted = by_sid(policy["Properties"]["PolicyDocument"]["Statement"])
+    assert granted == {
+        "HandOnAndPollWaits": (set(waiting.QUEUE_ACTIONS), [QUEUE_ARN]),
+        "ReceiveWaits": (set(waiting.EVENT_SOURCE_ACTIONS), [QUEUE_ARN]),
+    }
+
+
+def test_each_poll_is_one_message_and_only_pending_ones_come_back(template):
+    mapping = template["Resources"]["EmailIdentityVerificationPolls"]
+    assert mapping["Type"] == "AWS::Lambda::EventSourceMapping"
+    assert mapping["DependsOn"] == "EmailIdentityVerificationPolicy"  # the role may receive first
+    props = mapping["Properties"]
+    assert props["EventSourceArn"] == QUEUE_ARN and props["FunctionName"] == {"Ref": "EmailIdentityFunction"}
+    assert props["BatchSize"] == 1 and props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
 
 def test_layer_is_built_for_python313_on_arm64(template):

@@ -1,12 +1,19 @@
 """`sam local invoke`, in process: run one function's handler on one event file.
 
     python -m tools.invoke FUNCTION EVENT.json [--ses-endpoint URL]
+    python -m tools.invoke FUNCTION EVENT.json --env-vars events/local-env.json
 
 FUNCTION is one of tests.harness.FUNCTION_NAMES (a folder of functions/). Without --ses-endpoint,
 a local SES v2 (moto with tests/moto_ses_fidelity.py) is started and stopped here. The
 event's ResponseURL is replaced by a local HTTPS endpoint; the body that CloudFormation
 would receive there is printed on stdout. The function's logs and the SES calls it made go
 to stderr. Exit status: 0 if a response was delivered (whatever its Status), 1 otherwise.
+
+With --env-vars, the function runs as `sam local invoke --env-vars FILE --add-host
+host.docker.internal:host-gateway` runs it, without Docker: SAM's own variables
+(AWS_SAM_LOCAL), the template's variables overridden by the file's, host.docker.internal
+reaching this machine, and the event as it is. Its endpoints are those of `make emulator`;
+the answer is printed by the function, since the event's ResponseURL is a placeholder.
 """
 
 from __future__ import annotations
@@ -21,7 +28,47 @@ for path in (REPO / "layers" / "ses_provider", REPO):  # as in Lambda (/opt/pyth
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from tests.harness import FUNCTION_NAMES, local_environment, logs_of  # noqa: E402
+from tests.harness import FAKE_AWS_ENVIRONMENT, FUNCTION_NAMES, environment, local_environment, logs_of  # noqa: E402
+
+TEMPLATE = REPO / "template.yaml"
+
+
+def logical_id(function: str) -> str:
+    """functions/email_identity -> EmailIdentityFunction, as template.yaml names it."""
+    return "".join(part.capitalize() for part in function.split("_")) + "Function"
+
+
+def sam_environment(function: str, env_vars: dict) -> dict[str, str]:
+    """The environment `sam local invoke --env-vars` gives a function: SAM's AWS_* variables,
+    and each variable the template declares, overridden by the file ("Parameters" for every
+    function, then the function's own section); SAM drops a variable the template lacks."""
+    from samcli.yamlhelper import yaml_parse
+
+    template = yaml_parse(TEMPLATE.read_text())
+    declared = dict(template["Globals"]["Function"]["Environment"]["Variables"])
+    own = template["Resources"][logical_id(function)]["Properties"].get("Environment", {})
+    declared.update(own.get("Variables", {}))
+    values = {**env_vars.get("Parameters", {}), **env_vars.get(logical_id(function), {})}
+    result = {name: str(values[name]) for name in declared if name in values}
+    # --add-host host.docker.internal:host-gateway: the container reaches this machine.
+    result = {name: value.replace("host.docker.internal", "127.0.0.1") for name, value in result.items()}
+    return {**FAKE_AWS_ENVIRONMENT, "AWS_SAM_LOCAL": "true", **result}
+
+
+def sam_local_invoke(function: str, event: dict, env_vars: dict) -> None:
+    """Load the function afresh in its `sam local` environment and run it on the event."""
+    import importlib.util
+    import uuid
+
+    from tests.conftest import FUNCTION_ARN, FakeContext
+
+    # AWS_ENDPOINT_URL: set by the function itself (client.use_local_endpoint), undone after.
+    with environment(**sam_environment(function, env_vars), AWS_ENDPOINT_URL=None, AWS_PROFILE=None):
+        path = REPO / "functions" / function / "app.py"
+        spec = importlib.util.spec_from_file_location(f"sam_local_{function}_{uuid.uuid4().hex}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        module.handler(event, FakeContext(function_arn=FUNCTION_ARN))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("function", choices=FUNCTION_NAMES, help="the function (a folder of functions/)")
     parser.add_argument("event", type=Path, help="a CloudFormation request, e.g. events/email_identity/create.json")
     parser.add_argument("--ses-endpoint", metavar="URL", help="an SES v2 endpoint to use instead of a local moto server")
+    parser.add_argument("--env-vars", type=Path, metavar="FILE", help="run as `sam local invoke --env-vars FILE` (make emulator)")
     args = parser.parse_args(argv)
 
     try:
@@ -38,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from ses_provider import adapter
 
+    if args.env_vars:
+        with logs_of(adapter.logger, sys.stderr):
+            sam_local_invoke(args.function, event, json.loads(args.env_vars.read_text()))
+        return 0
     try:
         # The function's logs on stderr: stdout carries the response only.
         with logs_of(adapter.logger, sys.stderr), local_environment(args.ses_endpoint) as local:

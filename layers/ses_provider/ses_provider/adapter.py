@@ -23,8 +23,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from aws_lambda_powertools import Logger
 
-from . import crash_safety, desired_state, lifecycle, naming
-from .client import ArnBuilder, make_client
+from . import crash_safety, desired_state, lifecycle, naming, waiting
+from .client import ArnBuilder, make_client, make_service_client, use_local_endpoint
 from .journal import Answer, Journal, fingerprint
 from .schema import InvalidProperty
 
@@ -174,9 +174,19 @@ class Provider:
         # The journal shares the table and its client; None where no table is configured (local runs).
         self.journal = journal if journal is not None else (Journal(table, dynamodb) if table else None)
         self.timeout_margin = timeout_margin
+        # The queue of waits for verification (ses_provider.waiting), built on first use.
+        self.queue = LazyClient(waiting.queue_client)
         self.secret = frozenset(resource.TYPE.properties.secret_names())
         self.current: Delivery | None = None  # Lambda runs one invocation per container at a time
         self.exempt = threading.local()  # set on a thread whose calls pass the fence
+        self.services: dict[str, LazyClient] = {}
+
+    def service(self, name: str) -> Any:
+        """The client of another AWS service (boto3's defaults, so AWS_ENDPOINT_URL applies),
+        built on first use and fenced like the SES client."""
+        if name not in self.services:
+            self.services[name] = LazyClient(lambda: make_service_client(name), on_build=self.fence)
+        return self.services[name]
 
     def fence(self, client: Any) -> None:
         """Refuse every mutating call (each HTTP attempt, botocore's retries included) once
@@ -193,7 +203,9 @@ class Provider:
 
         events.register("before-send", check)
 
-    def __call__(self, event: Any, context: Any) -> None:
+    def __call__(self, event: Any, context: Any) -> dict | None:
+        if waiting.is_batch(event):  # polls of waits for verification, from the SQS queue
+            return waiting.consume(self, event, context)
         delivery = Delivery(self, event if isinstance(event, dict) else {}, context)
         self.current = delivery
         try:
@@ -206,7 +218,7 @@ class Delivery:
     """One invocation of one CloudFormation request. It answers exactly once, whether from the
     main thread or from the timer shortly before the Lambda timeout."""
 
-    def __init__(self, provider: Provider, event: dict, context: Any):
+    def __init__(self, provider: Provider, event: dict, context: Any, continuation: Any = None):
         self.provider = provider
         self.resource = provider.resource
         self.event = event
@@ -218,6 +230,10 @@ class Delivery:
         self.claimed_name = ""
         self.started_at = time.time()  # the request's start: the journal's, once it is read
         self.resumed = False
+        # A poll of a wait for verification (waiting.Continuation), or None for CloudFormation's request.
+        self.continuation = continuation
+        # True once the answer belongs to a wait for verification: this delivery answers nothing.
+        self.handed_off = False
 
     @contextmanager
     def cleaning_up(self) -> Iterator[None]:
@@ -248,7 +264,10 @@ class Delivery:
             timer.cancel()
 
     def execute(self) -> Answer | None:
-        """The answer to the request, or None when an earlier delivery's answer was re-sent."""
+        """The answer to the request, or None when an earlier delivery's answer was re-sent (or a
+        wait for verification answers later)."""
+        if self.continuation is not None:
+            return waiting.poll(self)
         request_type = self.event["RequestType"]
         try:
             intents = lifecycle.intents(self.resource, request_type, self._props(), self.request())
@@ -273,10 +292,14 @@ class Delivery:
                 self.answer(earlier.answer, record=False)
                 self.remove_unanswered(earlier.intents, earlier.answer)
                 return None
+            if earlier is not None and earlier.handed_off is not None:
+                self.started_at = earlier.started_at or self.started_at
+                waiting.resume_hand_off(self, earlier.handed_off)
+                return None
             if earlier is not None:
                 logger.info("resuming a request whose earlier delivery did not answer")
                 self.resumed, self.started_at = True, earlier.started_at
-        return self.dispatch(request_type)
+        return waiting.settle(self, self.dispatch(request_type))
 
     def dispatch(self, request_type: str) -> Answer:
         resource, event, request = self.resource, self.event, self.request()
@@ -329,6 +352,8 @@ class Delivery:
             started_at=self.started_at,
             resumed=self.resumed,
             deadline=self.deadline - self.provider.timeout_margin,
+            services=self.provider.service,
+            store=self.provider.store,
         )
 
     def ledger(self) -> crash_safety.Ledger:
@@ -341,7 +366,11 @@ class Delivery:
 
     def on_timeout(self) -> None:
         logger.error("about to time out: answering FAILED")
-        self.answer(Answer(FAILED, "the provider timed out before SES finished; see the function's logs", self.fallback_id()))
+        reason = "the provider timed out before SES finished; see the function's logs"
+        if self.continuation is not None:  # a poll: the identity it waits for is known
+            self.answer(waiting.fail(self, self.continuation.physical_id, reason))
+            return
+        self.answer(Answer(FAILED, reason, self.fallback_id()))
 
     def after_a_timeout_answer(self, outcome: Answer) -> None:
         """The timer answered while SES was still at work; the main thread has finished since.
@@ -390,6 +419,9 @@ class Delivery:
         with self.lock:
             if self.sent is not None:
                 logger.info("already answered this request; not answering again")
+                return False
+            if self.handed_off:
+                logger.info("a wait for verification answers this request; not answering here")
                 return False
             answer = within_limits(self.event, answer)
             self.sent = answer
@@ -450,8 +482,13 @@ def send(event: dict, answer: Answer, deadline: float) -> None:
     logger.info("response", extra={"response": shown, "ResponseURL": redact_url(url)})
     if not url:
         logger.error("the event has no ResponseURL: nowhere to answer")
+    elif put_response(url, encoded, deadline):
         return
-    put_response(url, encoded, deadline)
+    if os.environ.get("AWS_SAM_LOCAL") == "true":
+        # `sam local invoke` with an example event: its ResponseURL is a placeholder. The
+        # answer CloudFormation would have received is printed in full instead of being lost
+        # (the body holds no secret: the URL is not part of it).
+        print(json.dumps({"UndeliveredResponse": body}, indent=2), flush=True)
 
 
 def log_request(event: dict, secret: frozenset) -> None:
@@ -472,10 +509,11 @@ def log_request(event: dict, secret: frozenset) -> None:
 
 def make_handler(resource: ModuleType, client: Any = None, **services: Any) -> Callable[[dict, Any], None]:
     """The Lambda entry point for one resource type (clients injected for tests)."""
+    use_local_endpoint()
     provider = Provider(resource, client, **services)
 
-    def handler(event: dict, context: Any) -> None:
-        provider(event, context)
+    def handler(event: dict, context: Any) -> dict | None:
+        return provider(event, context)
 
     handler.provider = provider  # type: ignore[attr-defined]
     return handler

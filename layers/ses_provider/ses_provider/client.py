@@ -28,11 +28,29 @@ def _no_retry_for_quotas(response=None, **kwargs):
     return None
 
 
+# `sam local invoke` (AWS_SAM_LOCAL=true) with events/local-env.json: every AWS client of the
+# function goes to `make emulator`. SAM passes a function only the variables its template
+# declares, so template.yaml declares this one, empty; a deployed function never reads it.
+LOCAL_ENDPOINT_ENVIRONMENT = "LOCAL_ENDPOINT_URL"
+
+
+def use_local_endpoint(environ=os.environ) -> None:
+    """Point boto3 (AWS_ENDPOINT_URL) at the local emulator, under `sam local` only."""
+    url = environ.get(LOCAL_ENDPOINT_ENVIRONMENT)
+    if url and environ.get("AWS_SAM_LOCAL") == "true":
+        environ["AWS_ENDPOINT_URL"] = url
+
+
 def make_client():
     """A boto3 sesv2 client with boto3's defaults: AWS_ENDPOINT_URL(_SESV2) and AWS_REGION apply."""
     client = boto3.client("sesv2", config=RETRY_CONFIG)
     client.meta.events.register_first("needs-retry.sesv2", _no_retry_for_quotas)
     return client
+
+
+def make_service_client(service: str):
+    """A client of another AWS service (route53) with the same retries and timeouts."""
+    return boto3.client(service, config=RETRY_CONFIG)
 
 
 @dataclass(frozen=True)

@@ -146,7 +146,7 @@ def update(name: str, props: dict, old: dict, client, request: Request) -> dict:
     return attributes(name, request)
 
 
-def delete(name: str, client) -> None:
+def delete(name: str, client, request=None) -> None:
     client.delete_configuration_set(ConfigurationSetName=name)
 
 

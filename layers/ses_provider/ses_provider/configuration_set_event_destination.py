@@ -272,7 +272,7 @@ def update(name: str, props: dict, old: dict, client, request: Request) -> dict:
     return attributes(name)
 
 
-def delete(name: str, client) -> None:
+def delete(name: str, client, request=None) -> None:
     set_name, destination_name = split(name)
     client.delete_configuration_set_event_destination(ConfigurationSetName=set_name, EventDestinationName=destination_name)
 

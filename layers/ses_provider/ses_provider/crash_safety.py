@@ -183,6 +183,11 @@ class Ledger:
         return attributes
 
     def _release(self, name: str) -> None:
+        if hasattr(self.resource, "release"):  # what the module made besides SES (EmailIdentity's DNS records)
+            try:
+                self.resource.release(name, self.request)
+            except Exception as error:  # noqa: BLE001 - reported; the claim is released anyway
+                logger.warning("could not remove what was made for %s: %s", name, error)
         try:
             self.store.delete(self._arn(name))
         except Exception:  # noqa: BLE001 - a stale claim of this resource is adopted or replaced later
@@ -273,7 +278,7 @@ class Ledger:
             self._release(name)
             return
         try:
-            self.resource.delete(name, self.client)
+            self.resource.delete(name, self.client, self.request)
         except Exception as error:  # noqa: BLE001 - reported, the answer is FAILED anyway
             if error_code(error) != "NotFoundException":
                 logger.error("could not remove the half-made %s: %s", name, error)

@@ -87,7 +87,7 @@ def _scaling_mode_before(name: str, old: dict, client) -> str:
     return client.get_dedicated_ip_pool(PoolName=name)["DedicatedIpPool"].get("ScalingMode") or "STANDARD"
 
 
-def delete(name: str, client) -> None:
+def delete(name: str, client, request=None) -> None:
     client.delete_dedicated_ip_pool(PoolName=name)
 
 

@@ -305,7 +305,7 @@ def update(report_id: str, props: dict, old: dict, client, request: Request) -> 
     return attributes(report_id, report.get("ReportName", ""), report.get("DeliverabilityTestStatus", ""), request)
 
 
-def delete(report_id: str, client) -> None:
+def delete(report_id: str, client, request=None) -> None:
     """SES has no API to delete a report: nothing to call (lifecycle removes the record)."""
 
 

@@ -6,20 +6,14 @@ import base64
 import binascii
 import json
 
-from . import identity_policies
+from botocore.exceptions import ClientError
+
+from . import dkim_keys, dkim_signing, identity_dns, identity_policies, waiting
 from .adapter import MAX_RESPONSE_BYTES
-from .errors import PartialCreate
+from .dkim_signing import SIGNING
+from .errors import PartialCreate, ProviderError
 from .request import Request
-from .schema import (
-    ADOPTION_PROPERTIES,
-    TAG_SYNC_PROPERTIES,
-    Boolean,
-    Enum,
-    Object,
-    ResourceType,
-    String,
-    TAGS,
-)
+from .schema import ADOPTION_PROPERTIES, TAG_SYNC_PROPERTIES, TAGS, Boolean, Enum, Grant, Integer, Object, ResourceType, String
 from .tags import to_dict, to_list
 
 # A domain, or an address at a domain: no white space, no "::" of the failed-Create marker.
@@ -50,7 +44,8 @@ TYPE = ResourceType(
                     "NextSigningKeyLength": Enum("RSA_1024_BIT", "RSA_2048_BIT", doc="Easy DKIM key length."),
                     "DomainSigningSelector": String(
                         pattern=r"[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]{0,61}[a-zA-Z0-9]",
-                        doc="BYODKIM selector.",
+                        doc="BYODKIM selector, with DomainSigningPrivateKey or DkimSigningPrivateKeySecret."
+                        " A new selector rotates the key.",
                     ),
                     "DomainSigningPrivateKey": String(
                         pattern=r"[a-zA-Z0-9+/]+={0,2}",
@@ -58,9 +53,32 @@ TYPE = ResourceType(
                         secret=True,
                         doc="BYODKIM private key, base64. Never logged or returned.",
                     ),
+                    "DkimSigningPrivateKeySecret": String(
+                        pattern=dkim_keys.REFERENCE_PATTERN,
+                        extension=True,
+                        doc="BYODKIM private key kept out of CloudFormation: a Secrets Manager secret ARN or"
+                        " `ssm:/path` (SecureString; `ssm:/path:VERSION` pins a version), holding the key as"
+                        " base64 DER or unencrypted PEM; read by"
+                        " the provider, which may read only what its stack parameter DkimKeySecretArns allows"
+                        " (see BYODKIM keys from Secrets Manager or SSM).",
+                    ),
+                    "DomainSigningAttributesOrigin": String(
+                        pattern=dkim_signing.DEED_ORIGIN_PATTERN,
+                        extension=True,
+                        doc="`AWS_SES_<REGION>` (as `AWS_SES_US_EAST_1`): Deterministic Easy DKIM, the signing"
+                        " attributes of the same domain's Easy DKIM identity in that other region. Set at"
+                        " creation only (see Deterministic Easy DKIM).",
+                    ),
                 },
-                exclusive=(("NextSigningKeyLength",), ("DomainSigningSelector", "DomainSigningPrivateKey")),
-                doc="Easy DKIM key length, or Bring Your Own DKIM selector and key.",
+                exclusive=(
+                    ("NextSigningKeyLength",),
+                    ("DomainSigningPrivateKey",),
+                    ("DkimSigningPrivateKeySecret",),
+                    ("DomainSigningAttributesOrigin",),
+                ),
+                create_only=dkim_signing.replaces,
+                doc="Easy DKIM key length; or Bring Your Own DKIM selector and key (inline or from a secret);"
+                " or Deterministic Easy DKIM. Into or out of DEED needs a new identity.",
             ),
             "DkimAttributes": Object(
                 fields={"SigningEnabled": Boolean(doc="Sign messages with DKIM (SES default true).")},
@@ -88,6 +106,37 @@ TYPE = ResourceType(
                 extension=True,
                 doc="The policy of the suggested DMARC record (DmarcRecordValue); default none. No SES call.",
             ),
+            # Route 53 publishing: identity_dns.
+            "HostedZoneId": String(
+                pattern=identity_dns.ZONE_PATTERN,
+                extension=True,
+                doc="Publish every record the identity needs (DKIM, MAIL FROM MX and SPF, DMARC) in this Route 53"
+                " hosted zone and wait until Route 53 reports them INSYNC; a change moves them to the new zone."
+                " See Route 53 publishing.",
+            ),
+            "OverwriteDnsRecords": Boolean(
+                default=False,
+                extension=True,
+                doc="Replace a record of the same name and type that holds another value; otherwise such a"
+                " record fails the request, naming it.",
+            ),
+            # Waiting for verification (ses_provider.waiting): no SES call of their own.
+            "WaitFor": Enum(
+                "Nothing",
+                "Dkim",
+                "Sending",
+                default="Nothing",
+                extension=True,
+                doc="Answer only once SES reports DkimStatus SUCCESS (Dkim) or VerifiedForSendingStatus true (Sending);"
+                " see Waiting for verification.",
+            ),
+            "VerificationTimeout": Integer(
+                minimum=1,
+                default=3600,
+                extension=True,
+                doc="Seconds to wait for WaitFor before answering FAILED; at most what CloudFormation waits"
+                " (ServiceTimeout, default 3600) less a margin of 60 s.",
+            ),
         }
     ),
     actions=(
@@ -103,6 +152,20 @@ TYPE = ResourceType(
         "ses:TagResource",
         "ses:UntagResource",
         "ses:ListTagsForResource",
+    ),
+    grants=(  # Route 53, with HostedZoneId (identity_dns)
+        Grant(
+            "PublishDnsRecords",
+            ("route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets"),
+            ("arn:${AWS::Partition}:route53:::hostedzone/*",),
+            "`HostedZoneId`, to read, write and remove the records",
+        ),
+        Grant(
+            "WaitForDnsChanges",
+            ("route53:GetChange",),
+            ("arn:${AWS::Partition}:route53:::change/*",),
+            "`HostedZoneId`, to wait for INSYNC",
+        ),
     ),
     attributes={
         "Arn": "arn:PARTITION:ses:REGION:ACCOUNT:identity/NAME",
@@ -128,19 +191,39 @@ TYPE = ResourceType(
 
 DEFAULT_SIGNING_ENABLED = True
 DEFAULT_FORWARDING_ENABLED = True
+# The lifecycle's hook for checks before any SES call (the BYODKIM key's secret is read here).
+check = dkim_signing.check
+
+
+def validate(props: dict) -> None:
+    """Rules across properties that the schema cannot state: the DKIM modes, the zone, the wait."""
+    dkim_signing.validate(props)
+    identity_dns.validate(props["EmailIdentity"], props)
+    waiting.check(props)
+    identity_policies.validate(props)
+
+
+# Run by waiting.verified once the wait condition holds, before SUCCESS: SES accepts identity
+# policies only for a verified identity.
+when_verified = identity_policies.when_verified
 
 
 def create(props: dict, client, request: Request) -> tuple[str, dict]:
     name = props["EmailIdentity"]
+    # Before SES is called: a record in the zone that would conflict fails the Create here.
+    read = identity_dns.check(name, _records(name, _expected(name, props), props, request), props, request)
     call = {"EmailIdentity": name}
     if props.get("Tags"):
         call["Tags"] = to_list(to_dict(props["Tags"]))
-    if props.get("DkimSigningAttributes"):
-        call["DkimSigningAttributes"] = props["DkimSigningAttributes"]
+    if props.get(SIGNING):
+        call[SIGNING] = dkim_signing.for_ses(props[SIGNING], request)
     configuration_set = props.get("ConfigurationSetAttributes", {}).get("ConfigurationSetName")
     if configuration_set:
         call["ConfigurationSetName"] = configuration_set
-    created = client.create_email_identity(**call)
+    try:
+        created = client.create_email_identity(**call)
+    except ClientError as error:
+        raise dkim_signing.refused_parent(error, props, name) or error
     try:
         # Only what CreateEmailIdentity cannot set, and only where it differs from SES's default.
         signing = props.get("DkimAttributes", {}).get("SigningEnabled")
@@ -152,7 +235,6 @@ def create(props: dict, client, request: Request) -> tuple[str, dict]:
             client.put_email_identity_feedback_attributes(EmailIdentity=name, EmailForwardingEnabled=forwarding)
         if props.get("MailFromAttributes"):
             client.put_email_identity_mail_from_attributes(EmailIdentity=name, **props["MailFromAttributes"])
-        identity_policies.sync(name, props.get("Policies") or {}, {}, client)
     except Exception as error:
         raise PartialCreate(name, error) from error
     # CreateEmailIdentity reports neither; without another call, what GetEmailIdentity would
@@ -162,6 +244,11 @@ def create(props: dict, client, request: Request) -> tuple[str, dict]:
     mail_from_domain = props.get("MailFromAttributes", {}).get("MailFromDomain")
     if mail_from_domain:
         reported.setdefault("MailFromAttributes", {"MailFromDomain": mail_from_domain, "MailFromDomainStatus": "PENDING"})
+    try:
+        identity_dns.publish(name, _records(name, reported, props, request), props, {}, request, read)
+    except ProviderError as failed:
+        failed.physical_id = name  # the identity exists: the rollback Delete removes it and what was published
+        raise
     return name, attributes(name, reported, request, props)
 
 
@@ -171,13 +258,17 @@ def update(name: str, props: dict, old: dict, client, request: Request) -> dict:
     def changed(group: str) -> bool:
         return props.get(group) != old.get(group)
 
-    if changed("DkimSigningAttributes"):
-        new = props.get("DkimSigningAttributes") or {}
-        if "DomainSigningSelector" in new:
+    if changed(SIGNING):
+        new = props.get(SIGNING) or {}
+        if dkim_signing.is_deed(new):
+            dkim_signing.check_takeover(client, name, new)  # DEED cannot be put: only an identity taken over
+        elif "DomainSigningSelector" in new:
             client.put_email_identity_dkim_signing_attributes(
-                EmailIdentity=name, SigningAttributesOrigin="EXTERNAL", SigningAttributes=new
+                EmailIdentity=name,
+                SigningAttributesOrigin="EXTERNAL",
+                SigningAttributes=dkim_signing.for_ses(new, request, dkim_signing.rotated(new, old.get(SIGNING))),
             )
-        elif new or "DomainSigningSelector" in (old.get("DkimSigningAttributes") or {}):
+        elif new or "DomainSigningSelector" in (old.get(SIGNING) or {}):
             # A new key length, or back from BYODKIM to Easy DKIM.
             client.put_email_identity_dkim_signing_attributes(
                 EmailIdentity=name, SigningAttributesOrigin="AWS_SES", SigningAttributes=new
@@ -202,12 +293,42 @@ def update(name: str, props: dict, old: dict, client, request: Request) -> dict:
         client.put_email_identity_configuration_set_attributes(
             EmailIdentity=name, **props.get("ConfigurationSetAttributes", {})
         )
-    identity_policies.sync(name, props.get("Policies") or {}, old.get("Policies") or {}, client)
+    identity = client.get_email_identity(EmailIdentity=name)
+    identity_dns.publish(name, _records(name, identity, props, request), props, old, request)
+    return attributes(name, identity, request, props)
+
+
+def observe(name: str, props: dict, client, request: Request) -> dict:
+    """The attributes as SES reports them now (one GetEmailIdentity): what each poll of a wait
+    for verification reads (ses_provider.waiting)."""
     return attributes(name, client.get_email_identity(EmailIdentity=name), request, props)
 
 
-def delete(name: str, client) -> None:
+def delete(name: str, client, request: Request | None = None) -> None:
+    if request is not None:
+        identity_dns.unpublish(name, request)  # the records first: identity_dns says why
     client.delete_email_identity(EmailIdentity=name)
+
+
+def release(name: str, request: Request) -> None:
+    """An identity that is not ours after all (taken over, then released): only the DNS
+    records written for it go."""
+    identity_dns.unpublish(name, request)
+
+
+def _expected(name: str, props: dict) -> dict:
+    """The identity as SES will report it, as far as the properties tell before it exists:
+    enough for every record but the Easy DKIM CNAMEs, whose names SES picks."""
+    selector = (props.get("DkimSigningAttributes") or {}).get("DomainSigningSelector")
+    return {
+        "IdentityType": "EMAIL_ADDRESS" if "@" in name else "DOMAIN",
+        "DkimAttributes": {"SigningAttributesOrigin": "EXTERNAL" if selector else "AWS_SES"},
+        "MailFromAttributes": props.get("MailFromAttributes") or {},
+    }
+
+
+def _records(name: str, identity: dict, props: dict, request: Request) -> list[dict]:
+    return [record for _, record in dns_records(name, identity, props, request)]
 
 
 def read(name: str, client) -> None:
@@ -229,15 +350,11 @@ def attributes(name: str, identity: dict, request: Request, props: dict | None =
         "VerifiedForSendingStatus": str(bool(identity.get("VerifiedForSendingStatus"))).lower(),
         "DkimStatus": dkim.get("Status", ""),
     }
-    # Easy DKIM publishes three CNAMEs; BYODKIM (EXTERNAL) has the user's own record instead.
-    easy_dkim = not dkim.get("SigningAttributesOrigin", "AWS_SES").startswith("EXTERNAL")
-    tokens = (dkim.get("Tokens") or []) if easy_dkim and identity_type != "EMAIL_ADDRESS" else []
-    zone = dkim.get("SigningHostedZone") or "dkim.amazonses.com"
-    domain = name.rsplit("@", 1)[-1]
+    cnames = _dkim_cnames(name, identity)
     for index in (1, 2, 3):
-        token = tokens[index - 1] if index <= len(tokens) else ""
-        data[f"DkimDNSTokenName{index}"] = f"{token}._domainkey.{domain}" if token else ""
-        data[f"DkimDNSTokenValue{index}"] = f"{token}.{zone}" if token else ""
+        token_name, token_value = cnames[index - 1] if index <= len(cnames) else ("", "")
+        data[f"DkimDNSTokenName{index}"] = token_name
+        data[f"DkimDNSTokenValue{index}"] = token_value
     data.update(dns_attributes(name, identity, props or {}, request, data))
     return data
 
@@ -323,41 +440,64 @@ def _record(name: str, kind: str, *values: str, ttl: int = EASY_DKIM_TTL) -> dic
     return {"Name": name, "Type": kind, "TTL": ttl, "Values": list(values)}
 
 
+def _dkim_cnames(name: str, identity: dict) -> list[tuple[str, str]]:
+    """(name, value) of the Easy DKIM CNAMEs; none for BYODKIM (EXTERNAL), which has the
+    user's own TXT record instead, nor for an address (it uses its domain's)."""
+    dkim = identity.get("DkimAttributes") or {}
+    if dkim.get("SigningAttributesOrigin", "AWS_SES").startswith("EXTERNAL") or identity.get("IdentityType") == "EMAIL_ADDRESS":
+        return []
+    zone = dkim.get("SigningHostedZone") or "dkim.amazonses.com"
+    domain = name.rsplit("@", 1)[-1]
+    return [(f"{token}._domainkey.{domain}", f"{token}.{zone}") for token in (dkim.get("Tokens") or [])[:3] if token]
+
+
+def dns_records(name: str, identity: dict, props: dict, request: Request) -> list[tuple[str, dict]]:
+    """Every DNS record the identity needs, as (group, record) in DNS_RECORD_PRIORITY order:
+    the Easy DKIM CNAMEs or the BYODKIM TXT, the MAIL FROM MX and SPF, the DMARC suggestion.
+    The DnsRecords attribute and Route 53 publishing (identity_dns) both take them from here."""
+    if identity.get("IdentityType", "") == "EMAIL_ADDRESS" or "@" in name:
+        return []
+    dkim = identity.get("DkimAttributes") or {}
+    records = [("DKIM", _record(cname, "CNAME", value)) for cname, value in _dkim_cnames(name, identity)]
+    signing = props.get(SIGNING) or {}
+    private = dkim_signing.private_key(signing, request) if "DomainSigningSelector" in signing else ""
+    key = public_key(private) if private else ""
+    if str(dkim.get("SigningAttributesOrigin", "")).startswith("EXTERNAL") and signing.get("DomainSigningSelector") and key:
+        records.append(("DKIM", _record(f"{signing['DomainSigningSelector']}._domainkey.{name}", "TXT", f"p={key}")))
+    mail_from_domain = (identity.get("MailFromAttributes") or {}).get("MailFromDomain") or ""
+    if mail_from_domain:
+        records.append(("MX", _record(mail_from_domain, "MX", f"{MAIL_FROM_MX_PRIORITY} feedback-smtp.{request.arns.region}.amazonses.com")))
+        records.append(("SPF", _record(mail_from_domain, "TXT", SPF_VALUE)))
+    records.append(("DMARC", _record(f"_dmarc.{name}", "TXT", f'"v=DMARC1; p={props.get("DmarcPolicy") or "none"};"')))
+    return records
+
+
+# The flattened attributes of each record: (group, type) -> (name attribute, value attribute).
+_FLATTENED = {
+    ("DKIM", "TXT"): ("DkimTxtRecordName", "DkimTxtRecordValue"),
+    ("MX", "MX"): ("MailFromMxRecordName", "MailFromMxRecordValue"),
+    ("SPF", "TXT"): ("MailFromSpfRecordName", "MailFromSpfRecordValue"),
+    ("DMARC", "TXT"): ("DmarcRecordName", "DmarcRecordValue"),
+}
+
+
 def dns_attributes(name: str, identity: dict, props: dict, request: Request, data: dict) -> dict:
     """The status attributes and every DNS record the identity needs, flattened as strings."""
     dkim = identity.get("DkimAttributes") or {}
     mail_from = identity.get("MailFromAttributes") or {}
     out = {
+        **dict.fromkeys(DNS_ATTRIBUTES, ""),
         "VerificationStatus": identity.get("VerificationStatus") or "",
         "MailFromDomainStatus": mail_from.get("MailFromDomainStatus") or "",
         "DkimSigningAttributesOrigin": dkim.get("SigningAttributesOrigin") or "",
     }
-    empty = dict.fromkeys(DNS_ATTRIBUTES, "")
-    if identity.get("IdentityType", "") == "EMAIL_ADDRESS" or "@" in name:
-        return {**out, **empty}
-    records: list[tuple[str, dict]] = []
-    for index in (1, 2, 3):
-        if data.get(f"DkimDNSTokenName{index}"):
-            records.append(("DKIM", _record(data[f"DkimDNSTokenName{index}"], "CNAME", data[f"DkimDNSTokenValue{index}"])))
-    signing = props.get("DkimSigningAttributes") or {}
-    key = public_key(signing["DomainSigningPrivateKey"]) if signing.get("DomainSigningPrivateKey") else ""
-    if str(dkim.get("SigningAttributesOrigin", "")).startswith("EXTERNAL") and signing.get("DomainSigningSelector") and key:
-        out["DkimTxtRecordName"] = f"{signing['DomainSigningSelector']}._domainkey.{name}"
-        out["DkimTxtRecordValue"] = f"p={key}"
-        records.append(("DKIM", _record(out["DkimTxtRecordName"], "TXT", out["DkimTxtRecordValue"])))
-    mail_from_domain = mail_from.get("MailFromDomain") or ""
-    if mail_from_domain:
-        out["MailFromMxRecordName"] = mail_from_domain
-        out["MailFromMxRecordValue"] = f"{MAIL_FROM_MX_PRIORITY} feedback-smtp.{request.arns.region}.amazonses.com"
-        out["MailFromSpfRecordName"] = mail_from_domain
-        out["MailFromSpfRecordValue"] = SPF_VALUE
-        records.append(("MX", _record(mail_from_domain, "MX", out["MailFromMxRecordValue"])))
-        records.append(("SPF", _record(mail_from_domain, "TXT", SPF_VALUE)))
-    out["DmarcRecordName"] = f"_dmarc.{name}"
-    out["DmarcRecordValue"] = f'"v=DMARC1; p={props.get("DmarcPolicy") or "none"};"'
-    records.append(("DMARC", _record(out["DmarcRecordName"], "TXT", out["DmarcRecordValue"])))
-    out = {**empty, **out}
-    out["DnsRecords"] = _fitting(records, name, request, {**data, **out})
+    records = dns_records(name, identity, props, request)
+    for group, record in records:
+        if (group, record["Type"]) in _FLATTENED:
+            name_attribute, value_attribute = _FLATTENED[(group, record["Type"])]
+            out[name_attribute], out[value_attribute] = record["Name"], record["Values"][0]
+    if records:
+        out["DnsRecords"] = _fitting(records, name, request, {**data, **out})
     return out
 
 

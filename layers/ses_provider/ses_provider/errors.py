@@ -19,6 +19,11 @@ _REASONS = {
     "SendingPausedException": "sending is paused for this account",
     "MailFromDomainNotVerifiedException": "MAIL FROM domain is not verified",
     "InternalServiceErrorException": "SES had an internal error after retries",
+    # Route 53 (identity_dns); InvalidChangeBatch and InvalidInput: its message names the record.
+    "NoSuchHostedZone": "no such hosted zone; check HostedZoneId",
+    "AccessDenied": "access denied; check the function's IAM policy",
+    "PriorRequestNotComplete": "Route 53 is still applying an earlier change; try again",
+    "Throttling": "Route 53 kept throttling the request after retries",
 }
 
 
@@ -28,7 +33,7 @@ def error_code(error: BaseException) -> str:
     return ""
 
 
-def reason(error: BaseException, what: str, region: str) -> str:
+def reason(error: BaseException, what: str, region: str, service: str = "SES") -> str:
     """`what` names the resource, for example "configuration set orders"."""
     if isinstance(error, ClientError):
         code = error_code(error)
@@ -39,7 +44,7 @@ def reason(error: BaseException, what: str, region: str) -> str:
             text = f"{code}: {message}" if code and code not in message else message
         return f"{what} in {region}: {text}"[:256]
     if isinstance(error, BotoCoreError):
-        return f"{what} in {region}: could not reach SES ({type(error).__name__})"[:256]
+        return f"{what} in {region}: could not reach {service} ({type(error).__name__})"[:256]
     return f"{what} in {region}: {type(error).__name__}: {error}"[:256]
 
 

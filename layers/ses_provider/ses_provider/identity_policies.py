@@ -2,7 +2,9 @@
 
 SES accepts them only for a verified identity (API reference, CreateEmailIdentityPolicy:
 "If you have not verified the identity, this API will return an error"), so they are applied
-once the identity is verified.
+once the identity is verified: `Policies` needs `WaitFor: Sending`, and they are synced by
+the wait's hook (waiting.verified calls `when_verified`), in the first invocation when SES
+reports the identity verified already, else in the poll that finds it so.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from contextlib import contextmanager
 from botocore.exceptions import ClientError
 
 from .errors import error_code
-from .schema import JsonObject, Map, String, compact_json
+from .schema import InvalidProperty, JsonObject, Map, String, compact_json
 
 # Sending authorization policies. botocore's sesv2 model, shape PolicyName: 1 to 64
 # characters, "alphanumeric characters, dashes, and underscores"; shape Policy: JSON text
@@ -82,3 +84,23 @@ def _naming(policy_name: str, expected: str = ""):
         if error_code(error) != expected:
             detail["Message"] = f"Policies.{policy_name}: {detail.get('Message') or error_code(error)}"
         raise
+
+
+def validate(props: dict) -> None:
+    """Before any SES call: policies only with a wait for sending verification."""
+    if props.get("Policies") and props.get("WaitFor") != "Sending":
+        raise InvalidProperty(
+            "Policies",
+            "SES accepts sending authorization policies only for a verified identity: set WaitFor to Sending,"
+            " and they are applied once SES reports it verified",
+        )
+
+
+def when_verified(name: str, props: dict, old: dict, client, request) -> dict:
+    """The policy diff, once the identity is verified for sending (also run with WaitFor
+    Nothing, then only to delete policies a previous Policies declared). The previous
+    properties of a replacement name another identity: the new one gets every policy."""
+    old = old or {}
+    previous = (old.get("Policies") or {}) if old.get("EmailIdentity") == name else {}
+    sync(name, props.get("Policies") or {}, previous, client)
+    return {}

@@ -78,6 +78,10 @@ class Entry:
     intents: tuple[str, ...] = ()  # names this request may create (a Create, a replacement)
     answer: Answer | None = None
     started_at: float = 0.0  # when the first delivery began (0: unknown, an older entry)
+    # Set once the request handed its answer on to a wait for verification (ses_provider.waiting):
+    # the physical id the wait is for; `waiter` is the SQS message that holds the wait.
+    handed_off: str | None = None
+    waiter: str = ""
 
 
 def fingerprint(event: Mapping[str, Any]) -> str:
@@ -139,6 +143,44 @@ class Journal:
             return recorded or answer
         return answer
 
+    def hand_off(self, request_id: str, physical_id: str) -> Answer | None:
+        """Record that the answer now belongs to a wait for verification, unless the request is
+        answered already (the timer was first): None once recorded, else the recorded answer."""
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=self._key(request_id),
+                UpdateExpression="SET HandedOff = :id",
+                ConditionExpression="attribute_exists(Arn) AND attribute_not_exists(Answer)",
+                ExpressionAttributeValues={":id": {"S": physical_id}},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException as error:
+            recorded = _entry(request_id, error.response.get("Item") or {}).answer
+            if recorded is None:
+                raise LookupError("the request has no journal entry") from error
+            return recorded
+        return None
+
+    def hold(self, request_id: str, message_id: str) -> tuple[bool, Entry]:
+        """Let the SQS message `message_id` hold the request's wait: True when it does (the
+        first message to ask, or the same message delivered again); False when another message
+        holds it or the request is answered. One conditional write; the entry either way."""
+        try:
+            item = self.client.update_item(
+                TableName=self.table_name,
+                Key=self._key(request_id),
+                UpdateExpression="SET Waiter = :m",
+                ConditionExpression="attribute_exists(Arn) AND attribute_not_exists(Answer)"
+                " AND (attribute_not_exists(Waiter) OR Waiter = :m)",
+                ExpressionAttributeValues={":m": {"S": message_id}},
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )["Attributes"]
+        except self.client.exceptions.ConditionalCheckFailedException as error:
+            return False, _entry(request_id, error.response.get("Item") or {})
+        return True, _entry(request_id, item)
+
 
 def _entry(request_id: str, item: Mapping) -> Entry:
     values = {key: _deserialize(value) for key, value in item.items()}
@@ -149,4 +191,6 @@ def _entry(request_id: str, item: Mapping) -> Entry:
         intents=tuple(values.get("Intents") or ()),
         answer=Answer.from_value(answer) if answer else None,
         started_at=float(values.get("StartedAt") or 0),
+        handed_off=values.get("HandedOff"),
+        waiter=values.get("Waiter", ""),
     )

@@ -24,12 +24,16 @@ __all__ = ["PartialCreate", "ProviderError", "Request", "create", "delete", "int
 logger = logging.getLogger(__name__)
 
 
-def parse(resource: ModuleType, raw: Mapping[str, Any] | None) -> dict:
+def parse(resource: ModuleType, raw: Mapping[str, Any] | None, request: Request | None = None) -> dict:
     """Coerce and validate properties; raises InvalidProperty naming the property."""
     props = resource.TYPE.coerce(raw)
     tags.validate(props.get("Tags"))
     if hasattr(resource, "validate"):  # rules across properties that the schema cannot state
         resource.validate(props)
+    if request is not None and hasattr(resource, "check"):
+        # Rules that need the request (the function's region and account) or a read outside
+        # SES (a BYODKIM key from Secrets Manager): still before any SES call.
+        resource.check(props, request)
     return props
 
 
@@ -72,7 +76,7 @@ def _check_adoption(props: dict) -> None:
 def create(
     resource: ModuleType, raw: Mapping, client, request: Request, stack_tags: StackTags | None = None, store=None
 ) -> tuple[str, dict]:
-    props = _name_for_create(resource, parse(resource, raw), request)
+    props = _name_for_create(resource, parse(resource, raw, request), request)
     _check_adoption(props)
     return _create_recorded(resource, props, _desired_tags(props, stack_tags), client, request, store)
 
@@ -126,7 +130,7 @@ def update(
     stack_tags: StackTags | None = None,
     store=None,
 ) -> tuple[str, dict]:
-    props = parse(resource, raw)
+    props = parse(resource, raw, request)
     desired = _desired_tags(props, stack_tags)
     try:
         # No previous properties (a hand-written event; CloudFormation always sends them) are
@@ -193,7 +197,7 @@ def intents(resource: ModuleType, request_type: str, raw: Mapping | None, reques
     keeps it, so that a later delivery of the request can find what it made."""
     if request_type == "Delete":
         return ()
-    props = parse(resource, raw)
+    props = parse(resource, raw, request)
     return (resource.TYPE.identity.declared(_name_for_create(resource, props, request)),)
 
 
@@ -223,7 +227,9 @@ def delete(resource: ModuleType, physical_id: str, raw: Mapping | None, client, 
         return False
     ledger(resource, client, request, store).forget(physical_id)
     try:
-        resource.delete(physical_id, client)
+        resource.delete(physical_id, client, request)
+    except ProviderError:
+        raise
     except Exception as error:
         if error_code(error) == "NotFoundException":
             return True  # already gone counts as success

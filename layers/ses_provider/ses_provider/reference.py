@@ -20,7 +20,9 @@ def _type(spec: Field) -> str:
     if isinstance(spec, String) and spec.enum:
         return " \\| ".join(f"`{value}`" for value in spec.enum)
     if isinstance(spec, Integer):
-        return f"Integer {spec.minimum}–{spec.maximum}" if spec.minimum is not None else "Integer"
+        if spec.minimum is not None and spec.maximum is not None:
+            return f"Integer {spec.minimum}–{spec.maximum}"
+        return f"Integer ≥ {spec.minimum}" if spec.minimum is not None else "Integer"
     if isinstance(spec, Array):
         if isinstance(spec.items, Object):
             return "List of Tag" if _is_tag(spec.items) else "List of Object"
@@ -76,7 +78,12 @@ def render() -> str:
             "|---|---|",
             *(f"| `{name}` | {text} |" for name, text in kind.attributes.items()),
             "",
-            "IAM actions of its function: " + ", ".join(f"`{action}`" for action in kind.actions) + ".",
+            "IAM actions of its function: " + ", ".join(f"`{action}`" for action in kind.actions) + "."
+            + "".join(
+                f" With {grant.why}: " + ", ".join(f"`{action}`" for action in grant.actions)
+                + " on " + ", ".join(f"`{resource}`" for resource in grant.resources) + "."
+                for grant in kind.grants
+            ),
         ]
     out += ["", END]
     return "\n".join(out)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 from .client import ArnBuilder
 
@@ -28,6 +28,11 @@ class Request:
     # time.monotonic() by which the work must stop: the adapter answers FAILED soon after it
     # (its timer runs a margin before Lambda's timeout). 0: no limit known (a direct call).
     deadline: float = 0.0
+    # A client of another AWS service by name ("route53"), built on first use and fenced
+    # like the SES client (adapter.Provider.service); None in a direct call.
+    services: Callable[[str], Any] | None = None
+    # The desired-state table (desired_state.Store), None where none is configured.
+    store: Any = None
 
     def remaining(self) -> float:
         """Seconds of work left in this invocation; a large number when no limit is known."""

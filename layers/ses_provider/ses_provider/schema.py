@@ -325,6 +325,17 @@ class Identity:
 
 
 @dataclass(frozen=True)
+class Grant:
+    """IAM actions on another service that a type's function calls: one statement of its
+    policy in template.yaml, and a line of the README reference (a test keeps them in step)."""
+
+    sid: str
+    actions: tuple[str, ...]
+    resources: tuple[str, ...]  # ARN patterns, as the template's !Sub writes them
+    why: str = ""
+
+
+@dataclass(frozen=True)
 class ResourceType:
     """Everything the provider knows about one custom resource type."""
 
@@ -344,6 +355,8 @@ class ResourceType:
     taggable: bool = True
     # How the properties name the resource; None: the physical id is name_property's value.
     naming: Identity | None = None
+    # Actions on other services than SES (Route 53 for EmailIdentity's DNS records).
+    grants: tuple[Grant, ...] = ()
 
     @property
     def identity(self) -> Identity:

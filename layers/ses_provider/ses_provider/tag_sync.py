@@ -31,7 +31,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from . import desired_state, tags
-from .client import make_client
+from .client import make_client, use_local_endpoint
 from .errors import error_code
 from .schema import InvalidProperty
 
@@ -370,6 +370,7 @@ def _deadline(context: Any) -> Callable[[], bool]:
 def make_handler(ses: Any = None, store: desired_state.Store | None = None, cloudformation: Any = None) -> Callable[[dict, Any], dict]:
     """The Lambda entry point (clients injected for tests). Metrics are flushed once per
     invocation, as one EMF document in the function's log."""
+    use_local_endpoint()
     sync = TagSync(ses, store, cloudformation)
 
     @logger.inject_lambda_context(clear_state=True)

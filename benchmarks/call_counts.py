@@ -1,0 +1,127 @@
+"""AWS calls per lifecycle path, per service, for every resource type (issue 10, bench (c)).
+
+Each path runs through the real entry point against the local endpoints (SES v2, DynamoDB and
+CloudFormation on one moto server on loopback); every call of every client the function
+builds is counted, by a `before-call` hook on boto3's default session (the functions' clients
+are built from it, lazily, after the hook is in place). The response PUT is not an AWS call
+and is not counted.
+
+Paths: Create; a no-op Update (the same properties under a new RequestId); a tags-only
+Update; an option Update (events/<type>/update.json); a replacement (a new name); Delete; and
+the rollback Delete after a failed Create (the marker id: nothing to delete).
+
+Run: python -m benchmarks.call_counts   (prints a markdown table)
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import sys
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+for path in (ROOT / "layers" / "ses_provider", ROOT):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+import boto3  # noqa: E402
+
+from tests.harness import anew, load_event, local_environment, logs_of  # noqa: E402
+
+# The types whose events make a full life on their own (an event destination needs its
+# configuration set first; a test report needs a dashboard subscription).
+TYPES = ("email_identity", "configuration_set", "dedicated_ip_pool")
+SERVICES = ("sesv2", "dynamodb", "cloudformation")
+PATHS = ("Create", "no-op Update", "tags-only Update", "option Update", "replacement", "Delete", "rollback Delete")
+
+
+class Counting:
+    def __init__(self) -> None:
+        self.calls: Counter = Counter()
+        self.names: list[str] = []
+        boto3.setup_default_session()
+        boto3.DEFAULT_SESSION.events.register("before-call", self._count)
+
+    def _count(self, model, **kwargs) -> None:
+        service = model.service_model.service_name
+        self.calls[service] += 1
+        self.names.append(f"{service}:{model.name}")
+
+    def take(self) -> tuple[Counter, list[str]]:
+        calls, names = self.calls, self.names
+        self.calls, self.names = Counter(), []
+        return calls, names
+
+
+def _update(create: dict, props: dict, label: str) -> dict:
+    event = anew(copy.deepcopy(create), label)
+    event["RequestType"] = "Update"
+    event["PhysicalResourceId"] = create["ResourceProperties"][_name_property(create)]
+    event["OldResourceProperties"] = copy.deepcopy(create["ResourceProperties"])
+    event["ResourceProperties"] = props
+    return event
+
+
+def _name_property(event: dict) -> str:
+    return {
+        "Custom::EmailIdentity": "EmailIdentity",
+        "Custom::ConfigurationSet": "Name",
+        "Custom::DedicatedIpPool": "PoolName",
+    }[event["ResourceType"]]
+
+
+def paths(function: str) -> list[tuple[str, dict, str]]:
+    """(path, event, expected status) in the order they run: each starts from the state the
+    previous one left."""
+    create = load_event(function, "create")
+    name_property = _name_property(create)
+    props = create["ResourceProperties"]
+    tags_only = {**copy.deepcopy(props), "Tags": [*props.get("Tags", []), {"Key": "bench", "Value": "tags-only"}]}
+    option = load_event(function, "update")
+    renamed = {**copy.deepcopy(props), name_property: f"bench-{props[name_property]}"}
+    if function == "email_identity":
+        renamed[name_property] = f"bench.{props[name_property]}"
+    replacement = _update(create, renamed, "bench-replacement")
+    delete = anew(load_event(function, "delete"), "bench-delete")
+    failed = anew(load_event(function, "delete_after_failed_create"), "bench-rollback")
+    return [
+        ("Create", create, "SUCCESS"),
+        ("no-op Update", _update(create, copy.deepcopy(props), "bench-noop"), "SUCCESS"),
+        ("tags-only Update", _update(create, tags_only, "bench-tags"), "SUCCESS"),
+        ("option Update", anew(option, "bench-option"), "SUCCESS"),
+        ("replacement", replacement, "SUCCESS"),
+        ("Delete", delete, "SUCCESS"),
+        ("rollback Delete", failed, "SUCCESS"),
+    ]
+
+
+def measure() -> dict[str, dict[str, tuple[Counter, list[str]]]]:
+    from ses_provider import adapter
+
+    counting = Counting()
+    results: dict[str, dict[str, tuple[Counter, list[str]]]] = {}
+    with logs_of(adapter.logger, io.StringIO()), local_environment() as local:
+        for function in TYPES:
+            local.reset()
+            results[function] = {}
+            for path, event, expected in paths(function):
+                counting.take()
+                body = local.invoke(function, event)
+                assert body["Status"] == expected, (function, path, body.get("Reason"))
+                results[function][path] = counting.take()
+    return results
+
+
+def table(results: dict) -> str:
+    lines = ["| type | path | " + " | ".join(SERVICES) + " | calls |", "|---|---|" + "---|" * (len(SERVICES) + 1)]
+    for function, by_path in results.items():
+        for path, (calls, names) in by_path.items():
+            counts = " | ".join(str(calls.get(service, 0)) for service in SERVICES)
+            lines.append(f"| {function} | {path} | {counts} | {', '.join(n.split(':')[1] for n in names)} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(table(measure()))
