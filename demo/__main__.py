@@ -7,7 +7,9 @@ Update, Delete, and the rollback Delete after a Create that failed because the n
 taken. Then event-driven tag updates: TagSync (functions/tag_sync/app.py) repairs tags
 changed by hand from a CloudTrail event, makes no call for its own, and brings changed stack
 tags after a stack status change. Last, an identity's BYODKIM key read from SSM and rotated
-(demo/byodkim.py). Each step prints the answer CloudFormation would receive,
+(demo/byodkim.py), and a domain from nothing to verified in one Create: its records published
+in Route 53, the wait for verification handed on to the queue and polled, its policy applied
+(demo/sending_domain.py). Each step prints the answer CloudFormation would receive,
 the live tags read back from SES and the SES calls made. The exit status is 1 if any step's result is
 not the expected one. Both servers are stopped before exiting.
 
@@ -32,6 +34,7 @@ for path in (REPO / "layers" / "ses_provider", REPO):  # as in Lambda (/opt/pyth
 
 from ses_provider.desired_state import merge  # noqa: E402
 from demo.byodkim import byodkim_demo  # noqa: E402
+from demo.sending_domain import sending_domain_demo  # noqa: E402
 from tests.harness import STACK_TAGS, LocalEnvironment, anew, arn, load_event, local_environment, logs_of  # noqa: E402
 
 MARKER = "SESProvider::CREATE_FAILED::"
@@ -302,6 +305,7 @@ def main(argv: list[str] | None = None) -> int:
             demo.run(kind)
         tag_sync_demo(demo, local)
         byodkim_demo(demo, local, TYPES[0])
+        sending_domain_demo(demo, local, TYPES[0])
         responses = len(local.endpoint.responses)
 
     seconds = time.monotonic() - started

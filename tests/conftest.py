@@ -65,3 +65,15 @@ def ses():
     with Stubber(client) as stub:
         yield client, stub
         stub.assert_no_pending_responses()
+
+
+@pytest.fixture
+def queue(env):
+    """The verification queue, and the functions pointed at it (polls due at once)."""
+    from tests.harness import Queue, aws_client, environment
+
+    sqs = aws_client("sqs", env.ses_url)
+    # The template's VerificationQueue: a visibility timeout above the function's 120 s.
+    url = sqs.create_queue(QueueName="verification", Attributes={"VisibilityTimeout": "180"})["QueueUrl"]
+    with environment(VERIFICATION_QUEUE_URL=url, VERIFICATION_POLL_SECONDS="0"):
+        yield Queue(sqs, url)

@@ -500,3 +500,39 @@ def _ses(url: str | None) -> Iterator[str]:
     else:
         with ses_server() as started:
             yield started
+
+
+# --- the verification queue (ses_provider.waiting) -------------------------------------------
+
+
+@dataclass
+class Queue:
+    """The verification queue (template.yaml VerificationQueue) on the local SQS."""
+
+    client: object
+    url: str
+
+    def count(self) -> int:
+        """Messages in the queue, visible, in flight or delayed."""
+        attributes = self.client.get_queue_attributes(QueueUrl=self.url, AttributeNames=["All"])["Attributes"]
+        return sum(int(attributes[name]) for name in ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"))
+
+    def receive(self, wait: int = 0) -> dict | None:
+        """One message as Lambda's event source mapping hands it to the function (a record)."""
+        got = self.client.receive_message(
+            QueueUrl=self.url, MaxNumberOfMessages=1, WaitTimeSeconds=wait, MessageSystemAttributeNames=["All"]
+        ).get("Messages", [])
+        if not got:
+            return None
+        message = got[0]
+        return {
+            "messageId": message["MessageId"],
+            "receiptHandle": message["ReceiptHandle"],
+            "body": message["Body"],
+            "attributes": message.get("Attributes", {}),
+            "messageAttributes": {},
+            "md5OfBody": message["MD5OfBody"],
+            "eventSource": "aws:sqs",
+            "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT}:verification",
+            "awsRegion": REGION,
+        }

@@ -22,7 +22,7 @@ from tests import moto_ses_fidelity
 from tests.harness import ACCOUNT, REGION, Invoker
 from tests.test_noop_update import NOOP_READS, crash_after, retried, swapped, update_event
 from tests.test_noop_update import create_event as plain_create_event
-from tests.test_waiting import hand_off, poll, queue  # noqa: F401 - queue: the fixture
+from tests.test_waiting import hand_off
 
 FUNCTION = "email_identity"
 NAME = "example.com"  # events/email_identity/create.json

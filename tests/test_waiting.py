@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from ses_provider import adapter, email_identity, waiting
 from tests import moto_ses_fidelity
-from tests.harness import ACCOUNT, REGION, TABLE, anew, aws_client, environment, load_event, logs_of
+from tests.harness import ACCOUNT, REGION, TABLE, Queue, anew, aws_client, environment, load_event, logs_of
 
 EMAIL = "email_identity"
 DOMAIN = "example.com"  # events/email_identity
@@ -30,46 +29,6 @@ OTHER = "other.example.com"
 
 class Crash(BaseException):
     """The process dies here (not an Exception: nothing in the handler catches it)."""
-
-
-@dataclass
-class Queue:
-    client: object
-    url: str
-
-    def count(self) -> int:
-        """Messages in the queue, visible, in flight or delayed."""
-        attributes = self.client.get_queue_attributes(QueueUrl=self.url, AttributeNames=["All"])["Attributes"]
-        return sum(int(attributes[name]) for name in ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"))
-
-    def receive(self, wait: int = 0) -> dict | None:
-        """One message as Lambda's event source mapping hands it to the function (a record)."""
-        got = self.client.receive_message(
-            QueueUrl=self.url, MaxNumberOfMessages=1, WaitTimeSeconds=wait, MessageSystemAttributeNames=["All"]
-        ).get("Messages", [])
-        if not got:
-            return None
-        message = got[0]
-        return {
-            "messageId": message["MessageId"],
-            "receiptHandle": message["ReceiptHandle"],
-            "body": message["Body"],
-            "attributes": message.get("Attributes", {}),
-            "messageAttributes": {},
-            "md5OfBody": message["MD5OfBody"],
-            "eventSource": "aws:sqs",
-            "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT}:verification",
-            "awsRegion": REGION,
-        }
-
-
-@pytest.fixture
-def queue(env):
-    sqs = aws_client("sqs", env.ses_url)
-    # The template's VerificationQueue: a visibility timeout above the function's 120 s.
-    url = sqs.create_queue(QueueName="verification", Attributes={"VisibilityTimeout": "180"})["QueueUrl"]
-    with environment(VERIFICATION_QUEUE_URL=url, VERIFICATION_POLL_SECONDS="0"):
-        yield Queue(sqs, url)
 
 
 @pytest.fixture
