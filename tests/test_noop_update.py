@@ -28,7 +28,7 @@ ARN_KIND = {"email_identity": "identity", "configuration_set": "configuration-se
 
 # What an Update that changes nothing asks SES, in order, and nothing else.
 NOOP_READS = {
-    "email_identity": ["GetEmailIdentity", "ListTagsForResource"],  # the attributes, then the tag sync
+    "email_identity": ["ListTagsForResource", "GetEmailIdentity"],  # tags to repair? then the attributes
     "configuration_set": ["ListTagsForResource"],
     "dedicated_ip_pool": ["ListTagsForResource"],
 }

@@ -277,6 +277,12 @@ class Delivery:
             logger.exception("unexpected error")
             return Answer(FAILED, f"internal error: {type(error).__name__}: {error}", self.fallback_id())
         journal = self.provider.journal
+        if journal is not None and request_type == "Update":
+            unchanged = self.unchanged()
+            if unchanged is not None:
+                # Nothing to change, nothing written: no journal entry either (lifecycle.unchanged).
+                self.answer(unchanged, record=False)
+                return None
         if journal is not None:
             print_ = fingerprint(self.event)
             try:
@@ -300,6 +306,31 @@ class Delivery:
                 logger.info("resuming a request whose earlier delivery did not answer")
                 self.resumed, self.started_at = True, earlier.started_at
         return waiting.settle(self, self.dispatch(request_type))
+
+    def unchanged(self) -> Answer | None:
+        """SUCCESS for an Update that changes nothing and needs no wait, found with reads only;
+        None when it takes the journaled path (errors included: that path reports them)."""
+        event = self.event
+        try:
+            data = lifecycle.unchanged(
+                self.resource,
+                event.get("PhysicalResourceId", ""),
+                event.get("ResourceProperties"),
+                event.get("OldResourceProperties"),
+                self.provider.client,
+                self.request(),
+                self._stack_tags,
+                self.provider.store,
+            )
+        except Exception:  # noqa: BLE001 - the journaled path answers the error
+            logger.info("could not tell whether the Update changes anything: taking the full path")
+            return None
+        if data is None:
+            return None
+        answer = Answer(SUCCESS, "", event["PhysicalResourceId"], {str(k): str(v) for k, v in data.items()})
+        if not waiting.holds(lifecycle.parse(self.resource, event.get("ResourceProperties")), answer.data):
+            return None  # a wait to hand on: that writes
+        return waiting.settle(self, answer)
 
     def dispatch(self, request_type: str) -> Answer:
         resource, event, request = self.resource, self.event, self.request()

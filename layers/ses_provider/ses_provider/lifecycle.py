@@ -120,6 +120,70 @@ def _create(resource: ModuleType, props: dict, client, request: Request) -> tupl
         raise ses_failure(resource, name, request, error) from error
 
 
+def _compared(resource: ModuleType, physical_id: str, props: dict, raw_old: Mapping | None) -> tuple[dict, dict]:
+    """The new and the previous properties of an Update, each with the name it leaves out."""
+    try:
+        # No previous properties (a hand-written event; CloudFormation always sends them) are
+        # unknown, not the schema's defaults: compare against nothing, as for unreadable ones.
+        old = resource.TYPE.coerce(raw_old) if raw_old is not None else {}
+    except InvalidProperty:
+        # The previous properties were accepted by an earlier version of this provider;
+        # compare against nothing rather than refuse the update.
+        old = {}
+    identity = resource.TYPE.identity
+    # An omitted name keeps the name the resource already has.
+    if not identity.declared(props) and not identity.declared(old):
+        return identity.filled(props, physical_id), identity.filled(old, physical_id)
+    return props, identity.filled(old, physical_id)
+
+
+def unchanged(
+    resource: ModuleType,
+    physical_id: str,
+    raw: Mapping,
+    raw_old: Mapping | None,
+    client,
+    request: Request,
+    stack_tags: StackTags | None,
+    store,
+) -> dict | None:
+    """The attributes of an Update that changes nothing, found with reads only (no SES write,
+    no table write: the adapter does not journal it); None when the Update needs the full path.
+
+    CloudFormation sends such an Update when only what the provider cannot see changed (the
+    ServiceToken, a value that coerces the same). It changes nothing when its properties
+    equal the previous ones and the record agrees with them: the same declared tags, the same
+    desired tags (the stack's tags may have moved: then it is a real change), and the live
+    tags need no repair. Unjournaled, it may be delivered again at any time, even after later
+    requests; a delivery whose record declares other tags than its properties is such a late
+    one (the record is saved by every successful request), and it changes nothing either:
+    acting on it could only undo what CloudFormation did since."""
+    if store is None:
+        return None
+    props = parse(resource, raw, request)
+    current, previous = _compared(resource, physical_id, props, raw_old)
+    if current != previous or resource.TYPE.identity.declared(current) not in (None, physical_id):
+        return None
+    record = ledger(resource, client, request, store).record(physical_id)
+    if record is None or record.pending_request_id:
+        return None
+    try:
+        late = dict(record.declared) != tags.to_dict(props.get("Tags"))
+        if not late:
+            if _desired_tags(props, stack_tags) != dict(record.desired):
+                return None
+            if resource.TYPE.taggable:
+                live = tags.to_dict(client.list_tags_for_resource(ResourceArn=_arn(resource, request, physical_id)).get("Tags"))
+                if tags.diff(live, record.desired, record.managed_keys) != ({}, []):
+                    return None
+        # The same properties on both sides: the module's update makes only its reads.
+        return resource.update(physical_id, current, previous, client, request)
+    except (InvalidProperty, ProviderError):
+        raise
+    except Exception as error:
+        raise ses_failure(resource, physical_id, request, error) from error
+
+
 def update(
     resource: ModuleType,
     physical_id: str,
@@ -132,21 +196,9 @@ def update(
 ) -> tuple[str, dict]:
     props = parse(resource, raw, request)
     desired = _desired_tags(props, stack_tags)
-    try:
-        # No previous properties (a hand-written event; CloudFormation always sends them) are
-        # unknown, not the schema's defaults: compare against nothing, as for unreadable ones.
-        old = resource.TYPE.coerce(raw_old) if raw_old is not None else {}
-    except InvalidProperty:
-        # The previous properties were accepted by an earlier version of this provider;
-        # compare against nothing rather than refuse the update.
-        old = {}
+    current, previous = _compared(resource, physical_id, props, raw_old)
     name_property = resource.TYPE.name_property
     identity = resource.TYPE.identity
-    # An omitted name keeps the name the resource already has.
-    if not identity.declared(props) and not identity.declared(old):
-        current, previous = identity.filled(props, physical_id), identity.filled(old, physical_id)
-    else:
-        current, previous = props, identity.filled(old, physical_id)
 
     replacing = resource.TYPE.replacing_changes(previous, current)
     if identity.declared(props) == physical_id:
