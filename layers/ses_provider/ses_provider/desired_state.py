@@ -140,7 +140,8 @@ class Store:
 
     def get(self, arn: str) -> Record | None:
         item = self.client.get_item(TableName=self.table_name, Key={"Arn": {"S": arn}}, ConsistentRead=True).get("Item")
-        return Record.from_item(item) if item else None
+        # A journal entry or the cursor (no StackId) is no record, whatever key is asked for.
+        return Record.from_item(item) if item and "StackId" in item else None
 
     def put(self, record: Record) -> None:
         self.client.put_item(TableName=self.table_name, Item=record.to_item())
