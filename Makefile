@@ -10,7 +10,7 @@ PYTHON313 := $(shell if python3.13 -c '' 2>/dev/null; then echo python3.13; else
 # sam build looks for `python3.13` on PATH: the venv's own interpreter answers to that name.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: venv demo test build lint clean
+.PHONY: venv demo test build lint clean bench
 
 venv: $(STAMP)
 
@@ -26,6 +26,11 @@ $(SCAN_STAMP): requirements-scan.txt
 
 demo: $(STAMP)
 	$(VENV)/bin/python -m demo
+
+# Writes benchmarks/results.md (several minutes; SAMPLES=21 by default).
+SAMPLES ?= 21
+bench: $(STAMP)
+	$(VENV)/bin/python -m benchmarks --samples $(SAMPLES)
 
 test: $(STAMP) $(SCAN_STAMP)
 	$(VENV)/bin/python -m pytest

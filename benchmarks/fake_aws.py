@@ -78,7 +78,7 @@ class FakeAws:
 
     def __enter__(self) -> "FakeAws":
         handler = type("_Bound", (_Handler,), {"aws": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server = _Server(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         threading.Thread(target=self._server.serve_forever, name="fake-aws", daemon=True).start()
@@ -178,6 +178,12 @@ class FakeAws:
             f"<Tags>{tags}</Tags></member></Stacks></DescribeStacksResult>"
             "<ResponseMetadata><RequestId>fake</RequestId></ResponseMetadata></DescribeStacksResponse>"
         )
+
+
+class _Server(ThreadingHTTPServer):
+    # socketserver's backlog of 5 drops the SYNs of 16 clients connecting at once, and each
+    # dropped one costs a second of TCP retransmission.
+    request_queue_size = 128
 
 
 class _Handler(BaseHTTPRequestHandler):
