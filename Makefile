@@ -10,7 +10,7 @@ PYTHON313 := $(shell if python3.13 -c '' 2>/dev/null; then echo python3.13; else
 # sam build looks for `python3.13` on PATH: the venv's own interpreter answers to that name.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: venv demo test build lint clean emulator
+.PHONY: venv demo test build lint clean emulator bench
 
 venv: $(STAMP)
 
@@ -30,6 +30,11 @@ demo: $(STAMP)
 # The endpoints `sam local invoke --env-vars events/local-env.json` uses (tools/emulator.py).
 emulator: $(STAMP)
 	$(VENV)/bin/python -m tools.emulator
+
+# Writes benchmarks/results.md (several minutes; SAMPLES=21 by default).
+SAMPLES ?= 21
+bench: $(STAMP)
+	$(VENV)/bin/python -m benchmarks --samples $(SAMPLES)
 
 test: $(STAMP) $(SCAN_STAMP)
 	$(VENV)/bin/python -m pytest

@@ -41,9 +41,10 @@ def use_local_endpoint(environ=os.environ) -> None:
         environ["AWS_ENDPOINT_URL"] = url
 
 
-def make_client():
-    """A boto3 sesv2 client with boto3's defaults: AWS_ENDPOINT_URL(_SESV2) and AWS_REGION apply."""
-    client = boto3.client("sesv2", config=RETRY_CONFIG)
+def make_client(config: Config | None = None):
+    """A boto3 sesv2 client with boto3's defaults: AWS_ENDPOINT_URL(_SESV2) and AWS_REGION apply.
+    `config` is merged over RETRY_CONFIG (TagSync's adaptive mode and connection pool)."""
+    client = boto3.client("sesv2", config=RETRY_CONFIG.merge(config) if config else RETRY_CONFIG)
     client.meta.events.register_first("needs-retry.sesv2", _no_retry_for_quotas)
     return client
 

@@ -22,6 +22,10 @@ from . import tags
 from .schema import InvalidProperty
 
 TABLE_ENVIRONMENT = "TAG_STATE_TABLE"
+# TagSync's scheduled pass resumes where the last run stopped: the ARN after which it
+# resumes is kept under this key. No StackId (so neither the scan of records nor the ByStack
+# index sees it) and no `arn:` prefix (so it is never taken for an SES resource).
+CURSOR_KEY = "cursor:tag-sync"
 BY_STACK_INDEX = "ByStack"
 AWS_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8}, connect_timeout=5, read_timeout=10)
 
@@ -136,7 +140,8 @@ class Store:
 
     def get(self, arn: str) -> Record | None:
         item = self.client.get_item(TableName=self.table_name, Key={"Arn": {"S": arn}}, ConsistentRead=True).get("Item")
-        return Record.from_item(item) if item else None
+        # A journal entry or the cursor (no StackId) is no record, whatever key is asked for.
+        return Record.from_item(item) if item and "StackId" in item else None
 
     def put(self, record: Record) -> None:
         self.client.put_item(TableName=self.table_name, Item=record.to_item())
@@ -192,11 +197,35 @@ class Store:
         for page in pages:
             yield from (Record.from_item(item) for item in page.get("Items", []))
 
-    def all(self) -> Iterator[Record]:
-        # The request journal shares the table; its entries have no StackId.
-        pages = self.client.get_paginator("scan").paginate(TableName=self.table_name, FilterExpression="attribute_exists(StackId)")
-        for page in pages:
+    def all(self, after: str | None = None) -> Iterator[Record]:
+        """Every record in the scan's order, from the one after the key `after` when given.
+
+        DynamoDB resumes a scan after any key, stored or not (ExclusiveStartKey is the key
+        the scan continues after), so a cursor stays valid when its record is deleted."""
+        # The request journal and the cursor share the table; they have no StackId.
+        arguments = {"TableName": self.table_name, "FilterExpression": "attribute_exists(StackId)"}
+        if after is not None:
+            arguments["ExclusiveStartKey"] = {"Arn": {"S": after}}
+        while True:
+            page = self.client.scan(**arguments)
             yield from (Record.from_item(item) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return
+            arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def cursor(self) -> str | None:
+        """The ARN after which TagSync's scheduled pass resumes; None: from the start."""
+        item = self.client.get_item(TableName=self.table_name, Key={"Arn": {"S": CURSOR_KEY}}, ConsistentRead=True).get("Item")
+        return item["ResumeAfter"]["S"] if item and "ResumeAfter" in item else None
+
+    def save_cursor(self, after: str | None) -> None:
+        """Unconditional: every run that saves it visited every record from the cursor it read
+        up to the one it saves, so whichever of two overlapping runs writes last, no record
+        is skipped (at worst some are visited twice)."""
+        item = {"Arn": {"S": CURSOR_KEY}}
+        if after is not None:
+            item["ResumeAfter"] = {"S": after}
+        self.client.put_item(TableName=self.table_name, Item=item)
 
 
 def store_from_environment() -> Store | None:

@@ -1,0 +1,162 @@
+"""`make bench`: every figure a ratio against a floor measured in the same run, interleaved;
+prints a table and writes benchmarks/results.md with the machine, the versions and the date.
+
+Sections (issue 10):
+  (a) cold init of each function against `import boto3` + one sesv2 client (cold_start.py)
+  (b) first invocation end to end against a minimal provider        -- not measured yet
+  (c) AWS calls per lifecycle path against the minimum per guarantee -- not measured yet
+  (d) TagSync at N = 100, 1,000, 10,000 with 45 ms per AWS call (tag_sync_scale.py)
+  (e) 200 custom resources at once against SES throttled at R/s      -- not measured yet
+  (f) built sizes from `sam build` (sizes.py)
+
+Run: python -m benchmarks [--samples 21] [--large-samples K] [--output PATH] [--quick]
+  --large-samples: samples at N = 10,000 and of the throttled row (default: --samples)
+  --quick: a smoke run (tiny N, one sample, no sam build), for tests/test_bench.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib.metadata
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+for path in (ROOT / "layers" / "ses_provider", ROOT):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+from benchmarks import cold_start, sizes, tag_sync_scale  # noqa: E402
+
+NOT_YET = "not measured yet (issue 10, part 1: another change in progress)"
+
+
+def machine() -> list[str]:
+    model = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
+        platform.processor() or "unknown",
+    ) if Path("/proc/cpuinfo").exists() else platform.processor()
+    versions = ", ".join(
+        f"{name} {importlib.metadata.version(name)}" for name in ("boto3", "botocore", "aws-lambda-powertools", "aws-sam-cli")
+    )
+    return [
+        f"- Date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
+        f"- Machine: {platform.platform()}, {os.cpu_count()} CPUs ({model}); shared, so only ratios are quoted",
+        f"- Python {platform.python_version()}; {versions}",
+        f"- Commit: {_commit()}",
+    ]
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(row) + " |" for row in rows), ""]
+
+
+def section_a(samples: int) -> list[str]:
+    results = cold_start.measure(samples)
+    rows = [[name, f"{figures['median_ms']:.0f} ms", f"**{figures['ratio']:.2f}x**"] for name, figures in results.items()]
+    return [
+        "## (a) Cold init",
+        "",
+        f"A fresh interpreter per sample, the floor (`import boto3` + one sesv2 client) and each function's module"
+        f" (loaded as Lambda loads it) + the sesv2 client of its first request, interleaved; {samples} samples, the"
+        " median of the pairwise ratios. `python -m benchmarks.cold_start`.",
+        "",
+        *table(["variant", "median", "ratio to floor"], rows),
+    ]
+
+
+def section_d(samples: int, large_samples: int, counts: tuple[int, ...], throttled: tuple[int, float], starving: tuple[int, float]) -> list[str]:
+    rows = []
+    for count in counts:
+        row = tag_sync_scale.scale(count, large_samples if count >= 10_000 else samples)
+        rows.append(_row(row))
+    throttled_row = tag_sync_scale.scale(throttled[0], large_samples, rate=throttled[1])
+    rows.append(_row(throttled_row))
+    starved = tag_sync_scale.starvation(*starving)
+    return [
+        "## (d) TagSync at scale",
+        "",
+        f"One scheduled run of the real handler over N managed resources, every other one drifted, {tag_sync_scale.LATENCY * 1000:.0f} ms"
+        " per AWS call (a loopback fake of SES v2, DynamoDB and CloudFormation behind the real boto3 clients; its"
+        " assumptions are in benchmarks/fake_aws.py), 16 threads (TAG_SYNC_CONCURRENCY's default). The floor is a"
+        " minimal concurrent converger (same threads, same client, ARNs in memory: List + Tag per drifted resource),"
+        " run interleaved; throttled, it is the bound (SES calls - burst) / rate. Ratio: the median of the pairwise ratios."
+        " `python -m benchmarks.tag_sync_scale`.",
+        "",
+        *table(["scenario", "samples", "makespan", "floor", "ratio", "AWS calls (one run)", "slowest resource converged after", "floor is"], rows),
+        f"Against the schedule: the slowest of {max(counts):,} resources converged {rows[len(counts) - 1][6]} after the run"
+        " started, inside one period of an hour (the target: within one period, none waiting longer than two).",
+        "",
+        f"No starvation: N={starved['count']:,} drifted half, runs given {starved['budget_s']:g} s each: every resource"
+        f" converged within **{starved['runs']} runs** (the slowest in run {starved['slowest_runs']}); the bound"
+        f" ceil(N / K) + 1 = {starved['bound']} with K = {starved['per_run']} resources visited by the first run.",
+        "",
+    ]
+
+
+def _row(row: tag_sync_scale.Row) -> list[str]:
+    calls = ", ".join(f"{name} {count:,}" for name, count in row.calls.items())
+    note = f" ({row.note})" if row.note else ""
+    return [row.label + note, str(row.samples), f"{row.makespan_s:.2f} s", f"{row.floor_s:.2f} s", f"**{row.ratio:.2f}x**", calls,
+            f"{row.slowest_s:.2f} s", row.floor]
+
+
+def section_f() -> list[str]:
+    built = sizes.measure()
+    rows = [[name, f"{figures['unzipped']:,} B", f"{figures['zipped']:,} B", f"**{figures['ratio']:.2f}x**", figures["floor"]]
+            for name, figures in built.items()]
+    return [
+        "## (f) Built sizes",
+        "",
+        "`sam build` into a temporary directory; zipped as Lambda receives it (deflate). Floors: for the layer, its"
+        " third-party dependencies alone (aws-lambda-powertools; boto3 comes with the runtime); for a function, a"
+        " one-line handler. `python -m benchmarks.sizes`.",
+        "",
+        *table(["artifact", "unzipped", "zipped", "ratio", "floor"], rows),
+    ]
+
+
+def placeholder(letter: str, title: str) -> list[str]:
+    # Filled by the change that reworks the CloudFormation request path (issue 10, part 1).
+    return [f"## ({letter}) {title}", "", NOT_YET, ""]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks")
+    parser.add_argument("--samples", type=int, default=21)
+    parser.add_argument("--large-samples", type=int)
+    parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results.md")
+    parser.add_argument("--quick", action="store_true")
+    options = parser.parse_args()
+    quick = options.quick
+    samples = 1 if quick else options.samples
+    large = 1 if quick else (options.large_samples or samples)
+    lines = ["# Benchmark results", "", "Written by `make bench` (python -m benchmarks); every figure is a ratio against a floor"
+             " measured in the same run, interleaved.", "", *machine(), ""]
+    lines += section_a(samples)
+    lines += placeholder("b", "First invocation, end to end")
+    lines += placeholder("c", "AWS calls per lifecycle path")
+    lines += section_d(
+        samples, large, counts=(20, 50) if quick else (100, 1_000, 10_000),
+        throttled=(100, 100.0) if quick else (1_000, 100.0), starving=(200, 0.2) if quick else (1_000, 1.0),
+    )
+    lines += placeholder("e", "200 custom resources at once, SES throttled")
+    lines += ["## (f) Built sizes", "", "skipped (--quick)", ""] if quick else section_f()
+    text = "\n".join(lines)
+    options.output.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
