@@ -4,7 +4,7 @@ prints a table and writes benchmarks/results.md with the machine, the versions a
 Sections (issue 10):
   (a) cold init of each function against `import boto3` + one sesv2 client (cold_start.py)
   (b) first invocation end to end against a minimal provider        -- not measured yet
-  (c) AWS calls per lifecycle path against the minimum per guarantee -- not measured yet
+  (c) AWS calls per lifecycle path against the minimum per guarantee (call_counts.py)
   (d) TagSync at N = 100, 1,000, 10,000 with 45 ms per AWS call (tag_sync_scale.py)
   (e) 200 custom resources at once against SES throttled at R/s      -- not measured yet
   (f) built sizes from `sam build` (sizes.py)
@@ -30,7 +30,7 @@ for path in (ROOT / "layers" / "ses_provider", ROOT):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from benchmarks import cold_start, sizes, tag_sync_scale  # noqa: E402
+from benchmarks import call_counts, cold_start, sizes, tag_sync_scale  # noqa: E402
 
 NOT_YET = "not measured yet (issue 10, part 1: another change in progress)"
 
@@ -127,6 +127,16 @@ def section_f() -> list[str]:
     ]
 
 
+def section_c() -> list[str]:
+    intro = (
+        "Every call of the function's clients, counted by a before-call hook, through the real entry point against"
+        " SES v2, DynamoDB and CloudFormation on loopback (moto); each cell is `made (minimum)`, the minimum being"
+        " what the path's guarantees need (benchmarks/call_counts.py says which, and why each call is made)."
+        " `python -m benchmarks.call_counts`."
+    )
+    return ["## (c) AWS calls per lifecycle path", "", intro, "", *call_counts.report(call_counts.measure()), ""]
+
+
 def placeholder(letter: str, title: str) -> list[str]:
     # Filled by the change that reworks the CloudFormation request path (issue 10, part 1).
     return [f"## ({letter}) {title}", "", NOT_YET, ""]
@@ -146,7 +156,7 @@ def main() -> None:
              " measured in the same run, interleaved.", "", *machine(), ""]
     lines += section_a(samples)
     lines += placeholder("b", "First invocation, end to end")
-    lines += placeholder("c", "AWS calls per lifecycle path")
+    lines += section_c()
     lines += section_d(
         samples, large, counts=(20, 50) if quick else (100, 1_000, 10_000),
         throttled=(100, 100.0) if quick else (1_000, 100.0), starving=(200, 0.2) if quick else (1_000, 1.0),

@@ -125,3 +125,65 @@ def table(results: dict) -> str:
 
 if __name__ == "__main__":
     print(table(measure()))
+
+
+# --- the minimum each guarantee needs, and why each call is made ------------------------------
+
+# Per path and service: the fewest calls the path's guarantees need, for a type whose
+# resource is made by one Create call (Puts the properties need come on top, counted apart).
+# The guarantees: exactly one outcome per request (the journal: its start and its answer);
+# nothing orphaned and nothing that the stack did not create touched (the claim before the
+# Create, the check that the name is free); tags that hold (the record TagSync reads, the
+# stack's tags). Two journal and claim writes could share one TransactWriteItems each way:
+# the minimum counts round trips, so a Create's four table writes are two at the least.
+MINIMUM = {
+    "Create": {"sesv2": 2, "dynamodb": 2, "cloudformation": 1},
+    "no-op Update": {"sesv2": 1, "dynamodb": 1, "cloudformation": 1},
+    "tags-only Update": {"sesv2": 2, "dynamodb": 2, "cloudformation": 1},
+    "option Update": {"sesv2": 2, "dynamodb": 2, "cloudformation": 1},
+    "replacement": {"sesv2": 2, "dynamodb": 2, "cloudformation": 1},
+    "Delete": {"sesv2": 1, "dynamodb": 2, "cloudformation": 0},
+    "rollback Delete": {"sesv2": 0, "dynamodb": 2, "cloudformation": 0},
+}
+
+WHY = {
+    "dynamodb:PutItem": "journal start (a later delivery finds the request), the claim before a Create (the name is provably ours), the record after it (TagSync's desired tags)",
+    "dynamodb:UpdateItem": "journal answer, before the PUT: the first answer holds, a repeat re-sends it",
+    "dynamodb:GetItem": "the record: an earlier attempt's claim (Create), the managed tag keys (Update), the DNS records an identity wrote (Delete); above the minimum on Create: the claim's conditional PutItem could return it (ReturnValuesOnConditionCheckFailure), not done yet",
+    "dynamodb:DeleteItem": "the record goes before the resource (Delete): TagSync never repairs a resource being deleted",
+    "cloudformation:DescribeStacks": "the stack's tags (PropagateStackTags): CloudFormation does not hand them to custom resources",
+    "sesv2:Get": "Create: the name is free (a resource someone else made is refused, never taken over); identity Update: the attributes SES reports",
+    "sesv2:ListTagsForResource": "the live tags, to repair what changed by hand and remove only keys the stack declared",
+    "sesv2:TagResource": "tags added or changed",
+    "sesv2:UntagResource": "declared tags removed",
+    "sesv2:Create": "the resource",
+    "sesv2:Put": "the properties that Create cannot set, or that changed",
+    "sesv2:Delete": "the resource",
+}
+
+
+def why(call: str) -> str:
+    service, operation = call.split(":")
+    for key in (call, f"{service}:{operation[:3]}", f"{service}:{operation[:6]}"):
+        if key in WHY:
+            return WHY[key]
+    return WHY.get(f"{service}:{'Create' if operation.startswith('Create') else 'Delete' if operation.startswith('Delete') else ''}", "")
+
+
+def report(results: dict) -> list[str]:
+    """The markdown of bench (c): calls per path and service against the minimum, and why."""
+    lines = ["| type | path | " + " | ".join(f"{s} (min)" for s in SERVICES) + " | above the minimum |", "|---|---|" + "---|" * (len(SERVICES) + 1)]
+    for function, by_path in results.items():
+        for path, (calls, names) in by_path.items():
+            puts = sum(1 for n in names if n.startswith("sesv2:Put"))
+            cells, above = [], 0
+            for service in SERVICES:
+                made = calls.get(service, 0) - (puts if service == "sesv2" else 0)
+                least = MINIMUM[path][service]
+                above += max(0, made - least)
+                cells.append(f"{calls.get(service, 0)} ({least}{' + ' + str(puts) + ' Put' if service == 'sesv2' and puts else ''})")
+            lines.append(f"| {function} | {path} | {' | '.join(cells)} | {above} |")
+    lines += ["", "Why each call is made:", ""]
+    seen = sorted({n for by_path in results.values() for _, names in by_path.values() for n in names})
+    lines += [f"- `{call}`: {why(call)}" for call in seen]
+    return lines
