@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import io
+import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -27,6 +28,8 @@ for path in (ROOT / "layers" / "ses_provider", ROOT):
         sys.path.insert(0, str(path))
 
 import boto3  # noqa: E402
+
+from ses_provider import configuration_set, dedicated_ip_pool, email_identity  # noqa: E402
 
 from tests.harness import anew, load_event, local_environment, logs_of  # noqa: E402
 
@@ -65,11 +68,8 @@ def _update(create: dict, props: dict, label: str) -> dict:
 
 
 def _name_property(event: dict) -> str:
-    return {
-        "Custom::EmailIdentity": "EmailIdentity",
-        "Custom::ConfigurationSet": "Name",
-        "Custom::DedicatedIpPool": "PoolName",
-    }[event["ResourceType"]]
+    """The property that names the resource, from its type's own schema."""
+    return next(m.TYPE.name_property for m in (email_identity, configuration_set, dedicated_ip_pool) if m.TYPE.type_name == event["ResourceType"])
 
 
 def paths(function: str) -> list[tuple[str, dict, str]]:
@@ -163,11 +163,9 @@ WHY = {
 
 
 def why(call: str) -> str:
+    """The reason for a call: by its name, else by its verb (`sesv2:Get` for GetEmailIdentity)."""
     service, operation = call.split(":")
-    for key in (call, f"{service}:{operation[:3]}", f"{service}:{operation[:6]}"):
-        if key in WHY:
-            return WHY[key]
-    return WHY.get(f"{service}:{'Create' if operation.startswith('Create') else 'Delete' if operation.startswith('Delete') else ''}", "")
+    return WHY.get(call) or WHY.get(f"{service}:{re.match(r'[A-Z][a-z]+', operation).group()}", "")
 
 
 def report(results: dict) -> list[str]:

@@ -312,7 +312,7 @@ class Delivery:
         None when it takes the journaled path (errors included: that path reports them)."""
         event = self.event
         try:
-            data = lifecycle.unchanged(
+            found = lifecycle.unchanged(
                 self.resource,
                 event.get("PhysicalResourceId", ""),
                 event.get("ResourceProperties"),
@@ -325,10 +325,11 @@ class Delivery:
         except Exception:  # noqa: BLE001 - the journaled path answers the error
             logger.info("could not tell whether the Update changes anything: taking the full path")
             return None
-        if data is None:
+        if found is None:
             return None
+        props, data = found
         answer = Answer(SUCCESS, "", event["PhysicalResourceId"], {str(k): str(v) for k, v in data.items()})
-        if not waiting.holds(lifecycle.parse(self.resource, event.get("ResourceProperties")), answer.data):
+        if not waiting.holds(props, answer.data):
             return None  # a wait to hand on: that writes
         return waiting.settle(self, answer)
 

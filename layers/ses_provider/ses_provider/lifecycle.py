@@ -146,8 +146,8 @@ def unchanged(
     request: Request,
     stack_tags: StackTags | None,
     store,
-) -> dict | None:
-    """The attributes of an Update that changes nothing, found with reads only (no SES write,
+) -> tuple[dict, dict] | None:
+    """The properties and attributes of an Update that changes nothing, found with reads only (no SES write,
     no table write: the adapter does not journal it); None when the Update needs the full path.
 
     CloudFormation sends such an Update when only what the provider cannot see changed (the
@@ -177,7 +177,7 @@ def unchanged(
                 if tags.diff(live, record.desired, record.managed_keys) != ({}, []):
                     return None
         # The same properties on both sides: the module's update makes only its reads.
-        return resource.update(physical_id, current, previous, client, request)
+        return props, resource.update(physical_id, current, previous, client, request)
     except (InvalidProperty, ProviderError):
         raise
     except Exception as error:
