@@ -432,7 +432,8 @@ def test_layer_is_built_for_python313_on_arm64(template):
     assert props["CompatibleRuntimes"] == ["python3.13"]
     assert props["CompatibleArchitectures"] == ["arm64"]
     assert props["RetentionPolicy"] in ("Retain", "Delete")
-    assert layer["Metadata"] == {"BuildMethod": "python3.13", "BuildArchitecture": "arm64"}
+    assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
+    assert "build-SesProviderLayer:" in (REPO / props["ContentUri"] / "Makefile").read_text()
     assert (REPO / props["ContentUri"] / "requirements.txt").is_file()
 
 
@@ -494,6 +495,21 @@ def test_sam_build_puts_the_package_and_its_dependencies_in_the_layer(built):
     assert (python / "ses_provider" / "adapter.py").is_file()
     assert not (python / "crhelper").exists()  # the protocol is ours (adapter.py)
     assert (python / "aws_lambda_powertools").is_dir()
+
+
+@pytest.mark.slow
+def test_sam_build_ships_the_layer_with_bytecode_lambda_uses_without_checking_the_sources(built):
+    # Lambda's /opt is read-only: a module without bytecode is compiled on every cold start.
+    python = built / "SesProviderLayer" / "python"
+    sources = [path for path in python.rglob("*.py") if "ses_provider" in path.parts or "aws_lambda_powertools" in path.parts]
+    assert len(sources) > 50
+    for source in sources:
+        compiled = Path(importlib.util.cache_from_source(str(source)))
+        header = compiled.read_bytes()[:8]
+        assert header[:4] == importlib.util.MAGIC_NUMBER, source  # this Python's bytecode
+        # PEP 552 flags: hash-based (bit 0), source not checked (bit 1 clear): a zip keeps no
+        # exact mtimes, so time-stamped bytecode would be thrown away and compiled again.
+        assert int.from_bytes(header[4:8], "little") == 0b01, source
 
 
 @pytest.mark.slow
