@@ -453,11 +453,12 @@ class MemoryStore:
 
     def claim(self, record):
         self._check("claim")
+        # desired_state.Store.claim: the conditional write, returning the record in the way.
         current = self.records.get(record.arn)
         if current is not None and current.pending_request_id != record.pending_request_id:
-            return False
+            return False, current
         self.records[record.arn] = record
-        return True
+        return True, None
 
     def put(self, record):
         self._check("put")
@@ -599,19 +600,30 @@ def test_a_create_of_a_name_that_exists_without_a_claim_is_refused_before_any_ch
     assert failure.value.physical_id is None and store.records == {}
 
 
-def test_a_create_of_a_name_another_resource_manages_is_refused_without_any_ses_call(ses):
-    client, _ = ses
+@pytest.mark.parametrize("in_ses", [True, False], ids=["in-ses", "gone-from-ses"])
+def test_a_create_of_a_name_another_resource_manages_is_refused_without_any_ses_change(ses, in_ses):
+    # The one SES call is the existence read (the claim's proof, started early by the
+    # adapter); the Stubber refuses any other call.
+    client, stub = ses
+    if in_ses:
+        stub.add_response("get_dedicated_ip_pool", {"DedicatedIpPool": {"PoolName": "bulk", "ScalingMode": "STANDARD"}})
+    else:
+        error(stub, "get_dedicated_ip_pool", "NotFoundException", 404)
     store = MemoryStore()
-    store.records[POOL_ARN] = desired_state.Record(POOL_ARN, "arn:aws:cloudformation:us-east-1:1:stack/other/x", "Pool", "Custom::DedicatedIpPool", "bulk", {}, {})
+    other = desired_state.Record(POOL_ARN, "arn:aws:cloudformation:us-east-1:1:stack/other/x", "Pool", "Custom::DedicatedIpPool", "bulk", {}, {})
+    store.records[POOL_ARN] = other
     with pytest.raises(lifecycle.ProviderError, match="already managed by Pool of stack other"):
         lifecycle.create(dedicated_ip_pool, {"PoolName": "bulk"}, client, REQUEST, None, store)
+    stub.assert_no_pending_responses()
+    assert store.records == {POOL_ARN: other}
 
 
 def test_the_retry_of_a_create_that_crashed_after_create_adopts_the_resource(ses):
     client, stub = ses
     store = MemoryStore()
     store.records[POOL_ARN] = desired_state.Record(POOL_ARN, STACK, "Sender", "Custom::DedicatedIpPool", "bulk", {}, {}, pending_request_id="req-1")
-    error(stub, "create_dedicated_ip_pool", "AlreadyExistsException")
+    # SES has the pool and the claim proves it this resource's: adopted, no Create sent again.
+    stub.add_response("get_dedicated_ip_pool", {"DedicatedIpPool": {"PoolName": "bulk", "ScalingMode": "STANDARD"}})
     stub.add_response("list_tags_for_resource", {"Tags": []}, {"ResourceArn": POOL_ARN})
     stub.add_response("tag_resource", {}, {"ResourceArn": POOL_ARN, "Tags": tags(team="mail")})
     physical_id, data = lifecycle.create(dedicated_ip_pool, {"PoolName": "bulk", "Tags": tags(team="mail")}, client, REQUEST, None, store)
@@ -629,7 +641,7 @@ def test_the_retry_of_an_identity_create_replays_the_put_calls_not_the_create_on
         "DkimSigningAttributes": {"NextSigningKeyLength": "RSA_2048_BIT"},  # set by the create: not again
         "FeedbackAttributes": {"EmailForwardingEnabled": "false"},
     }
-    error(stub, "create_email_identity", "AlreadyExistsException")
+    stub.add_response("get_email_identity", CREATED_DOMAIN, {"EmailIdentity": "example.com"})  # it exists: adopted
     stub.add_response("put_email_identity_feedback_attributes", {}, {"EmailIdentity": "example.com", "EmailForwardingEnabled": False})
     stub.add_response("get_email_identity", CREATED_DOMAIN, {"EmailIdentity": "example.com"})
     stub.add_response("list_tags_for_resource", {"Tags": []}, {"ResourceArn": arn})
@@ -668,7 +680,7 @@ def test_a_new_request_of_the_same_resource_adopts_what_an_unfinished_claim_left
     client, stub = ses
     store = MemoryStore()
     store.records[POOL_ARN] = desired_state.Record(POOL_ARN, STACK, "Sender", "Custom::DedicatedIpPool", "bulk", {}, {}, pending_request_id="req-0")
-    error(stub, "create_dedicated_ip_pool", "AlreadyExistsException")
+    stub.add_response("get_dedicated_ip_pool", {"DedicatedIpPool": {"PoolName": "bulk", "ScalingMode": "STANDARD"}})
     stub.add_response("list_tags_for_resource", {"Tags": []}, {"ResourceArn": POOL_ARN})
     assert lifecycle.create(dedicated_ip_pool, {"PoolName": "bulk"}, client, REQUEST, None, store)[0] == "bulk"
     assert store.records[POOL_ARN].pending_request_id == ""

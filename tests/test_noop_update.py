@@ -297,8 +297,9 @@ def test_rename_of_a_managed_pool_creates_the_new_pool_managed_without_a_scaling
 
 def test_retried_rename_of_a_managed_pool_adopts_the_new_pool_without_a_scaling_put(env):
     """Lambda retries a rename that died right after CreateDedicatedIpPool: the retry finds
-    its own claim, SES says AlreadyExists, and crash_safety.Ledger.adopt replays only what may be
-    missing. The pool was created MANAGED: nothing about its scaling mode is missing."""
+    its own claim, SES has the pool, and crash_safety.Ledger.adopt replays only what may be
+    missing, with no Create sent again. The pool was created MANAGED: nothing about its scaling
+    mode is missing."""
     name, props = managed_pool(env)
     rename = update_event("dedicated_ip_pool", name, new={**props, "PoolName": "demo-renamed"}, old=props)
     crash_after(env, "dedicated_ip_pool", rename, "CreateDedicatedIpPool")
@@ -308,7 +309,7 @@ def test_retried_rename_of_a_managed_pool_adopts_the_new_pool_without_a_scaling_
 
     assert invocation.body["Status"] == "SUCCESS", invocation.body["Reason"]
     assert invocation.body["PhysicalResourceId"] == "demo-renamed"
-    assert invocation.ses_calls == ["CreateDedicatedIpPool", "ListTagsForResource"]  # AlreadyExists, then adopt
+    assert invocation.ses_calls == ["GetDedicatedIpPool", "ListTagsForResource"]  # it exists and is ours: adopt
     assert pool_mode(env, "demo-renamed") == "MANAGED"
 
 

@@ -415,7 +415,7 @@ def test_a_name_claimed_by_a_create_under_way_is_left_alone(env, ses, sync):
         desired={},
         pending_request_id=str(uuid.uuid4()),
     )
-    assert env.store().claim(claim)
+    assert env.store().claim(claim) == (True, None)
 
     summaries = [sync(event) for event in (tag_call_event("configuration_set"), stack_event(env.stack_id), scheduled_event())]
 

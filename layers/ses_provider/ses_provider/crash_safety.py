@@ -60,6 +60,12 @@ def exists(resource: ModuleType, name: str, client) -> bool:
     return True
 
 
+# What a claim found the name to be (Ledger.claim).
+CREATE = "create"  # free: this resource creates it
+ADOPT = "adopt"  # made by an earlier attempt of this resource, which died before answering
+TAKE_OVER = "take over"  # existed before the stack, taken over (AdoptExisting)
+
+
 def ledger(resource: ModuleType, client, request: Request, store) -> "Ledger":
     return Ledger(resource, client, request, store) if store is not None else Unrecorded(resource, client, request, store)
 
@@ -80,42 +86,32 @@ class Ledger:
 
     # --- before a Create -----------------------------------------------------------------
 
-    def claim(self, name: str, adopt: bool = False) -> bool:
+    def claim(self, name: str, adopt: bool = False) -> str:
         """Make sure the name is this resource's to create: claimed already by an earlier
         attempt of it, or free in SES and claimed now. A resource that exists without such a
         claim existed before the stack, or belongs to another resource of some stack: it is
         refused before any change, unless `adopt` takes over the former. Another stack's
-        resource is never taken over. True when the name is taken over, not created."""
+        resource is never taken over. Returns CREATE, ADOPT or TAKE_OVER.
+
+        SES is asked first (a read the adapter starts early, Request.read): the claim then
+        records whether the name was free, which is what later proves a resource ours. When it
+        is free, the claim's conditional write also returns any record in the way, so the
+        usual Create reads no record at all."""
         request = self.request
         try:
-            existing = self.store.get(self._arn(name))
-        except Exception as error:
-            raise ProviderError(f"{self._what(name)}: could not read its desired tags ({type(error).__name__})") from error
-        if existing is not None:
-            same_resource = (existing.stack_id, existing.logical_id) == (request.stack_id, request.logical_id)
-            if existing.made_by(request.request_id) or (existing.pending_request_id and same_resource):
-                # An earlier delivery of this request claimed the name, or made the resource
-                # and died before answering; or an earlier request of this resource claimed
-                # it and its outcome is unknown. What exists is ours.
-                if not existing.adopted:
-                    self._claimed(name)
-                return existing.adopted
-            stack = existing.stack_id.split("/")[1] if existing.stack_id.count("/") >= 2 else existing.stack_id
-            raise ProviderError(
-                f"{self._what(name)} in {request.arns.region}: already managed by {existing.logical_id}"
-                f" of stack {stack}; it is left untouched",
-                code="AlreadyExistsException",
-            )
-        try:
-            found = exists(self.resource, name, self.client)
+            found = request.read(("exists", name), lambda: exists(self.resource, name, self.client))
         except Exception as error:
             raise ses_failure(self.resource, name, request, error) from error
-        if found and not adopt:
-            raise ProviderError(
-                f"{self._what(name)} in {request.arns.region}: already exists; it was not created by this"
-                " stack and is left untouched",
-                code="AlreadyExistsException",
-            )
+        if found:
+            existing = self.record(name)
+            if existing is not None:
+                return self._own(name, existing, found)
+            if not adopt:
+                raise ProviderError(
+                    f"{self._what(name)} in {request.arns.region}: already exists; it was not created by this"
+                    " stack and is left untouched",
+                    code="AlreadyExistsException",
+                )
         claim = desired_state.Record(
             arn=self._arn(name),
             stack_id=request.stack_id,
@@ -129,16 +125,39 @@ class Ledger:
             adopted=found,
         )
         try:
-            claimed = self.store.claim(claim)
+            claimed, existing = self.store.claim(claim)
         except Exception as error:
             raise ProviderError(f"{self._what(name)}: could not record the create ({type(error).__name__})") from error
         if not claimed:
+            if existing is not None:
+                return self._own(name, existing, found)
             raise ProviderError(f"{self._what(name)}: another request is creating it", code="AlreadyExistsException")
-        if not found:
-            # From here the name is this resource's: a timeout answer may name it, so that the
-            # rollback Delete removes whatever SES still makes. Never so for a taken-over one.
+        if found:
+            return TAKE_OVER
+        # From here the name is this resource's: a timeout answer may name it, so that the
+        # rollback Delete removes whatever SES still makes. Never so for a taken-over one.
+        self._claimed(name)
+        return CREATE
+
+    def _own(self, name: str, existing: desired_state.Record, found: bool) -> str:
+        """A record holds the name: this resource's (an earlier delivery of this request claimed
+        it, or made the resource and died before answering; or an earlier request of this
+        resource claimed it and its outcome is unknown), or refused."""
+        request = self.request
+        same_resource = (existing.stack_id, existing.logical_id) == (request.stack_id, request.logical_id)
+        if existing.made_by(request.request_id) or (existing.pending_request_id and same_resource):
+            if existing.adopted:
+                return TAKE_OVER
             self._claimed(name)
-        return found
+            # The claim proves the name was free when this resource first tried it: what SES
+            # has now is what the earlier attempt made (no Create refused with AlreadyExists).
+            return ADOPT if found else CREATE
+        stack = existing.stack_id.split("/")[1] if existing.stack_id.count("/") >= 2 else existing.stack_id
+        raise ProviderError(
+            f"{self._what(name)} in {request.arns.region}: already managed by {existing.logical_id}"
+            f" of stack {stack}; it is left untouched",
+            code="AlreadyExistsException",
+        )
 
     def _claimed(self, name: str) -> None:
         if self.request.on_claim:
@@ -309,8 +328,8 @@ class Unrecorded(Ledger):
 
     records = False
 
-    def claim(self, name: str, adopt: bool = False) -> bool:
-        return False  # without a record, a resource is only ever created
+    def claim(self, name: str, adopt: bool = False) -> str:
+        return CREATE  # without a record, a resource is only ever created
 
     def adopts(self, failed: ProviderError) -> bool:
         return False  # without a claim, an existing name may be anyone's

@@ -146,19 +146,22 @@ class Store:
     def put(self, record: Record) -> None:
         self.client.put_item(TableName=self.table_name, Item=record.to_item())
 
-    def claim(self, record: Record) -> bool:
+    def claim(self, record: Record) -> tuple[bool, Record | None]:
         """Write a pending record for a Create about to happen, unless the ARN already has a
-        record of another request; True when the claim holds."""
+        record of another request. (True, None) when the claim holds; else (False, the record
+        found), read by the same conditional write (ReturnValuesOnConditionCheckFailure)."""
         try:
             self.client.put_item(
                 TableName=self.table_name,
                 Item=record.to_item(),
                 ConditionExpression="attribute_not_exists(Arn) OR PendingRequestId = :request",
                 ExpressionAttributeValues={":request": {"S": record.pending_request_id}},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-        except self.client.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+        except self.client.exceptions.ConditionalCheckFailedException as error:
+            item = error.response.get("Item")
+            return False, (Record.from_item(item) if item and "StackId" in item else None)
+        return True, None
 
     def replace(self, old: Record, new: Record) -> bool:
         """Write `new` only while the stored item is still `old` (and no Create has claimed

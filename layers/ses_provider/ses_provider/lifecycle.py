@@ -92,18 +92,22 @@ def _create_recorded(resource: ModuleType, props: dict, desired: dict, client, r
             raise
         except Exception as error:
             raise ses_failure(resource, name, request, error) from error
-    if safety.claim(name, adopt=bool(props.get("AdoptExisting"))):
+    claimed = safety.claim(name, adopt=bool(props.get("AdoptExisting")))
+    if claimed == crash_safety.TAKE_OVER:
         # It existed before the stack: taken over, never created.
         attributes = safety.take_over(name, props, desired)
         safety.save(name, props, desired, (), created_by=request.request_id, adopted=True)
         return name, attributes
-    try:
-        physical_id, attributes = _create(resource, {**props, "Tags": tags.to_list(desired)}, client, request)
-    except ProviderError as failed:
-        if not safety.adopts(failed):
-            safety.settle_failed_create(name, failed)
-            raise
+    if claimed == crash_safety.ADOPT:
         physical_id, attributes = name, safety.adopt(name, props, desired)
+    else:
+        try:
+            physical_id, attributes = _create(resource, {**props, "Tags": tags.to_list(desired)}, client, request)
+        except ProviderError as failed:
+            if not safety.adopts(failed):
+                safety.settle_failed_create(name, failed)
+                raise
+            physical_id, attributes = name, safety.adopt(name, props, desired)
     safety.save(physical_id, props, desired, (), created_by=request.request_id)
     return physical_id, attributes
 

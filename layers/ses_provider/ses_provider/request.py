@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Hashable
 
 from .client import ArnBuilder
 
@@ -33,6 +33,13 @@ class Request:
     services: Callable[[str], Any] | None = None
     # The desired-state table (desired_state.Store), None where none is configured.
     store: Any = None
+    # Reads the adapter started before the journal's write (adapter.ReadAhead.result), so
+    # that their round trips overlap it; None in a direct call: each read is made when asked.
+    ahead: Callable[[Hashable, Callable[[], Any]], Any] | None = None
+
+    def read(self, key: Hashable, make: Callable[[], Any]) -> Any:
+        """The result of the read `key`: started early by the adapter, or made now by `make`."""
+        return self.ahead(key, make) if self.ahead is not None else make()
 
     def remaining(self) -> float:
         """Seconds of work left in this invocation; a large number when no limit is known."""
