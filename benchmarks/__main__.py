@@ -3,7 +3,7 @@ prints a table and writes benchmarks/results.md with the machine, the versions a
 
 Sections (issue 10):
   (a) cold init of each function against `import boto3` + one sesv2 client (cold_start.py)
-  (b) first invocation end to end against a minimal provider        -- not measured yet
+  (b) first invocation end to end against a minimal provider (first_create.py)
   (c) AWS calls per lifecycle path against the minimum per guarantee (call_counts.py)
   (d) TagSync at N = 100, 1,000, 10,000 with 45 ms per AWS call (tag_sync_scale.py)
   (e) 200 custom resources at once against SES throttled at R/s      -- not measured yet
@@ -23,6 +23,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,7 +31,7 @@ for path in (ROOT / "layers" / "ses_provider", ROOT):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from benchmarks import call_counts, cold_start, sizes, tag_sync_scale  # noqa: E402
+from benchmarks import call_counts, cold_start, first_create, sizes, tag_sync_scale  # noqa: E402
 
 NOT_YET = "not measured yet (issue 10, part 1: another change in progress)"
 
@@ -62,17 +63,37 @@ def table(header: list[str], rows: list[list[str]]) -> list[str]:
     return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(row) + " |" for row in rows), ""]
 
 
-def section_a(samples: int) -> list[str]:
-    results = cold_start.measure(samples)
+def section_a(samples: int, build_dir: Path | None) -> list[str]:
+    results = cold_start.measure(samples, build_dir)
     rows = [[name, f"{figures['median_ms']:.0f} ms", f"**{figures['ratio']:.2f}x**"] for name, figures in results.items()]
     return [
         "## (a) Cold init",
         "",
         f"A fresh interpreter per sample, the floor (`import boto3` + one sesv2 client) and each function's module"
-        f" (loaded as Lambda loads it) + the sesv2 client of its first request, interleaved; {samples} samples, the"
+        f" (loaded as Lambda loads it, {'as `sam build` ships it' if build_dir else 'from the sources'}) + the sesv2 client"
+        f" of its first request, interleaved; {samples} samples, the"
         " median of the pairwise ratios. `python -m benchmarks.cold_start`.",
         "",
         *table(["variant", "median", "ratio to floor"], rows),
+    ]
+
+
+def section_b(samples: int, build_dir: Path | None) -> list[str]:
+    results = first_create.measure(samples, build_dir)
+    rows = [[kind, f"{figures['floor_ms']:.0f} ms", f"{figures['ours_ms']:.0f} ms", f"**{figures['ratio']:.2f}x**"]
+            for kind, figures in results.items()]
+    shipped = "as `sam build` ships it (the layer with its bytecode)" if build_dir else "from the sources (--quick: no sam build)"
+    return [
+        "## (b) First invocation, end to end",
+        "",
+        "A fresh interpreter per sample, timed from its first line to the answer's PUT done, against `make emulator`"
+        " (SES v2, DynamoDB, CloudFormation on loopback) and a local HTTPS response endpoint. The floor is a minimal"
+        " provider: `import boto3`, one sesv2 client, only the SES calls the type's create.json needs, the PUT with"
+        f" urllib. Ours is the function {shipped}, with every guarantee: the journal, the claim, the record, the"
+        f" stack's tags, the timer. Interleaved, fresh names each sample, every answer checked SUCCESS; {samples}"
+        " samples, the median of the pairwise ratios. `python -m benchmarks.first_create`.",
+        "",
+        *table(["type", "floor (median)", "ours (median)", "ratio"], rows),
     ]
 
 
@@ -154,8 +175,10 @@ def main() -> None:
     large = 1 if quick else (options.large_samples or samples)
     lines = ["# Benchmark results", "", "Written by `make bench` (python -m benchmarks); every figure is a ratio against a floor"
              " measured in the same run, interleaved.", "", *machine(), ""]
-    lines += section_a(samples)
-    lines += placeholder("b", "First invocation, end to end")
+    with tempfile.TemporaryDirectory() as build:
+        built = None if quick else first_create.sam_build(Path(build))
+        lines += section_a(samples, built)
+        lines += section_b(samples, built)
     lines += section_c()
     lines += section_d(
         samples, large, counts=(20, 50) if quick else (100, 1_000, 10_000),

@@ -2,8 +2,8 @@
 
 Each path runs through the real entry point against the local endpoints (SES v2, DynamoDB and
 CloudFormation on one moto server on loopback); every call of every client the function
-builds is counted, by a `before-call` hook on boto3's default session (the functions' clients
-are built from it, lazily, after the hook is in place). The response PUT is not an AWS call
+builds is counted, by a `before-call` hook on their botocore session (ses_provider.client:
+the clients are built from it, lazily, after the hook is in place). The response PUT is not an AWS call
 and is not counted.
 
 Paths: Create; a no-op Update (the same properties under a new RequestId); a tags-only
@@ -27,7 +27,6 @@ for path in (ROOT / "layers" / "ses_provider", ROOT):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-import boto3  # noqa: E402
 
 from ses_provider import configuration_set, dedicated_ip_pool, email_identity  # noqa: E402
 
@@ -44,8 +43,10 @@ class Counting:
     def __init__(self) -> None:
         self.calls: Counter = Counter()
         self.names: list[str] = []
-        boto3.setup_default_session()
-        boto3.DEFAULT_SESSION.events.register("before-call", self._count)
+        from ses_provider import client
+
+        # Every client of the functions comes from this one session (ses_provider.client.session).
+        client.session().register("before-call", self._count)
 
     def _count(self, model, **kwargs) -> None:
         service = model.service_model.service_name
@@ -147,9 +148,9 @@ MINIMUM = {
 }
 
 WHY = {
-    "dynamodb:PutItem": "journal start (a later delivery finds the request), the claim before a Create (the name is provably ours), the record after it (TagSync's desired tags)",
+    "dynamodb:PutItem": "journal start (a later delivery finds the request), the claim before a Create (the name is provably ours; its condition also returns a record in the way, so a Create reads none), the record after it (TagSync's desired tags); the start and the Create's reads (stack tags, is the name free) go out at once",
     "dynamodb:UpdateItem": "journal answer, before the PUT: the first answer holds, a repeat re-sends it",
-    "dynamodb:GetItem": "the record: an earlier attempt's claim (Create), the managed tag keys (Update), the DNS records an identity wrote (Delete); above the minimum on Create: the claim's conditional PutItem could return it (ReturnValuesOnConditionCheckFailure), not done yet",
+    "dynamodb:GetItem": "the record: the managed tag keys (Update), the DNS records an identity wrote (Delete); on a Create only when SES has the name already (an earlier attempt's, or refused)",
     "dynamodb:DeleteItem": "the record goes before the resource (Delete): TagSync never repairs a resource being deleted",
     "cloudformation:DescribeStacks": "the stack's tags (PropagateStackTags): CloudFormation does not hand them to custom resources",
     "sesv2:Get": "Create: the name is free (a resource someone else made is refused, never taken over); identity Update: the attributes SES reports",

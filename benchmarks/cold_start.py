@@ -3,7 +3,8 @@
 Each sample is a fresh interpreter (a cold start), timed as a whole process:
 - floor: `import boto3` and one sesv2 client, which any SES function needs;
 - each function: its module loaded as Lambda loads it (functions/<type>/app.py with the
-  layer on the path), then the sesv2 client that its first request builds.
+  layer on the path: as `sam build` ships it when a build is given, else the sources), then
+  the sesv2 client that its first request builds (from botocore's session, as it does).
 The variants run interleaved (floor, function, floor, ...), so that machine noise hits
 them alike; the medians and the median of the pairwise ratios are printed.
 
@@ -25,21 +26,24 @@ FLOOR = CLIENT
 FUNCTIONS = ("email_identity", "configuration_set", "dedicated_ip_pool")
 
 
-def function_code(name: str) -> str:
-    paths = [str(ROOT / "layers" / "ses_provider"), str(ROOT / "functions" / name)]
-    return f"import sys; sys.path[:0] = {paths!r}; import app; {CLIENT}"
+def function_code(name: str, build_dir: Path | None = None) -> str:
+    from benchmarks.first_create import built_paths
+
+    # The client as the function builds it: from botocore's session, boto3 not imported.
+    client = "from ses_provider.client import make_client; make_client()"
+    return f"import sys; sys.path[:0] = {built_paths(name, build_dir)!r}; import app; {client}"
 
 
 def sample(code: str) -> float:
-    env = {**os.environ, "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x",
+    env = {**os.environ, "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x",
            "TAG_STATE_TABLE": "table"}
     started = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)
     return (time.perf_counter() - started) * 1000
 
 
-def measure(samples: int = 21) -> dict[str, dict[str, float]]:
-    variants = {"floor (boto3 + sesv2 client)": FLOOR, **{name: function_code(name) for name in FUNCTIONS}}
+def measure(samples: int = 21, build_dir: Path | None = None) -> dict[str, dict[str, float]]:
+    variants = {"floor (boto3 + sesv2 client)": FLOOR, **{name: function_code(name, build_dir) for name in FUNCTIONS}}
     times: dict[str, list[float]] = {name: [] for name in variants}
     ratios: dict[str, list[float]] = {name: [] for name in FUNCTIONS}
     sample(FLOOR)  # warm-up: the file system cache

@@ -108,7 +108,9 @@ class Context:
         return int((self.end - time.monotonic()) * 1000)
 
 app.handler(json.loads(sys.argv[1]), Context())
-print("ELAPSED", time.perf_counter() - started)
+elapsed = time.perf_counter() - started
+print("ELAPSED", elapsed)
+print("IMPORTED", " ".join(sorted(name for name in ("boto3", "s3transfer") if name in sys.modules)))
 """
 
 
@@ -171,11 +173,36 @@ def sam_build(into: Path) -> Path:
 
 
 def _run(code: str, event: dict, env: dict) -> float:
+    return run_full(code, event, env)[0]
+
+
+def run_full(code: str, event: dict, env: dict) -> tuple[float, list[str]]:
+    """(ms from the child's first line to its answer sent, the heavy modules it imported)."""
     done = subprocess.run([sys.executable, "-c", code, json.dumps(event)], env=env, capture_output=True, text=True)
-    elapsed = [line for line in done.stdout.splitlines() if line.startswith("ELAPSED ")]
-    if done.returncode != 0 or not elapsed:
+    lines = dict(line.partition(" ")[::2] for line in done.stdout.splitlines() if line.startswith(("ELAPSED ", "IMPORTED ")))
+    if done.returncode != 0 or "ELAPSED" not in lines:
         raise RuntimeError(f"a sample failed ({done.returncode}): {done.stderr[-2000:]}")
-    return float(elapsed[-1].split()[1]) * 1000
+    return float(lines["ELAPSED"]) * 1000, lines.get("IMPORTED", "").split()
+
+
+def environment(url: str, table: str, ca_file: str) -> dict:
+    """The children's environment: the emulator's endpoints and the response endpoint's CA."""
+    env = {
+        **os.environ, "AWS_ENDPOINT_URL": url, "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "TAG_STATE_TABLE": table,
+        "SSL_CERT_FILE": ca_file, "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_SAM_LOCAL", "LOCAL_ENDPOINT_URL"):
+        env.pop(name, None)
+    return env
+
+
+def ours_code(kind: str, build_dir: Path | None) -> str:
+    from tests.harness import load_event
+
+    return OURS.format(
+        paths=built_paths(kind, build_dir), function_arn=load_event(kind, "create")["ServiceToken"], timeout_ms=TIMEOUT_MS
+    )
 
 
 def measure(samples: int = 21, build_dir: Path | None = None, types=TYPES) -> dict[str, dict]:
@@ -183,24 +210,15 @@ def measure(samples: int = 21, build_dir: Path | None = None, types=TYPES) -> di
 
     results = {}
     with emulator() as (url, table), ResponseEndpoint() as endpoint:
-        env = {
-            **os.environ, "AWS_ENDPOINT_URL": url, "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "TAG_STATE_TABLE": table,
-            "SSL_CERT_FILE": endpoint.ca_file, "PYTHONDONTWRITEBYTECODE": "1",
-        }
-        for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_SAM_LOCAL", "LOCAL_ENDPOINT_URL"):
-            env.pop(name, None)
+        env = environment(url, table, endpoint.ca_file)
         for kind in types:
             template = load_event(kind, "create")
-            floor_code = FLOOR.format(calls=FLOOR_CALLS[kind])
-            ours_code = OURS.format(
-                paths=built_paths(kind, build_dir), function_arn=template["ServiceToken"], timeout_ms=TIMEOUT_MS
-            )
+            floor_code, mine_code = FLOOR.format(calls=FLOOR_CALLS[kind]), ours_code(kind, build_dir)
             floors, ours, ratios = [], [], []
             for index in range(samples + 1):  # the first pair warms the file system cache
                 answered = len(endpoint.responses)
                 floor = _run(floor_code, renamed(kind, template, f"f{index}-{uuid.uuid4().hex[:6]}", endpoint.response_url()), env)
-                mine = _run(ours_code, renamed(kind, template, f"o{index}-{uuid.uuid4().hex[:6]}", endpoint.response_url()), env)
+                mine = _run(mine_code, renamed(kind, template, f"o{index}-{uuid.uuid4().hex[:6]}", endpoint.response_url()), env)
                 statuses = [response.body["Status"] for response in endpoint.responses[answered:]]
                 if statuses != ["SUCCESS", "SUCCESS"]:
                     raise RuntimeError(f"{kind}: expected two SUCCESS answers, got {statuses}")

@@ -47,6 +47,10 @@ class LazyClient:
     """Builds a client on first use: invalid input is answered without building one.
     `on_build` sees the client once it exists (the fence registers its hook there)."""
 
+    # boto3's default session is not thread-safe: clients are built one at a time, whichever
+    # thread asks (the reads a Create starts early run on threads of their own).
+    _building = threading.Lock()
+
     def __init__(self, factory: Callable[[], Any], on_build: Callable[[Any], None] | None = None):
         self._factory = factory
         self._on_build = on_build
@@ -54,11 +58,60 @@ class LazyClient:
 
     def __getattr__(self, name: str) -> Any:
         if self._client is None:
-            client = self._factory()
-            if self._on_build:
-                self._on_build(client)
-            self._client = client
+            with LazyClient._building:
+                if self._client is None:
+                    client = self._factory()
+                    if self._on_build:
+                        self._on_build(client)
+                    self._client = client
         return getattr(self._client, name)
+
+
+class ReadAhead:
+    """Reads that a request makes whatever the journal holds (lifecycle.read_ahead), made in
+    order on a thread of their own as the journal's first write goes out, so that their round
+    trips overlap it instead of following it. A read that fails ends the chain. The code that
+    needs a result asks for it by key (Request.read): it waits for the chain, then gets the
+    result or the read's error; a read not made is made then. Nothing read here changes anything."""
+
+    def __init__(self) -> None:
+        self._results: dict[Any, tuple[bool, Any]] = {}
+        self._thread: threading.Thread | None = None
+
+    def start(self, reads: list[tuple[Any, Callable[[], Any]]]) -> None:
+        if reads:
+            self._thread = threading.Thread(target=self._chain, args=(reads,), name="read-ahead", daemon=True)
+            self._thread.start()
+
+    def _chain(self, reads: list[tuple[Any, Callable[[], Any]]]) -> None:
+        for key, read in reads:
+            if not self._run(key, read):
+                return
+
+    def _run(self, key: Any, read: Callable[[], Any]) -> bool:
+        try:
+            self._results[key] = (True, read())
+        except BaseException as error:  # noqa: BLE001 - handed to whoever asks for the result
+            self._results[key] = (False, error)
+            return False
+        return True
+
+    def wait(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        for made, result in self._results.values():
+            if not made and not isinstance(result, Exception):
+                raise result  # what ends the process (SystemExit...) ends it from the main thread too
+
+    def __call__(self, key: Any, read: Callable[[], Any]) -> Any:
+        self.wait()
+        if key not in self._results:
+            self._run(key, read)
+        made, result = self._results[key]
+        if made:
+            return result
+        raise result
 
 
 class Answered(Exception):
@@ -234,6 +287,7 @@ class Delivery:
         self.continuation = continuation
         # True once the answer belongs to a wait for verification: this delivery answers nothing.
         self.handed_off = False
+        self.ahead = ReadAhead()  # this request's reads, started early where they can be
 
     @contextmanager
     def cleaning_up(self) -> Iterator[None]:
@@ -285,10 +339,15 @@ class Delivery:
                 return None
         if journal is not None:
             print_ = fingerprint(self.event)
+            self.ahead.start(
+                lifecycle.read_ahead(self.resource, request_type, self._props(), self.request(), self.provider.client, self._read_stack_tags)
+            )
             try:
                 earlier = journal.begin(self.event["RequestId"], print_, intents)
             except Exception as error:  # noqa: BLE001 - without the journal a retry could orphan
                 return Answer(FAILED, f"could not record the request ({type(error).__name__}); nothing was changed", self.fallback_id())
+            finally:
+                self.ahead.wait()
             if earlier is not None and earlier.fingerprint not in ("", print_):
                 logger.error("RequestId reused by a different request: refused")
                 self.answer(Answer(FAILED, "this RequestId was used by a different request; nothing was changed", self.fallback_id()), record=False)
@@ -372,6 +431,9 @@ class Delivery:
         return self.event.get("ResourceProperties")
 
     def _stack_tags(self) -> dict:
+        return self.ahead(lifecycle.STACK_TAGS, self._read_stack_tags)
+
+    def _read_stack_tags(self) -> dict:
         return desired_state.read_stack_tags(self.provider.cloudformation, self.event["StackId"])
 
     def request(self) -> lifecycle.Request:
@@ -386,6 +448,7 @@ class Delivery:
             deadline=self.deadline - self.provider.timeout_margin,
             services=self.provider.service,
             store=self.provider.store,
+            ahead=self.ahead,
         )
 
     def ledger(self) -> crash_safety.Ledger:

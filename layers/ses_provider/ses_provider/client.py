@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-import boto3
+import botocore.session
 from botocore.config import Config
 
 # Standard mode retries throttling (TooManyRequestsException), 5xx and connection errors with
@@ -41,17 +41,33 @@ def use_local_endpoint(environ=os.environ) -> None:
         environ["AWS_ENDPOINT_URL"] = url
 
 
+_session: botocore.session.Session | None = None
+
+
+def session() -> botocore.session.Session:
+    """The botocore session every client of the function comes from, made on first use: what
+    boto3.client uses, without importing boto3, whose package pulls in s3transfer and
+    multiprocessing (some 15 ms of every cold start: benchmarks/first_create.py) for nothing
+    a custom resource uses. Region, credentials and AWS_ENDPOINT_URL(_<SERVICE>) come from the
+    environment as with boto3. Clients are built one at a time (adapter.LazyClient)."""
+    global _session
+    if _session is None:
+        _session = botocore.session.get_session()
+    return _session
+
+
 def make_client(config: Config | None = None):
-    """A boto3 sesv2 client with boto3's defaults: AWS_ENDPOINT_URL(_SESV2) and AWS_REGION apply.
-    `config` is merged over RETRY_CONFIG (TagSync's adaptive mode and connection pool)."""
-    client = boto3.client("sesv2", config=RETRY_CONFIG.merge(config) if config else RETRY_CONFIG)
+    """A sesv2 client: AWS_ENDPOINT_URL(_SESV2) and AWS_REGION apply. `config` is merged over
+    RETRY_CONFIG (TagSync's adaptive mode and connection pool)."""
+    client = session().create_client("sesv2", config=RETRY_CONFIG.merge(config) if config else RETRY_CONFIG)
     client.meta.events.register_first("needs-retry.sesv2", _no_retry_for_quotas)
     return client
 
 
-def make_service_client(service: str):
-    """A client of another AWS service (route53) with the same retries and timeouts."""
-    return boto3.client(service, config=RETRY_CONFIG)
+def make_service_client(service: str, config: Config = RETRY_CONFIG):
+    """A client of another AWS service (route53, dynamodb, ...), with these retries and timeouts
+    unless told otherwise."""
+    return session().create_client(service, config=config)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 from types import ModuleType
+from typing import Callable
 from . import desired_state, tags
 from .errors import ProviderError, describe, error_code, ses_failure
 from .request import Request
@@ -66,6 +67,12 @@ ADOPT = "adopt"  # made by an earlier attempt of this resource, which died befor
 TAKE_OVER = "take over"  # existed before the stack, taken over (AdoptExisting)
 
 
+def exists_read(resource: ModuleType, name: str, client) -> tuple[tuple[str, str], Callable[[], bool]]:
+    """The read that tells whether SES has the name, keyed as Request.read takes it (the
+    adapter starts it early for a Create: lifecycle.read_ahead)."""
+    return ("exists", name), lambda: exists(resource, name, client)
+
+
 def ledger(resource: ModuleType, client, request: Request, store) -> "Ledger":
     return Ledger(resource, client, request, store) if store is not None else Unrecorded(resource, client, request, store)
 
@@ -99,7 +106,7 @@ class Ledger:
         usual Create reads no record at all."""
         request = self.request
         try:
-            found = request.read(("exists", name), lambda: exists(self.resource, name, self.client))
+            found = request.read(*exists_read(self.resource, name, self.client))
         except Exception as error:
             raise ses_failure(self.resource, name, request, error) from error
         if found:

@@ -14,11 +14,12 @@ import os
 from dataclasses import dataclass, field, replace
 from typing import Iterator, Mapping
 
-import boto3
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.config import Config
 
 from . import tags
+from .attribute_values import deserialize as _deserialize
+from .attribute_values import serialize as _serialize
+from .client import make_service_client
 from .schema import InvalidProperty
 
 TABLE_ENVIRONMENT = "TAG_STATE_TABLE"
@@ -44,10 +45,6 @@ TABLE_KEYS = {
         }
     ],
 }
-
-_serialize = TypeSerializer().serialize
-_deserialize = TypeDeserializer().deserialize
-
 
 @dataclass(frozen=True)
 class Record:
@@ -259,12 +256,12 @@ def merge(declared: Mapping[str, str], stack_tags: Mapping[str, str]) -> dict[st
 
 def dynamodb_client():
     """The client of the desired-state table and the request journal."""
-    return boto3.client("dynamodb", config=AWS_CONFIG)
+    return make_service_client("dynamodb", AWS_CONFIG)
 
 
 def cloudformation_client():
-    """The client that reads stack tags (boto3's defaults, so AWS_ENDPOINT_URL applies)."""
-    return boto3.client("cloudformation", config=AWS_CONFIG)
+    """The client that reads stack tags (AWS_ENDPOINT_URL applies)."""
+    return make_service_client("cloudformation", AWS_CONFIG)
 
 
 def read_stack_tags(cloudformation, stack_id: str) -> dict[str, str]:

@@ -62,7 +62,8 @@ import time
 from dataclasses import dataclass
 from typing import Iterable
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from .attribute_values import deserialize as _deserialize
+from .attribute_values import serialize as _serialize
 
 from .errors import ProviderError, error_code, reason
 from .journal import TTL_ATTRIBUTE, TTL_SECONDS
@@ -78,10 +79,6 @@ KEY_PREFIX = "dns:"
 ZONE_PATTERN = r"(?:/hostedzone/)?[A-Z0-9]{1,32}"
 POLL_FIRST, POLL_FACTOR, POLL_MAX = 0.25, 2.0, 10.0  # seconds between GetChange calls
 SHOWN_VALUE = 60  # characters of a value found, in a reason
-
-_serialize = TypeSerializer().serialize
-_deserialize = TypeDeserializer().deserialize
-
 
 def zone_id(value: str | None) -> str:
     """The bare id of a hosted zone ("" for none)."""

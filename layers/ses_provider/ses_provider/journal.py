@@ -40,17 +40,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from .attribute_values import deserialize as _deserialize
+from .attribute_values import serialize as _serialize
 
 KEY_PREFIX = "request:"
 # CloudFormation waits an hour for an answer and Lambda drops events older than an hour
 # (MaximumEventAgeInSeconds): a day leaves ample room for DynamoDB's lazy TTL deletion.
 TTL_SECONDS = 24 * 3600
 TTL_ATTRIBUTE = "ExpiresAt"  # template.yaml's TimeToLiveSpecification (a test keeps them in step)
-
-_serialize = TypeSerializer().serialize
-_deserialize = TypeDeserializer().deserialize
-
 
 @dataclass(frozen=True)
 class Answer:

@@ -257,6 +257,41 @@ def intents(resource: ModuleType, request_type: str, raw: Mapping | None, reques
     return (resource.TYPE.identity.declared(_name_for_create(resource, props, request)),)
 
 
+STACK_TAGS = "stack tags"  # the key of the stack's tags among a request's reads (Request.read)
+
+
+def read_ahead(
+    resource: ModuleType, request_type: str, raw: Mapping | None, request: Request, client, stack_tags: StackTags
+) -> list[tuple[Any, Callable[[], Any]]]:
+    """The reads a Create makes whatever the journal holds, in order, keyed as the code that
+    uses them asks for them (Request.read): the stack's tags (if propagated), then whether SES
+    has the name (the claim's proof). They change nothing, so the adapter makes them while the
+    journal's first write is in flight. Empty for other requests, and where nothing is claimed.
+    Input that is refused is refused before any SES call, as without them: no read is made
+    for it, and SES is not asked when the stack's tags overflow the declared ones."""
+    if request_type != "Create" or request.store is None or hasattr(resource, "create_recorded"):
+        return []
+    try:
+        props = _name_for_create(resource, parse(resource, raw, request), request)
+        _check_adoption(props)
+    except Exception:  # noqa: BLE001 - nothing read early: the request's own path refuses it
+        return []
+    key, exists = crash_safety.exists_read(resource, resource.TYPE.identity.declared(props), client)
+    if not props.get("PropagateStackTags"):
+        return [(key, exists)]
+    inherited: dict[str, str] = {}
+
+    def read_stack_tags() -> Mapping[str, str]:
+        inherited.update(stack_tags())
+        return dict(inherited)
+
+    def exists_if_the_tags_fit() -> bool:
+        desired_state.merge(tags.to_dict(props.get("Tags")), inherited)  # InvalidProperty past 50 tags
+        return exists()
+
+    return [(STACK_TAGS, read_stack_tags), (key, exists_if_the_tags_fit)]
+
+
 def owns(resource: ModuleType, physical_id: str, raw: Mapping | None, request: Request) -> bool:
     """Whether this provider issued `physical_id` for this resource.
 

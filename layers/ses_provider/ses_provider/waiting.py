@@ -41,7 +41,6 @@ import time
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-import boto3
 from aws_lambda_powertools import Logger
 
 from .errors import ProviderError, error_code, ses_failure
@@ -72,10 +71,10 @@ CONDITIONS = {"Dkim": ("DkimStatus", "SUCCESS"), "Sending": ("VerifiedForSending
 
 
 def queue_client():
-    """The SQS client of the verification queue (boto3's defaults: AWS_ENDPOINT_URL applies)."""
-    from .client import RETRY_CONFIG
+    """The SQS client of the verification queue (AWS_ENDPOINT_URL applies)."""
+    from .client import make_service_client
 
-    return boto3.client("sqs", config=RETRY_CONFIG)
+    return make_service_client("sqs")
 
 
 def check(props: Mapping) -> None:
