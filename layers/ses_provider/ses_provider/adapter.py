@@ -214,7 +214,7 @@ class Provider:
         timeout_margin: float = TIMEOUT_MARGIN_SECONDS,
     ):
         self.resource = resource
-        self.client = client if client is not None else LazyClient(make_client, on_build=self.fence)
+        self.client = client if client is not None else LazyClient(lambda: make_client(time_left=self.time_left), on_build=self.fence)
         if client is not None:
             self.fence(client)
         # Stack tags: CloudFormation does not hand them to custom resources.
@@ -233,6 +233,11 @@ class Provider:
         self.current: Delivery | None = None  # Lambda runs one invocation per container at a time
         self.exempt = threading.local()  # set on a thread whose calls pass the fence
         self.services: dict[str, LazyClient] = {}
+
+    def time_left(self) -> float | None:
+        """Seconds the current request may still work before its timer answers; None between requests."""
+        delivery = self.current
+        return None if delivery is None else delivery.deadline - self.timeout_margin - time.monotonic()
 
     def service(self, name: str) -> Any:
         """The client of another AWS service (boto3's defaults, so AWS_ENDPOINT_URL applies),

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import random
 from dataclasses import dataclass
+from typing import Callable
 
 import botocore.session
 from botocore.config import Config
@@ -26,6 +28,36 @@ def _no_retry_for_quotas(response=None, **kwargs):
     if response is not None and response[1].get("Error", {}).get("Code") in NOT_TRANSIENT:
         return False  # a non-None answer that is not a delay: no retry
     return None
+
+
+# Throttling when CloudFormation creates many resources at once (one Lambda each, all calling
+# SES at the same moment): retried for as long as the request has time, not for a fixed count.
+# Standard mode's backoff grows to 20 s and gives up after 8 attempts: with 200 contenders at
+# 20 calls/s it left SES idle for long stretches, 1.47x the bound (benchmarks/burst_create.py),
+# and with more contenders or a lower rate, 8 attempts run out and throttling becomes FAILED.
+# Full jitter, capped at two seconds, keeps every waiting container asking often enough to use
+# SES's rate to the last token, and each one at about a call a second at most (a cap of 1 s
+# wasted 10 throttled calls per admitted one; 4 s left SES idle at the end: 1.06x the bound).
+THROTTLING = frozenset({"TooManyRequestsException"})  # the sesv2 model's throttling error (HTTP 429)
+THROTTLE_BASE_SECONDS = 0.05
+THROTTLE_CAP_SECONDS = 2.0
+
+
+def throttling_retry(time_left: Callable[[], float | None], uniform: Callable[[float, float], float] = random.uniform):
+    """A needs-retry hook: the delay before retrying a throttled call, False once the request
+    has no time for it (the error then fails the request), None for any other answer (left to
+    botocore's standard mode). `time_left`: seconds the request may still work, None if unknown."""
+
+    def retry(response=None, attempts: int = 1, **kwargs):
+        if response is None or response[1].get("Error", {}).get("Code") not in THROTTLING:
+            return None
+        left = time_left()
+        if left is None:
+            return None
+        delay = uniform(0, min(THROTTLE_CAP_SECONDS, THROTTLE_BASE_SECONDS * 2**attempts))
+        return delay if delay < left else False
+
+    return retry
 
 
 # `sam local invoke` (AWS_SAM_LOCAL=true) with events/local-env.json: every AWS client of the
@@ -56,11 +88,14 @@ def session() -> botocore.session.Session:
     return _session
 
 
-def make_client(config: Config | None = None):
+def make_client(config: Config | None = None, time_left: Callable[[], float | None] | None = None):
     """A sesv2 client: AWS_ENDPOINT_URL(_SESV2) and AWS_REGION apply. `config` is merged over
-    RETRY_CONFIG (TagSync's adaptive mode and connection pool)."""
+    RETRY_CONFIG (TagSync's adaptive mode and connection pool). `time_left`: the seconds the
+    current request may still work; throttling is then retried within them (throttling_retry)."""
     client = session().create_client("sesv2", config=RETRY_CONFIG.merge(config) if config else RETRY_CONFIG)
     client.meta.events.register_first("needs-retry.sesv2", _no_retry_for_quotas)
+    if time_left is not None:
+        client.meta.events.register_first("needs-retry.sesv2", throttling_retry(time_left))
     return client
 
 
