@@ -47,8 +47,8 @@ class LazyClient:
     """Builds a client on first use: invalid input is answered without building one.
     `on_build` sees the client once it exists (the fence registers its hook there)."""
 
-    # boto3's default session is not thread-safe: clients are built one at a time, whichever
-    # thread asks (the reads a Create starts early run on threads of their own).
+    # A botocore session is not thread-safe (ses_provider.client.session): clients are built one
+    # at a time, whichever thread asks (the reads a Create starts early run on a thread of their own).
     _building = threading.Lock()
 
     def __init__(self, factory: Callable[[], Any], on_build: Callable[[Any], None] | None = None):
@@ -240,8 +240,8 @@ class Provider:
         return None if delivery is None else delivery.deadline - self.timeout_margin - time.monotonic()
 
     def service(self, name: str) -> Any:
-        """The client of another AWS service (boto3's defaults, so AWS_ENDPOINT_URL applies),
-        built on first use and fenced like the SES client."""
+        """The client of another AWS service (AWS_ENDPOINT_URL applies), built on first use and
+        fenced like the SES client."""
         if name not in self.services:
             self.services[name] = LazyClient(lambda: make_service_client(name), on_build=self.fence)
         return self.services[name]

@@ -67,7 +67,7 @@ LOCAL_ENDPOINT_ENVIRONMENT = "LOCAL_ENDPOINT_URL"
 
 
 def use_local_endpoint(environ=os.environ) -> None:
-    """Point boto3 (AWS_ENDPOINT_URL) at the local emulator, under `sam local` only."""
+    """Point every client (AWS_ENDPOINT_URL) at the local emulator, under `sam local` only."""
     url = environ.get(LOCAL_ENDPOINT_ENVIRONMENT)
     if url and environ.get("AWS_SAM_LOCAL") == "true":
         environ["AWS_ENDPOINT_URL"] = url
