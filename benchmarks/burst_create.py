@@ -49,7 +49,7 @@ for path in (ROOT / "layers" / "ses_provider", ROOT):
 from benchmarks import first_create  # noqa: E402
 
 KIND = "configuration_set"
-TIMEOUT_MS = 120_000  # template.yaml: the functions' Timeout
+TIMEOUT_MS = first_create.TIMEOUT_MS  # template.yaml: the functions' Timeout
 
 
 class Throttle:
