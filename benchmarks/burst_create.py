@@ -47,30 +47,10 @@ for path in (ROOT / "layers" / "ses_provider", ROOT):
         sys.path.insert(0, str(path))
 
 from benchmarks import first_create  # noqa: E402
+from benchmarks.fake_aws import TokenBucket  # noqa: E402
 
 KIND = "configuration_set"
 TIMEOUT_MS = first_create.TIMEOUT_MS  # template.yaml: the functions' Timeout
-
-
-class Throttle:
-    """SES's token bucket, and the count of what it admitted and refused."""
-
-    def __init__(self, rate: float):
-        self.rate, self.tokens, self.at = rate, rate, time.monotonic()
-        self.admitted = self.refused = 0
-        self.lock = threading.Lock()
-
-    def admit(self) -> bool:
-        with self.lock:
-            now = time.monotonic()
-            self.tokens = min(self.rate, self.tokens + (now - self.at) * self.rate)
-            self.at = now
-            if self.tokens >= 1:
-                self.tokens -= 1
-                self.admitted += 1
-                return True
-            self.refused += 1
-            return False
 
 
 class _Server(ThreadingHTTPServer):
@@ -78,7 +58,7 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 512  # 200 clients connect at once
 
 
-def _proxy(upstream: str, throttle: Throttle):
+def _proxy(upstream: str, throttle: TokenBucket):
     target = urlsplit(upstream)
 
     class Handler(BaseHTTPRequestHandler):
@@ -136,7 +116,7 @@ def measure(rate: float = 20.0, count: int = 200, timeout_ms: int = TIMEOUT_MS) 
     from ses_provider import adapter, configuration_set
     from tests.harness import ResponseEndpoint, environment, load_event
 
-    throttle = Throttle(rate)
+    throttle = TokenBucket(rate)
     with first_create.emulator() as (url, table), ResponseEndpoint() as endpoint:
         proxy = _proxy(url, throttle)
         threading.Thread(target=proxy.serve_forever, name="ses-throttle", daemon=True).start()
@@ -164,8 +144,7 @@ def measure(rate: float = 20.0, count: int = 200, timeout_ms: int = TIMEOUT_MS) 
                     for index in range(count)
                 ]
                 before = len(endpoint.responses)
-                throttle.admitted = throttle.refused = 0
-                throttle.tokens, throttle.at = rate, time.monotonic()
+                throttle.reset()
                 started = time.monotonic()
                 threads = [
                     threading.Thread(target=handler, args=(event, Context(template["ServiceToken"], timeout_ms)), daemon=True)

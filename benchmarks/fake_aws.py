@@ -43,6 +43,34 @@ def _order(key: str) -> str:
     return hashlib.md5(key.encode()).hexdigest()
 
 
+class TokenBucket:
+    """SES's rate: `rate` calls a second, holding one second's worth (full at the start); counts
+    what it admitted and refused. Shared by this fake and burst_create.py's throttling proxy."""
+
+    def __init__(self, rate: float):
+        self.rate = rate
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.tokens, self.refilled = self.rate, time.monotonic()
+            self.admitted = self.refused = 0
+
+    def admit(self) -> bool:
+        """False when the call is throttled."""
+        with self._lock:
+            now = time.monotonic()
+            self.tokens = min(self.rate, self.tokens + (now - self.refilled) * self.rate)
+            self.refilled = now
+            if self.tokens >= 1:
+                self.tokens -= 1
+                self.admitted += 1
+                return True
+            self.refused += 1
+            return False
+
+
 class FakeAws:
     def __init__(self, latency: float = 0.045, rate: float | None = None):
         self.latency, self.rate = latency, rate
@@ -51,11 +79,10 @@ class FakeAws:
         self._order: list[tuple[str, str]] = []  # (hash, key), sorted
         self.stacks: dict[str, dict[str, str]] = {}
         self.calls: dict[str, int] = {}
-        self.throttled = 0
+        self.bucket = TokenBucket(rate) if rate is not None else None
         self.tagged_at: dict[str, float] = {}  # ARN -> time of its last TagResource / UntagResource
         self.started = time.monotonic()
         self._lock = threading.Lock()
-        self._tokens, self._refilled = rate or 0.0, time.monotonic()
         self._server: ThreadingHTTPServer | None = None
         self.url = ""
 
@@ -70,9 +97,14 @@ class FakeAws:
 
     def reset_counts(self) -> None:
         with self._lock:
-            self.calls, self.throttled, self.tagged_at = {}, 0, {}
+            self.calls, self.tagged_at = {}, {}
             self.started = time.monotonic()
-            self._tokens, self._refilled = self.rate or 0.0, time.monotonic()
+        if self.bucket is not None:
+            self.bucket.reset()
+
+    @property
+    def throttled(self) -> int:
+        return self.bucket.refused if self.bucket is not None else 0
 
     # --- serving ---------------------------------------------------------------------------
 
@@ -95,17 +127,7 @@ class FakeAws:
 
     def _admit(self) -> bool:
         """The SES token bucket: False when the call is throttled."""
-        if self.rate is None:
-            return True
-        with self._lock:
-            now = time.monotonic()
-            self._tokens = min(self.rate, self._tokens + (now - self._refilled) * self.rate)
-            self._refilled = now
-            if self._tokens >= 1:
-                self._tokens -= 1
-                return True
-            self.throttled += 1
-            return False
+        return self.bucket is None or self.bucket.admit()
 
     # --- SES v2 ----------------------------------------------------------------------------
 

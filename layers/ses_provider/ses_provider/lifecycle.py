@@ -286,7 +286,7 @@ def read_ahead(
         return dict(inherited)
 
     def exists_if_the_tags_fit() -> bool:
-        desired_state.merge(tags.to_dict(props.get("Tags")), inherited)  # InvalidProperty past 50 tags
+        _desired_tags(props, lambda: inherited)  # InvalidProperty past 50 tags, as the Create refuses them
         return exists()
 
     return [(STACK_TAGS, read_stack_tags), (key, exists_if_the_tags_fit)]

@@ -33,7 +33,7 @@ class Request:
     services: Callable[[str], Any] | None = None
     # The desired-state table (desired_state.Store), None where none is configured.
     store: Any = None
-    # Reads the adapter started before the journal's write (adapter.ReadAhead.result), so
+    # Reads the adapter started before the journal's write (adapter.ReadAhead, called), so
     # that their round trips overlap it; None in a direct call: each read is made when asked.
     ahead: Callable[[Hashable, Callable[[], Any]], Any] | None = None
 
