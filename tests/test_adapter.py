@@ -96,6 +96,19 @@ def test_the_delete_after_a_failed_create_makes_no_ses_call_and_succeeds(answers
     assert body["Status"] == "SUCCESS" and body["PhysicalResourceId"] == naming.failed_create_id("req-create")
 
 
+@pytest.mark.parametrize("request_type", ["Update", "Delete"])
+def test_an_empty_physical_id_is_never_answered_and_no_ses_call_is_made(answers, ses, request_type):
+    # CloudFormation never sends PhysicalResourceId "", and takes no answer without one.
+    client, _ = ses
+    make_handler(dedicated_ip_pool, client)(event(request_type, {"PoolName": "bulk"}, physical_id="", old={"PoolName": "bulk"}), FakeContext())
+    [(_, body)] = answers
+    assert body["PhysicalResourceId"] == naming.failed_create_id(f"req-{request_type.lower()}")
+    # An unstubbed SES call would end the Delete FAILED, and the Update's reason would name SES.
+    assert (body["Status"], body["Reason"]) == (
+        ("FAILED", "the event has no PhysicalResourceId") if request_type == "Update" else ("SUCCESS", "")
+    )
+
+
 def test_invalid_input_is_answered_failed_naming_the_property_without_an_ses_client(answers):
     def no_client():
         raise AssertionError("an SES client was built for invalid input")

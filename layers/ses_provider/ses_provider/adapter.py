@@ -153,6 +153,8 @@ def malformed(event: Any) -> str | None:
         return f"unknown RequestType {event['RequestType'][:40]!r}"
     if event["RequestType"] != "Create" and not isinstance(event.get("PhysicalResourceId"), str):
         return "the event has no PhysicalResourceId"
+    if event["RequestType"] == "Update" and not event["PhysicalResourceId"]:
+        return "the event has no PhysicalResourceId"  # nothing to update (a Delete of "" has nothing to delete)
     if event.get("PhysicalResourceId") is not None and not isinstance(event["PhysicalResourceId"], str):
         return "the event's PhysicalResourceId is not a string"
     if len(event.get("PhysicalResourceId") or "") > MAX_PHYSICAL_ID:
@@ -523,6 +525,10 @@ class Delivery:
             if self.handed_off:
                 logger.info("a wait for verification answers this request; not answering here")
                 return False
+            if not answer.physical_id:
+                # CloudFormation takes no answer without a physical id. Only an event it never
+                # sends gets here (a Delete of PhysicalResourceId ""), and nothing was made.
+                answer = Answer(answer.status, answer.reason, self.fallback_id(), answer.data)
             answer = within_limits(self.event, answer)
             self.sent = answer
         journal = self.provider.journal
