@@ -5,6 +5,9 @@ STAMP := $(VENV)/.installed
 # checkov pins an older boto3 than ours: it gets a virtual environment of its own.
 SCAN_VENV := .venv-scan
 SCAN_STAMP := $(SCAN_VENV)/.installed
+# Lambda's Python runtime for the benchmarks: boto3 and botocore alone (benchmarks/first_create.py).
+RUNTIME_VENV := .venv-runtime
+RUNTIME_STAMP := $(RUNTIME_VENV)/.installed
 # A user's machine has python3.13 on PATH; this workplace has it through pyenv.
 PYTHON313 := $(shell if python3.13 -c '' 2>/dev/null; then echo python3.13; else echo 'env PYENV_VERSION=3.13.0 python3'; fi)
 # sam build looks for `python3.13` on PATH: the venv's own interpreter answers to that name.
@@ -24,6 +27,11 @@ $(SCAN_STAMP): requirements-scan.txt
 	$(SCAN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-scan.txt
 	touch $(SCAN_STAMP)
 
+$(RUNTIME_STAMP): requirements-dev.txt
+	$(PYTHON313) -m venv $(RUNTIME_VENV)
+	$(RUNTIME_VENV)/bin/python -m pip install --quiet --disable-pip-version-check $$(grep -E '^(boto3|botocore)==' requirements-dev.txt)
+	touch $(RUNTIME_STAMP)
+
 demo: $(STAMP)
 	$(VENV)/bin/python -m demo
 
@@ -33,7 +41,7 @@ emulator: $(STAMP)
 
 # Writes benchmarks/results.md (several minutes; SAMPLES=21 by default).
 SAMPLES ?= 21
-bench: $(STAMP)
+bench: $(STAMP) $(RUNTIME_STAMP)
 	$(VENV)/bin/python -m benchmarks --samples $(SAMPLES)
 
 test: $(STAMP) $(SCAN_STAMP)
@@ -47,4 +55,4 @@ lint: $(STAMP)
 	sam validate --lint
 
 clean:
-	rm -rf $(VENV) $(SCAN_VENV) .aws-sam
+	rm -rf $(VENV) $(SCAN_VENV) $(RUNTIME_VENV) .aws-sam

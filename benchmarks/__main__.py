@@ -70,11 +70,19 @@ def section_a(samples: int, build_dir: Path | None) -> list[str]:
         "",
         f"A fresh interpreter per sample, the floor (`import boto3` + one sesv2 client) and each function's module"
         f" (loaded as Lambda loads it, {'as `sam build` ships it' if build_dir else 'from the sources'}) + the sesv2 client"
-        f" of its first request, interleaved; {samples} samples, the"
+        f" of its first request, interleaved; {_runtime(build_dir)}; {samples} samples, the"
         " median of the pairwise ratios. `python -m benchmarks.cold_start`.",
         "",
         *table(["variant", "median", "ratio to floor"], rows),
     ]
+
+
+def _runtime(build_dir: Path | None) -> str:
+    if build_dir is None:
+        return "in the development venv (--quick)"
+    return ("in Lambda's runtime: a venv with boto3 and botocore alone (`.venv-runtime`), the layer's"
+            " dependencies from the build (the development venv's awscrt and pyOpenSSL, which botocore imports"
+            " when present, would add some 80 ms to both sides)")
 
 
 def section_b(samples: int, build_dir: Path | None) -> list[str]:
@@ -89,7 +97,8 @@ def section_b(samples: int, build_dir: Path | None) -> list[str]:
         " (SES v2, DynamoDB, CloudFormation on loopback) and a local HTTPS response endpoint. The floor is a minimal"
         " provider: `import boto3`, one sesv2 client, only the SES calls the type's create.json needs, the PUT with"
         f" urllib. Ours is the function {shipped}, with every guarantee: the journal, the claim, the record, the"
-        f" stack's tags, the timer. Interleaved, fresh names each sample, every answer checked SUCCESS; {samples}"
+        f" stack's tags, the timer. {_runtime(build_dir).capitalize()}. Interleaved, fresh names each sample, every"
+        f" answer checked SUCCESS; {samples}"
         " samples, the median of the pairwise ratios. `python -m benchmarks.first_create`.",
         "",
         *table(["type", "floor (median)", "ours (median)", "ratio"], rows),

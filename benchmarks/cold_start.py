@@ -34,11 +34,11 @@ def function_code(name: str, build_dir: Path | None = None) -> str:
     return f"import sys; sys.path[:0] = {built_paths(name, build_dir)!r}; import app; {client}"
 
 
-def sample(code: str) -> float:
+def sample(code: str, python: str = sys.executable) -> float:
     env = {**os.environ, "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x",
            "TAG_STATE_TABLE": "table"}
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)
+    subprocess.run([python, "-c", code], env=env, check=True, capture_output=True)
     return (time.perf_counter() - started) * 1000
 
 
@@ -46,10 +46,13 @@ def measure(samples: int = 21, build_dir: Path | None = None) -> dict[str, dict[
     variants = {"floor (boto3 + sesv2 client)": FLOOR, **{name: function_code(name, build_dir) for name in FUNCTIONS}}
     times: dict[str, list[float]] = {name: [] for name in variants}
     ratios: dict[str, list[float]] = {name: [] for name in FUNCTIONS}
-    sample(FLOOR)  # warm-up: the file system cache
+    from benchmarks.first_create import interpreter
+
+    python = interpreter(build_dir)  # Lambda's runtime for a build (first_create.RUNTIME_PYTHON)
+    sample(FLOOR, python)  # warm-up: the file system cache
     for _ in range(samples):
         for name in FUNCTIONS:
-            floor, ours = sample(FLOOR), sample(variants[name])
+            floor, ours = sample(FLOOR, python), sample(variants[name], python)
             times["floor (boto3 + sesv2 client)"].append(floor)
             times[name].append(ours)
             ratios[name].append(ours / floor)

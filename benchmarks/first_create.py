@@ -155,6 +155,25 @@ def emulator() -> Iterator[tuple[str, str]]:
         process.wait(timeout=10)
 
 
+# Lambda's Python runtime: boto3 and botocore (with jmespath, urllib3, dateutil, s3transfer,
+# six) and nothing else. The development venv also holds awscrt and pyOpenSSL (aws-sam-cli's),
+# which botocore imports when they are there: some 80 ms that Lambda never pays, on both
+# sides, which would flatter every ratio. `make bench` makes this venv (the Makefile's
+# RUNTIME_VENV, boto3 and botocore as requirements-dev.txt pins them); the layer's own
+# dependencies come from the build, as in Lambda.
+RUNTIME_PYTHON = ROOT / ".venv-runtime" / "bin" / "python"
+
+
+def interpreter(build_dir: Path | None) -> str:
+    """The children's Python: the runtime's for a build, this one for the sources (--quick,
+    the tests), whose layer dependencies only this venv has."""
+    if build_dir is None:
+        return sys.executable
+    if not RUNTIME_PYTHON.exists():
+        raise SystemExit(f"{RUNTIME_PYTHON} is missing: `make bench` makes it")
+    return str(RUNTIME_PYTHON)
+
+
 def built_paths(kind: str, build_dir: Path | None) -> list[str]:
     """The layer's and the function's directories, as Lambda puts them on the path: from a
     `sam build` when given (what is deployed), else from the sources."""
@@ -172,13 +191,13 @@ def sam_build(into: Path) -> Path:
     return into
 
 
-def _run(code: str, event: dict, env: dict) -> float:
-    return run_full(code, event, env)[0]
+def _run(code: str, event: dict, env: dict, python: str = sys.executable) -> float:
+    return run_full(code, event, env, python)[0]
 
 
-def run_full(code: str, event: dict, env: dict) -> tuple[float, list[str]]:
+def run_full(code: str, event: dict, env: dict, python: str = sys.executable) -> tuple[float, list[str]]:
     """(ms from the child's first line to its answer sent, the heavy modules it imported)."""
-    done = subprocess.run([sys.executable, "-c", code, json.dumps(event)], env=env, capture_output=True, text=True)
+    done = subprocess.run([python, "-c", code, json.dumps(event)], env=env, capture_output=True, text=True)
     lines = dict(line.partition(" ")[::2] for line in done.stdout.splitlines() if line.startswith(("ELAPSED ", "IMPORTED ")))
     if done.returncode != 0 or "ELAPSED" not in lines:
         raise RuntimeError(f"a sample failed ({done.returncode}): {done.stderr[-2000:]}")
@@ -209,6 +228,7 @@ def measure(samples: int = 21, build_dir: Path | None = None, types=TYPES) -> di
     from tests.harness import ResponseEndpoint, load_event
 
     results = {}
+    python = interpreter(build_dir)
     with emulator() as (url, table), ResponseEndpoint() as endpoint:
         env = environment(url, table, endpoint.ca_file)
         for kind in types:
@@ -217,8 +237,8 @@ def measure(samples: int = 21, build_dir: Path | None = None, types=TYPES) -> di
             floors, ours, ratios = [], [], []
             for index in range(samples + 1):  # the first pair warms the file system cache
                 answered = len(endpoint.responses)
-                floor = _run(floor_code, renamed(kind, template, f"f{index}-{uuid.uuid4().hex[:6]}", endpoint.response_url()), env)
-                mine = _run(mine_code, renamed(kind, template, f"o{index}-{uuid.uuid4().hex[:6]}", endpoint.response_url()), env)
+                floor = _run(floor_code, renamed(kind, template, f"f{index}-{uuid.uuid4().hex[:6]}", endpoint.response_url()), env, python)
+                mine = _run(mine_code, renamed(kind, template, f"o{index}-{uuid.uuid4().hex[:6]}", endpoint.response_url()), env, python)
                 statuses = [response.body["Status"] for response in endpoint.responses[answered:]]
                 if statuses != ["SUCCESS", "SUCCESS"]:
                     raise RuntimeError(f"{kind}: expected two SUCCESS answers, got {statuses}")

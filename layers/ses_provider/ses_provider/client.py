@@ -7,6 +7,7 @@ import random
 from dataclasses import dataclass
 from typing import Callable
 
+import botocore.loaders
 import botocore.session
 from botocore.config import Config
 
@@ -73,18 +74,33 @@ def use_local_endpoint(environ=os.environ) -> None:
         environ["AWS_ENDPOINT_URL"] = url
 
 
+# botocore's data for the services this layer calls, cut to the operations the functions may
+# call (written by tools/botocore_data.py, which says why): the session reads nothing else.
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "botocore_data")
+
+
+class _Loader(botocore.loaders.Loader):
+    """botocore's loader over DATA alone, which is botocore's own data, filtered: endpoints
+    resolve as from botocore's folder (a loader that says otherwise makes botocore treat the
+    legacy endpoint as one the user configured)."""
+
+    def is_builtin_path(self, path: str) -> bool:
+        return True
+
+
 _session: botocore.session.Session | None = None
 
 
 def session() -> botocore.session.Session:
     """The botocore session every client of the function comes from, made on first use: what
     boto3.client uses, without importing boto3, whose package pulls in s3transfer and
-    multiprocessing (some 15 ms of every cold start: benchmarks/first_create.py) for nothing
-    a custom resource uses. Region, credentials and AWS_ENDPOINT_URL(_<SERVICE>) come from the
-    environment as with boto3. Clients are built one at a time (adapter.LazyClient)."""
+    multiprocessing for nothing a custom resource uses, and with DATA as its only data.
+    Region, credentials and AWS_ENDPOINT_URL(_<SERVICE>) come from the environment as with
+    boto3. Clients are built one at a time (adapter.LazyClient)."""
     global _session
     if _session is None:
         _session = botocore.session.get_session()
+        _session.register_component("data_loader", _Loader(extra_search_paths=[DATA], include_default_search_paths=False))
     return _session
 
 
