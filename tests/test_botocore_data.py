@@ -9,6 +9,9 @@ fails there as IAM would refuse it in AWS."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import botocore.session
@@ -18,6 +21,7 @@ from ses_provider import client as client_module
 from tools import botocore_data
 
 DATA = Path(client_module.DATA)
+ROOT = Path(__file__).resolve().parent.parent
 # One call per service, enough to resolve the endpoint and sign the request.
 CALLS = {
     "sesv2": ("list_tags_for_resource", {"ResourceArn": "arn:aws:ses:us-east-1:123456789012:identity/example.com"}),
@@ -94,18 +98,69 @@ def _regions() -> list[tuple[str, str]]:
     return [(partition["partition"], region) for partition in endpoints["partitions"] for region in partition["regions"]]
 
 
-@pytest.mark.parametrize("service", sorted(CALLS))
-def test_every_region_of_every_partition_resolves_and_signs_as_with_botocores_own_data(service, monkeypatch):
-    for name in ("AWS_ENDPOINT_URL", f"AWS_ENDPOINT_URL_{service.upper()}", "AWS_PROFILE"):
+def resolved(session, service: str) -> dict[str, list | str]:
+    """Region -> [URL, credential scope] of one signed call, or the error, for `service`."""
+    operation, params = CALLS[service]
+    found: dict[str, list | str] = {}
+    for _, region in _regions():
+        try:
+            found[region] = list(_sent(session.create_client(service, region_name=region), operation, params))
+        except Exception as error:  # noqa: BLE001 - compared, not raised: an old botocore's failure
+            found[region] = f"{type(error).__name__}: {error}"[:200]
+    return found
+
+
+def ours() -> botocore.session.Session:
+    session = botocore.session.get_session()
+    session.register_component("data_loader", client_module._Loader(extra_search_paths=[client_module.DATA], include_default_search_paths=False))
+    return session
+
+
+@pytest.fixture
+def credentials(monkeypatch):
+    for name in ("AWS_ENDPOINT_URL", *(f"AWS_ENDPOINT_URL_{service.upper()}" for service in CALLS), "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
-    ours, theirs = botocore.session.get_session(), botocore.session.get_session()
-    ours.register_component("data_loader", client_module.session().get_component("data_loader"))
-    operation, params = CALLS[service]
-    compared = 0
-    for partition, region in _regions():
-        expected = _sent(theirs.create_client(service, region_name=region), operation, params)
-        assert _sent(ours.create_client(service, region_name=region), operation, params) == expected, (partition, region)
-        compared += 1
-    assert compared >= 30  # aws alone has more regions than that
+
+
+@pytest.mark.parametrize("service", sorted(CALLS))
+def test_every_region_of_every_partition_resolves_and_signs_as_with_botocores_own_data(service, credentials):
+    expected = resolved(botocore.session.get_session(), service)
+    assert len(expected) >= 30  # aws alone has more regions than that
+    assert all(isinstance(value, list) for value in expected.values())
+    assert resolved(ours(), service) == expected
+
+
+OLDEST_CHECK = """
+import json, sys
+from tests.test_botocore_data import CALLS, ours, resolved
+import botocore
+assert botocore.__version__ == sys.argv[1], botocore.__file__
+json.dump({service: resolved(ours(), service) for service in CALLS}, sys.stdout)
+"""
+
+
+@pytest.mark.slow
+def test_the_oldest_botocore_said_to_read_the_data_resolves_and_signs_as_the_pinned_one(tmp_path, credentials):
+    """botocore_data.OLDEST_READER, installed from the package registry, reads the data alike:
+    the session trusts it to (client.reads_data), and a botocore pin or policy change that needs
+    a newer reader fails here."""
+    oldest = botocore_data.OLDEST_READER
+    assert (DATA / client_module.READER_FILE).read_text().strip() == oldest
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
+         "--target", str(tmp_path), f"botocore=={oldest}"],
+        check=True, capture_output=True,
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT / "layers" / "ses_provider"), str(ROOT)])}
+    run = subprocess.run([sys.executable, "-c", OLDEST_CHECK, oldest], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert json.loads(run.stdout) == {service: resolved(botocore.session.get_session(), service) for service in CALLS}
+
+
+def test_a_botocore_older_than_the_oldest_reader_keeps_its_own_data():
+    assert client_module.reads_data(botocore_data.OLDEST_READER)
+    assert client_module.reads_data(botocore.__version__)
+    assert not client_module.reads_data("1.35.75")  # DynamoDB's rule set fails there
+    assert not client_module.reads_data("1.34.145")

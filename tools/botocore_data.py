@@ -11,6 +11,10 @@ calls, their models cut to the operations that template.yaml's policies allow th
 reach; their endpoint rule sets and paginators as botocore ships them; and botocore's
 endpoints.json with only those five services. Documentation strings are dropped.
 
+A botocore older than OLDEST_READER does not read it (botocore 1.35.75 knows no `stringArray`
+rule-set parameter, which DynamoDB's now has): the session then keeps botocore's own data
+(ses_provider.client.reads_data), slower and as correct.
+
 Nothing else changes: the models are botocore's own JSON, cut, not rewritten
 (tests/test_botocore_data.py checks that the committed folder is what this writes, and that
 every service resolves the same endpoint in every region from it as from botocore's data).
@@ -39,6 +43,11 @@ SOURCE = Path(botocore.__file__).parent / "data"
 SERVICES = {"ses": "sesv2", "dynamodb": "dynamodb", "cloudformation": "cloudformation", "route53": "route53", "sqs": "sqs"}
 # Session-wide files that every client reads (retries, defaults mode, partitions): copied whole.
 SESSION_FILES = ("_retry.json", "partitions.json", "sdk-default-configuration.json")
+# The oldest botocore that reads this data as the pinned one does: it resolves and signs every
+# service in every region alike (tests/test_botocore_data.py installs it and checks). Older
+# ones fail DynamoDB's rule set (1.35.75: "Unknown parameter type: stringArray").
+OLDEST_READER = "1.35.80"
+READER_FILE = "OLDEST_BOTOCORE"  # ses_provider.client.READER_FILE
 
 
 def allowed_operations(template: str) -> dict[str, set[str]]:
@@ -131,6 +140,7 @@ def write(target: Path = TARGET, template: str | None = None) -> None:
     _write_json(target / "endpoints.json", trimmed_endpoints(_read(SOURCE / "endpoints.json"), prefixes))
     for name in SESSION_FILES:
         _write_json(target / name, _read(SOURCE / name))
+    (target / READER_FILE).write_text(OLDEST_READER + "\n")  # an older botocore keeps its own data (client.reads_data)
     (target / "README.md").write_text(
         f"Written by `python -m tools.botocore_data` from botocore {botocore.__version__}: do not edit.\n"
         "See that module for why the layer loads this folder instead of botocore's data.\n"

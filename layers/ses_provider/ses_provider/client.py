@@ -7,6 +7,7 @@ import random
 from dataclasses import dataclass
 from typing import Callable
 
+import botocore
 import botocore.loaders
 import botocore.session
 from botocore.config import Config
@@ -75,8 +76,26 @@ def use_local_endpoint(environ=os.environ) -> None:
 
 
 # botocore's data for the services this layer calls, cut to the operations the functions may
-# call (written by tools/botocore_data.py, which says why): the session reads nothing else.
+# call (written by tools/botocore_data.py, which says why): the session reads nothing else,
+# unless Lambda's botocore is older than the oldest that reads it alike (botocore 1.35.75
+# knows no `stringArray` parameter, which DynamoDB's rule set now has). A newer botocore
+# reads older data, which is what AWS_DATA_PATH relies on.
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "botocore_data")
+READER_FILE = "OLDEST_BOTOCORE"  # the oldest botocore that reads DATA (tests/test_botocore_data.py)
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.strip().split(".")[:3] if part.isdigit())
+
+
+def reads_data(version: str | None = None) -> bool:
+    """Whether this botocore (or `version`) reads DATA as the botocore that wrote it."""
+    try:
+        with open(os.path.join(DATA, READER_FILE)) as file:
+            oldest = _version(file.read())
+    except OSError:
+        return False
+    return bool(oldest) and _version(version or botocore.__version__) >= oldest
 
 
 class _Loader(botocore.loaders.Loader):
@@ -94,13 +113,15 @@ _session: botocore.session.Session | None = None
 def session() -> botocore.session.Session:
     """The botocore session every client of the function comes from, made on first use: what
     boto3.client uses, without importing boto3, whose package pulls in s3transfer and
-    multiprocessing for nothing a custom resource uses, and with DATA as its only data.
+    multiprocessing for nothing a custom resource uses, and with DATA as its only data where
+    this botocore reads it.
     Region, credentials and AWS_ENDPOINT_URL(_<SERVICE>) come from the environment as with
     boto3. Clients are built one at a time (adapter.LazyClient)."""
     global _session
     if _session is None:
         _session = botocore.session.get_session()
-        _session.register_component("data_loader", _Loader(extra_search_paths=[DATA], include_default_search_paths=False))
+        if reads_data():
+            _session.register_component("data_loader", _Loader(extra_search_paths=[DATA], include_default_search_paths=False))
     return _session
 
 
