@@ -39,7 +39,7 @@ demo: $(STAMP)
 emulator: $(STAMP)
 	$(VENV)/bin/python -m tools.emulator
 
-# Writes benchmarks/results.md (about 35 minutes): 21 samples, 7 of the runs that take a minute
+# Writes benchmarks/results.md (about 30 minutes): 21 samples, 7 of the runs that take a minute
 # each (TagSync at N = 10,000, its throttled row, the 200 Creates at once).
 SAMPLES ?= 21
 LARGE_SAMPLES ?= 7
