@@ -112,7 +112,7 @@ def resolved(session, service: str) -> dict[str, list | str]:
 
 def ours() -> botocore.session.Session:
     session = botocore.session.get_session()
-    session.register_component("data_loader", client_module._Loader(extra_search_paths=[client_module.DATA], include_default_search_paths=False))
+    session.register_component("data_loader", client_module.data_loader())
     return session
 
 

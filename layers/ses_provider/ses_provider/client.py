@@ -107,6 +107,11 @@ class _Loader(botocore.loaders.Loader):
         return True
 
 
+def data_loader() -> botocore.loaders.Loader:
+    """A loader of DATA and nothing else."""
+    return _Loader(extra_search_paths=[DATA], include_default_search_paths=False)
+
+
 _session: botocore.session.Session | None = None
 
 
@@ -121,7 +126,7 @@ def session() -> botocore.session.Session:
     if _session is None:
         _session = botocore.session.get_session()
         if reads_data():
-            _session.register_component("data_loader", _Loader(extra_search_paths=[DATA], include_default_search_paths=False))
+            _session.register_component("data_loader", data_loader())
     return _session
 
 
