@@ -455,6 +455,7 @@ class LocalEnvironment:
         aws_client("cloudformation", self.ses_url).update_stack(
             StackName=self.stack_id, TemplateBody=STACK_TEMPLATE, Tags=[{"Key": k, "Value": v} for k, v in stack_tags.items()]
         )
+        set_stack_status(self.stack_id, DEPLOYING)  # the next deploy is under way: requests come in it
 
 
 # A stand-in for the consumer's stack: moto needs a template, the handlers only read its tags.
@@ -472,14 +473,34 @@ def aws_client(service: str, url: str):
     )
 
 
+# CloudFormation sends a custom resource its requests only while the stack changes: the
+# provider acts only for a stack in such a status (ses_provider.desired_state.IN_OPERATION).
+DEPLOYING = "UPDATE_IN_PROGRESS"
+
+
+def create_stack(url: str, name: str = STACK_NAME, stack_tags: dict[str, str] = STACK_TAGS, status: str = DEPLOYING) -> str:
+    """A stack on the local CloudFormation, held in `status`; returns its id. Moto runs a
+    stack's operation at once, so its stacks are never seen in progress as AWS's are while
+    they call a custom resource: the status is set here, as the test needs it."""
+    stack_id = aws_client("cloudformation", url).create_stack(
+        StackName=name, TemplateBody=STACK_TEMPLATE, Tags=[{"Key": k, "Value": v} for k, v in stack_tags.items()]
+    )["StackId"]
+    set_stack_status(stack_id, status)
+    return stack_id
+
+
+def set_stack_status(stack_id: str, status: str) -> None:
+    """Put a stack of the local CloudFormation (this process's moto) in `status`."""
+    from moto.cloudformation.models import cloudformation_backends
+
+    cloudformation_backends[ACCOUNT][REGION].stacks[stack_id].status = status
+
+
 def create_stack_and_table(url: str, stack_tags: dict[str, str] = STACK_TAGS, table: str = TABLE) -> str:
     """The desired-state table (keys as template.yaml declares them) and the example stack
-    with its tags; returns the stack's id."""
+    with its tags, held in UPDATE_IN_PROGRESS (a deploy under way); returns the stack's id."""
     aws_client("dynamodb", url).create_table(TableName=table, BillingMode="PAY_PER_REQUEST", **desired_state.TABLE_KEYS)
-    stack = aws_client("cloudformation", url).create_stack(
-        StackName=STACK_NAME, TemplateBody=STACK_TEMPLATE, Tags=[{"Key": k, "Value": v} for k, v in stack_tags.items()]
-    )
-    return stack["StackId"]
+    return create_stack(url, STACK_NAME, stack_tags)
 
 
 @contextmanager
