@@ -196,7 +196,7 @@ class FakeAws:
         return (
             '<DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><DescribeStacksResult>'
             f"<Stacks><member><StackName>{stack_id.split('/')[1]}</StackName><StackId>{stack_id}</StackId>"
-            "<CreationTime>2026-01-01T00:00:00Z</CreationTime><StackStatus>CREATE_COMPLETE</StackStatus>"
+            "<CreationTime>2026-01-01T00:00:00Z</CreationTime><StackStatus>UPDATE_IN_PROGRESS</StackStatus>"
             f"<Tags>{tags}</Tags></member></Stacks></DescribeStacksResult>"
             "<ResponseMetadata><RequestId>fake</RequestId></ResponseMetadata></DescribeStacksResponse>"
         )

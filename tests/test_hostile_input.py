@@ -47,7 +47,7 @@ class RefusingSes:
 
 class NoStackTags:
     def describe_stacks(self, StackName):
-        return {"Stacks": [{"Tags": []}]}
+        return {"Stacks": [{"StackStatus": "UPDATE_IN_PROGRESS", "Tags": []}]}
 
 
 def load_handler(function: str):

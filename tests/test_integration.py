@@ -405,7 +405,7 @@ def test_delete_removes_the_resource_and_its_tags(env, ses, kind):
 
 
 @ALL_KINDS
-def test_delete_of_a_resource_already_gone_succeeds(env, ses, kind):
+def test_a_second_delete_after_the_record_is_gone_succeeds_without_any_ses_call(env, ses, kind):
     env.invoke(kind.function, event(kind, "create"))
     assert env.invoke(kind.function, event(kind, "delete"))["Status"] == "SUCCESS"
 
@@ -413,7 +413,22 @@ def test_delete_of_a_resource_already_gone_succeeds(env, ses, kind):
 
     assert invocation.body["Status"] == "SUCCESS", invocation.body["Reason"]
     assert invocation.body["PhysicalResourceId"] == name_of(event(kind, "create"), kind)
+    assert invocation.ses_calls == []  # no record: nothing of this stack's is left to delete
+
+
+@ALL_KINDS
+def test_delete_of_a_resource_deleted_by_hand_succeeds_and_removes_its_record(env, ses, kind):
+    created = env.invoke(kind.function, event(kind, "create"))
+    name = created["PhysicalResourceId"]
+    {"email_identity": lambda: ses.delete_email_identity(EmailIdentity=name),
+     "configuration_set": lambda: ses.delete_configuration_set(ConfigurationSetName=name),
+     "dedicated_ip_pool": lambda: ses.delete_dedicated_ip_pool(PoolName=name)}[kind.function]()
+
+    invocation = env.invoker.invoke_full(kind.function, event(kind, "delete"))
+
+    assert invocation.body["Status"] == "SUCCESS", invocation.body["Reason"]
     assert len(invocation.ses_calls) == 1 and invocation.ses_calls[0].startswith("Delete")  # SES said: not found
+    assert env.store().get(arn(kind.arn_kind, name)) is None
 
 
 @ALL_KINDS

@@ -520,19 +520,77 @@ def test_an_update_untags_stack_tags_that_the_record_managed_and_the_stack_dropp
     assert store.records[POOL_ARN].managed_keys == {"team", "env"}  # env stays managed: it was ours once
 
 
-def test_a_delete_that_cannot_remove_the_record_fails_before_any_ses_call(ses):
-    client, _ = ses
-    with pytest.raises(lifecycle.ProviderError, match="could not remove its desired tags"):
+def own_pool_record(stack=STACK, logical_id="Sender"):
+    return desired_state.Record(POOL_ARN, stack, logical_id, "Custom::DedicatedIpPool", "bulk", {}, {})
+
+
+def test_a_delete_whose_record_cannot_be_read_fails_before_any_ses_call(ses):
+    client, _ = ses  # the Stubber: any SES call fails the test
+    with pytest.raises(lifecycle.ProviderError, match="could not read its desired tags"):
         lifecycle.delete(dedicated_ip_pool, "bulk", {"PoolName": "bulk"}, client, REQUEST, MemoryStore(failing=True))
 
 
-def test_a_delete_removes_the_record_then_the_resource(ses):
+def test_a_delete_removes_the_resource_then_its_record(ses):
     client, stub = ses
     store = MemoryStore()
-    store.records[POOL_ARN] = object()
+    store.records[POOL_ARN] = own_pool_record()
     stub.add_response("delete_dedicated_ip_pool", {}, {"PoolName": "bulk"})
     assert lifecycle.delete(dedicated_ip_pool, "bulk", {"PoolName": "bulk"}, client, REQUEST, store) is True
     assert store.records == {}
+
+
+def test_a_delete_whose_record_cannot_be_removed_fails_and_keeps_the_record_for_the_retry(ses):
+    client, stub = ses
+    store = MemoryStore(failing={"delete"})
+    store.records[POOL_ARN] = own_pool_record()
+    stub.add_response("delete_dedicated_ip_pool", {}, {"PoolName": "bulk"})
+    with pytest.raises(lifecycle.ProviderError, match="could not remove its desired tags"):
+        lifecycle.delete(dedicated_ip_pool, "bulk", {"PoolName": "bulk"}, client, REQUEST, store)
+    assert store.records[POOL_ARN] == own_pool_record()  # the retry still finds it its own
+    store.failing = False
+    error(stub, "delete_dedicated_ip_pool", "NotFoundException", 404)  # gone already: success
+    assert lifecycle.delete(dedicated_ip_pool, "bulk", {"PoolName": "bulk"}, client, REQUEST, store) is True
+    assert store.records == {}
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        None,  # made in the console, or by another tool
+        own_pool_record(stack="arn:aws:cloudformation:us-east-1:123456789012:stack/other/x"),
+        own_pool_record(logical_id="OtherPool"),  # the same stack's other resource
+    ],
+    ids=["no record", "another stack's", "another logical id's"],
+)
+def test_a_delete_of_a_resource_whose_record_names_another_owner_changes_nothing(ses, record):
+    client, _ = ses  # no SES call may happen
+    store = MemoryStore()
+    if record is not None:
+        store.records[POOL_ARN] = record
+    # The event's own properties name the pool: they prove nothing.
+    assert lifecycle.delete(dedicated_ip_pool, "bulk", {"PoolName": "bulk"}, client, REQUEST, store) is False
+    assert store.records == ({} if record is None else {POOL_ARN: record})
+
+
+@pytest.mark.parametrize(
+    "record, reason",
+    [
+        (None, "no stack manages it through this provider"),
+        (own_pool_record(stack="arn:aws:cloudformation:us-east-1:123456789012:stack/other/x"), "managed by Sender of stack other"),
+        (own_pool_record(logical_id="OtherPool"), "managed by OtherPool of stack "),
+    ],
+    ids=["no record", "another stack's", "another logical id's"],
+)
+def test_an_update_of_a_resource_whose_record_names_another_owner_fails_before_any_write(ses, record, reason):
+    client, _ = ses  # no SES call may happen
+    store = MemoryStore()
+    if record is not None:
+        store.records[POOL_ARN] = record
+    with pytest.raises(lifecycle.ProviderError, match=reason):
+        lifecycle.update(
+            dedicated_ip_pool, "bulk", {"PoolName": "bulk", "Tags": tags(team="intruder")}, {"PoolName": "bulk"}, client, REQUEST, None, store
+        )
+    assert store.records == ({} if record is None else {POOL_ARN: record})
 
 
 def test_stack_tags_that_cannot_be_read_fail_the_create_before_any_ses_call(ses):

@@ -64,8 +64,8 @@ def test_an_update_that_changes_nothing_makes_no_write_and_no_journal_entry(env,
     assert [call for call in calls if call.split(":")[1] in WRITES] == []
     assert not [call for call in calls if call.startswith("sesv2:") and not call.split(":")[1].startswith(("Get", "List"))]
     assert journal_items(env) == journaled
-    # The reads: the record, the stack's tags, the live tags (and the identity's attributes).
-    assert calls[:2] == ["dynamodb:GetItem", "cloudformation:DescribeStacks"]
+    # The reads: the stack (its status and tags), the record, the live tags (and the identity's attributes).
+    assert calls[:2] == ["cloudformation:DescribeStacks", "dynamodb:GetItem"]
 
 
 @ALL_TYPES

@@ -408,11 +408,36 @@ def test_a_create_killed_right_after_the_route53_write_converges_when_lambda_del
     assert records(route53, zone) == {} and ownership(env) is None
 
 
+class SteppedClock:
+    """The request's clock, as the test controls it: the wait's sleeps move it on at once, so
+    that time runs out after the same polls however busy the machine is."""
+
+    def __init__(self) -> None:
+        self.moved = 0.0
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self.moved
+
+    def sleep(self, seconds: float) -> None:
+        self.moved += seconds
+
+    def time(self) -> float:
+        return time.time() + self.moved
+
+
 def test_a_change_still_pending_when_time_runs_out_fails_and_the_rollback_removes_everything(env, route53, monkeypatch):
+    from ses_provider import request as request_module
+
     monkeypatch.setattr(moto_route53_fidelity, "PROPAGATION_SECONDS", 3600.0)
     zone = new_zone(route53)
     create = create_event(zone)
-    invocation = env.invoker.invoke_full(FUNCTION, create, FakeContext(remaining_ms=7000))
+    # The adapter's timer keeps real time and has ample of it; the wait's deadline passes on the
+    # stepped clock after a few polls (no real wait at all).
+    clock = SteppedClock()
+    monkeypatch.setattr(identity_dns, "time", clock)
+    monkeypatch.setattr(request_module, "time", clock)
+    invocation = env.invoker.invoke_full(FUNCTION, create, FakeContext(remaining_ms=120_000))
+    monkeypatch.undo()
     body = invocation.body
     assert body["Status"] == "FAILED" and "still PENDING" in body["Reason"], body["Reason"]
     assert body["PhysicalResourceId"] == "example.com"  # the identity exists: the rollback removes it

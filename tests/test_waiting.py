@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from ses_provider import adapter, email_identity, waiting
+from ses_provider.journal import Entry, Journal
 from tests import moto_ses_fidelity
 from tests.harness import ACCOUNT, REGION, TABLE, Queue, anew, aws_client, environment, load_event, logs_of
 
@@ -93,8 +94,8 @@ def dkim_verified(name: str) -> None:
     identity.verification_status = "SUCCESS"
 
 
-def journal_entry(env, request_id: str) -> dict:
-    return aws_client("dynamodb", env.ses_url).get_item(TableName=TABLE, Key={"Arn": {"S": f"request:{request_id}"}})["Item"]
+def journal_entry(env, event: dict) -> Entry:
+    return Journal(TABLE, aws_client("dynamodb", env.ses_url)).read(env.stack_id, event["RequestId"])
 
 
 # --- events of the three request kinds that wait ------------------------------------------------
@@ -266,7 +267,7 @@ def test_a_duplicate_delivery_of_the_message_still_gives_one_answer(env, queue):
     # A copy delivered after the answer (as after a crash before the PUT) repeats that answer.
     assert not deliver(env, copy.deepcopy(answered), queue)
     assert [r.body for r in env.endpoint.responses] == [response.body, response.body]
-    assert journal_entry(env, first["RequestId"])["Answer"]["M"]["Status"]["S"] == "SUCCESS"
+    assert journal_entry(env, first).answer.status == "SUCCESS"
 
 
 @pytest.mark.parametrize("when", ["before", "after"])

@@ -18,13 +18,14 @@ import threading
 import time
 from contextlib import contextmanager
 from types import ModuleType
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 from aws_lambda_powertools import Logger
 
 from . import crash_safety, desired_state, lifecycle, naming, waiting
 from .client import ArnBuilder, make_client, make_service_client, use_local_endpoint
+from .errors import error_code
 from .journal import Answer, Journal, fingerprint
 from .schema import InvalidProperty
 
@@ -69,32 +70,43 @@ class LazyClient:
 
 class ReadAhead:
     """Reads that a request makes whatever the journal holds (lifecycle.read_ahead), made in
-    order on a thread of their own as the journal's first write goes out, so that their round
-    trips overlap it instead of following it. A read that fails ends the chain. The code that
-    needs a result asks for it by key (Request.read): it waits for the chain, then gets the
+    order on a thread of their own, so that their round trips overlap the work of the main
+    thread (the wait for the stack's status, the journal's first write) instead of following
+    it. A read that fails ends the chain. The code that needs a result asks for it by key
+    (Request.read): it waits until that read is made (or the chain has ended), then gets the
     result or the read's error; a read not made is made then. Nothing read here changes anything."""
 
     def __init__(self) -> None:
         self._results: dict[Any, tuple[bool, Any]] = {}
         self._thread: threading.Thread | None = None
+        self._ready = threading.Condition()
+        self._running = False
 
     def start(self, reads: list[tuple[Any, Callable[[], Any]]]) -> None:
         if reads:
+            self._running = True
             self._thread = threading.Thread(target=self._chain, args=(reads,), name="read-ahead", daemon=True)
             self._thread.start()
 
     def _chain(self, reads: list[tuple[Any, Callable[[], Any]]]) -> None:
-        for key, read in reads:
-            if not self._run(key, read):
-                return
+        try:
+            for key, read in reads:
+                if not self._run(key, read):
+                    return
+        finally:
+            with self._ready:
+                self._running = False
+                self._ready.notify_all()
 
     def _run(self, key: Any, read: Callable[[], Any]) -> bool:
         try:
-            self._results[key] = (True, read())
+            result = (True, read())
         except BaseException as error:  # noqa: BLE001 - handed to whoever asks for the result
-            self._results[key] = (False, error)
-            return False
-        return True
+            result = (False, error)
+        with self._ready:
+            self._results[key] = result
+            self._ready.notify_all()
+        return result[0]
 
     def wait(self) -> None:
         if self._thread is not None:
@@ -105,10 +117,13 @@ class ReadAhead:
                 raise result  # what ends the process (SystemExit...) ends it from the main thread too
 
     def __call__(self, key: Any, read: Callable[[], Any]) -> Any:
-        self.wait()
-        if key not in self._results:
+        with self._ready:
+            self._ready.wait_for(lambda: key in self._results or not self._running)
+            found = self._results.get(key)
+        if found is None:
             self._run(key, read)
-        made, result = self._results[key]
+            found = self._results[key]
+        made, result = found
         if made:
             return result
         raise result
@@ -337,6 +352,15 @@ class Delivery:
         except Exception as error:  # noqa: BLE001 - a bug still gets an answer
             logger.exception("unexpected error")
             return Answer(FAILED, f"internal error: {type(error).__name__}: {error}", self.fallback_id())
+        # The stack first: every request needs it before its first write, and a Create's
+        # reads (lifecycle.read_ahead) follow it on their own thread.
+        self.ahead.start(
+            lifecycle.read_ahead(self.resource, request_type, self._props(), self.request(), self.provider.client, self._read_stack)
+        )
+        refusal = self.outside_operation()
+        if refusal is not None:
+            self.refuse(refusal)
+            return None
         journal = self.provider.journal
         if journal is not None and request_type == "Update":
             unchanged = self.unchanged()
@@ -346,11 +370,8 @@ class Delivery:
                 return None
         if journal is not None:
             print_ = fingerprint(self.event)
-            self.ahead.start(
-                lifecycle.read_ahead(self.resource, request_type, self._props(), self.request(), self.provider.client, self._read_stack_tags)
-            )
             try:
-                earlier = journal.begin(self.event["RequestId"], print_, intents)
+                earlier = journal.begin(self.event["StackId"], self.event["RequestId"], print_, intents)
             except Exception as error:  # noqa: BLE001 - without the journal a retry could orphan
                 return Answer(FAILED, f"could not record the request ({type(error).__name__}); nothing was changed", self.fallback_id())
             finally:
@@ -437,11 +458,55 @@ class Delivery:
     def _props(self) -> Any:
         return self.event.get("ResourceProperties")
 
-    def _stack_tags(self) -> dict:
-        return self.ahead(lifecycle.STACK_TAGS, self._read_stack_tags)
+    def _stack_tags(self) -> Mapping[str, str]:
+        return self.ahead(lifecycle.STACK, self._read_stack).tags
 
-    def _read_stack_tags(self) -> dict:
-        return desired_state.read_stack_tags(self.provider.cloudformation, self.event["StackId"])
+    def _read_stack(self) -> desired_state.Stack:
+        return desired_state.read_stack(self.provider.cloudformation, self.event["StackId"])
+
+    # --- is the event genuine --------------------------------------------------------------
+
+    def outside_operation(self) -> str | None:
+        """Why the request is refused, or None. CloudFormation sends a custom resource its
+        requests only while it creates, updates or deletes the stack; anyone who may invoke
+        the function could send one at any other time, naming any stack. One DescribeStacks,
+        which the stack's tags need anyway, keeps them to the moments the stack is changing."""
+        stack_id = self.event["StackId"]
+        name = desired_state.stack_name(stack_id)
+        try:
+            stack = self.ahead(lifecycle.STACK, self._read_stack)
+        except Exception as error:  # noqa: BLE001 - without the status, nothing is changed
+            code = error_code(error) or type(error).__name__
+            return f"could not read the status of stack {name} ({code}); nothing was changed"
+        if stack.in_operation:
+            return None
+        logger.warning("refused: the stack is not being changed", extra={"stack_id": stack_id, "status": stack.status})
+        if not stack.status:
+            return f"stack {name} does not exist; nothing was changed"
+        return f"stack {name} is {stack.status}: CloudFormation is not changing it, so this is not its request; nothing was changed"
+
+    def refuse(self, reason: str) -> None:
+        """Answer a request that may not act, without any write. A later delivery of one that
+        acted while its stack was changing (Lambda's retry after CloudFormation moved on) gets
+        the answer it had; what it made that no answer named is removed, as CloudFormation
+        will never know of it (only what the record proves this very request made)."""
+        journal = self.provider.journal
+        entry = None
+        if journal is not None:
+            try:
+                entry = journal.read(self.event["StackId"], self.event["RequestId"])
+            except Exception as error:  # noqa: BLE001 - answered as a request never seen
+                logger.error("could not read the journal (%s)", type(error).__name__)
+        if entry is not None and entry.fingerprint in ("", fingerprint(self.event)):
+            if entry.answer is None and entry.handed_off is not None:
+                return  # the wait for verification answers it
+            answer = entry.answer or Answer(FAILED, reason, self.fallback_id())
+            # A request begun and never answered: its own FAILED is journaled, so that a
+            # delivery still at work yields to it (no other item is written).
+            self.answer(answer, record=entry.answer is None)
+            self.remove_unanswered(entry.intents, answer)
+            return
+        self.answer(Answer(FAILED, reason, self.fallback_id()), record=False)
 
     def request(self) -> lifecycle.Request:
         return lifecycle.Request(
@@ -535,7 +600,7 @@ class Delivery:
         if record and journal is not None and not malformed(self.event):
             try:
                 with self.cleaning_up():
-                    held = journal.answer(self.event["RequestId"], answer)
+                    held = journal.answer(self.event["StackId"], self.event["RequestId"], answer)
             except Exception as error:  # noqa: BLE001 - CloudFormation must hear something
                 logger.error("could not journal the answer (%s); sending it anyway", type(error).__name__)
             else:

@@ -151,7 +151,7 @@ class Ledger:
         it, or made the resource and died before answering; or an earlier request of this
         resource claimed it and its outcome is unknown), or refused."""
         request = self.request
-        same_resource = (existing.stack_id, existing.logical_id) == (request.stack_id, request.logical_id)
+        same_resource = existing.owned_by(request.stack_id, request.logical_id)
         if existing.made_by(request.request_id) or (existing.pending_request_id and same_resource):
             if existing.adopted:
                 return TAKE_OVER
@@ -159,10 +159,8 @@ class Ledger:
             # The claim proves the name was free when this resource first tried it: what SES
             # has now is what the earlier attempt made (no Create refused with AlreadyExists).
             return ADOPT if found else CREATE
-        stack = existing.stack_id.split("/")[1] if existing.stack_id.count("/") >= 2 else existing.stack_id
         raise ProviderError(
-            f"{self._what(name)} in {request.arns.region}: already managed by {existing.logical_id}"
-            f" of stack {stack}; it is left untouched",
+            f"{self._what(name)} in {request.arns.region}: already managed by {existing.owner}; it is left untouched",
             code="AlreadyExistsException",
         )
 
@@ -272,9 +270,8 @@ class Ledger:
             ) from error
 
     def forget(self, name: str) -> None:
-        """Before a Delete: the record goes first. Should SES then refuse, the resource lives
-        on without repair until CloudFormation retries the Delete; never a record without
-        its owner."""
+        """After a Delete: the record goes last, so that it proves the resource ours until SES
+        has deleted it (a retry after a crash between the two finds it still)."""
         try:
             self.store.delete(self._arn(name))
         except Exception as error:

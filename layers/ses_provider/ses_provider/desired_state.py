@@ -118,6 +118,15 @@ class Record:
         which is no ARN: tag sync leaves it alone."""
         return self.arn.startswith("arn:")
 
+    @property
+    def owner(self) -> str:
+        """Its logical id and stack, as a reason names them."""
+        return f"{self.logical_id} of stack {stack_name(self.stack_id)}"
+
+    def owned_by(self, stack_id: str, logical_id: str) -> bool:
+        """Whether the resource is this stack's resource of this logical id."""
+        return (self.stack_id, self.logical_id) == (stack_id, logical_id)
+
     def made_by(self, request_id: str) -> bool:
         return bool(request_id) and request_id in (self.pending_request_id, self.created_by)
 
@@ -228,6 +237,11 @@ class Store:
         self.client.put_item(TableName=self.table_name, Item=item)
 
 
+def stack_name(stack_id: str) -> str:
+    """The name in a stack's id (arn:aws:cloudformation:<region>:<account>:stack/<name>/<uuid>)."""
+    return stack_id.split("/")[1] if stack_id.count("/") >= 2 else stack_id
+
+
 def store_from_environment() -> Store | None:
     """The table that template.yaml declares; None where none is configured (local runs)."""
     table = os.environ.get(TABLE_ENVIRONMENT)
@@ -264,13 +278,48 @@ def cloudformation_client():
     return make_service_client("cloudformation", AWS_CONFIG)
 
 
-def read_stack_tags(cloudformation, stack_id: str) -> dict[str, str]:
-    """The stack's own tags (CloudFormation does not hand them to custom resources)."""
+# The statuses in which CloudFormation creates, updates or deletes a stack's resources, and so
+# sends its custom resources their requests (botocore's StackStatus enum). Not REVIEW_IN_PROGRESS
+# (a change set not yet run) nor the IMPORT_ ones (an import never calls a custom resource).
+IN_OPERATION = frozenset(
+    {
+        "CREATE_IN_PROGRESS",
+        "ROLLBACK_IN_PROGRESS",
+        "DELETE_IN_PROGRESS",
+        "UPDATE_IN_PROGRESS",
+        "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
+        "UPDATE_ROLLBACK_IN_PROGRESS",
+        "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Stack:
+    """What DescribeStacks tells of the stack a request names; status "" when it does not exist."""
+
+    status: str
+    tags: Mapping[str, str]
+
+    @property
+    def in_operation(self) -> bool:
+        return self.status in IN_OPERATION
+
+
+def read_stack(cloudformation, stack_id: str) -> Stack:
+    """The stack's status and its own tags (CloudFormation hands neither to custom resources)."""
     try:
         stacks = cloudformation.describe_stacks(StackName=stack_id).get("Stacks", [])
     except cloudformation.exceptions.ClientError as error:
-        # Only a local invocation (sam local invoke) names a stack that does not exist.
+        # CloudFormation answers ValidationError "Stack with id ... does not exist".
         if "does not exist" in str(error):
-            return {}
+            return Stack("", {})
         raise
-    return {tag["Key"]: tag["Value"] for tag in (stacks[0].get("Tags") or [])} if stacks else {}
+    if not stacks:
+        return Stack("", {})
+    return Stack(stacks[0].get("StackStatus", ""), {tag["Key"]: tag["Value"] for tag in (stacks[0].get("Tags") or [])})
+
+
+def read_stack_tags(cloudformation, stack_id: str) -> dict[str, str]:
+    """The stack's own tags; none for a stack that does not exist."""
+    return dict(read_stack(cloudformation, stack_id).tags)

@@ -13,7 +13,9 @@ only (after a FAILED it starts the rollback at once). So every request is journa
 - `answer` records the answer, conditionally, before it is PUT. When another attempt (or the
   timer) recorded one first, that one is sent instead: two deliveries never disagree.
 
-The entries live in the desired-state table under the key `request:<RequestId>`, with a TTL
+The entries live in the desired-state table under the key `request:["<StackId>","<RequestId>"]`
+(AWS documents the two together as what identifies a request: one stack's events never meet
+another stack's recorded answers, whatever RequestId they carry), with a TTL
 (`ExpiresAt`) well past CloudFormation's one-hour wait plus Lambda's retry window (the
 template caps event age at an hour). They carry no StackId, so the ByStack index and
 TagSync's scan never see them.
@@ -96,14 +98,20 @@ class Journal:
         self.client = client
         self._clock = clock
 
-    def _key(self, request_id: str) -> dict:
-        return {"Arn": {"S": KEY_PREFIX + request_id}}
+    def _key(self, stack_id: str, request_id: str) -> dict:
+        # JSON keeps the two apart whatever characters they hold (a hand-written event's may be any).
+        return {"Arn": {"S": KEY_PREFIX + json.dumps([stack_id, request_id], separators=(",", ":"))}}
 
-    def begin(self, request_id: str, print_: str, intents: tuple[str, ...]) -> Entry | None:
+    def read(self, stack_id: str, request_id: str) -> Entry | None:
+        """The request's entry, or None: a read only (a request refused before its first write)."""
+        item = self.client.get_item(TableName=self.table_name, Key=self._key(stack_id, request_id), ConsistentRead=True).get("Item")
+        return _entry(request_id, item) if item else None
+
+    def begin(self, stack_id: str, request_id: str, print_: str, intents: tuple[str, ...]) -> Entry | None:
         """Record that the request started; None for its first delivery, else the entry an
         earlier delivery left (one conditional write either way)."""
         item = {
-            **self._key(request_id),
+            **self._key(stack_id, request_id),
             "Fingerprint": {"S": print_},
             TTL_ATTRIBUTE: {"N": str(int(self._clock()) + TTL_SECONDS)},
             "StartedAt": {"N": repr(float(self._clock()))},
@@ -121,12 +129,12 @@ class Journal:
             return _entry(request_id, error.response.get("Item") or {})
         return None
 
-    def answer(self, request_id: str, answer: Answer) -> Answer:
+    def answer(self, stack_id: str, request_id: str, answer: Answer) -> Answer:
         """Record the answer unless one is recorded already; returns the answer that holds."""
         try:
             self.client.update_item(
                 TableName=self.table_name,
-                Key=self._key(request_id),
+                Key=self._key(stack_id, request_id),
                 UpdateExpression=f"SET Answer = :answer, {TTL_ATTRIBUTE} = if_not_exists({TTL_ATTRIBUTE}, :expires)",
                 ConditionExpression="attribute_not_exists(Answer)",
                 ExpressionAttributeValues={
@@ -140,13 +148,13 @@ class Journal:
             return recorded or answer
         return answer
 
-    def hand_off(self, request_id: str, physical_id: str) -> Answer | None:
+    def hand_off(self, stack_id: str, request_id: str, physical_id: str) -> Answer | None:
         """Record that the answer now belongs to a wait for verification, unless the request is
         answered already (the timer was first): None once recorded, else the recorded answer."""
         try:
             self.client.update_item(
                 TableName=self.table_name,
-                Key=self._key(request_id),
+                Key=self._key(stack_id, request_id),
                 UpdateExpression="SET HandedOff = :id",
                 ConditionExpression="attribute_exists(Arn) AND attribute_not_exists(Answer)",
                 ExpressionAttributeValues={":id": {"S": physical_id}},
@@ -159,14 +167,14 @@ class Journal:
             return recorded
         return None
 
-    def hold(self, request_id: str, message_id: str) -> tuple[bool, Entry]:
+    def hold(self, stack_id: str, request_id: str, message_id: str) -> tuple[bool, Entry]:
         """Let the SQS message `message_id` hold the request's wait: True when it does (the
         first message to ask, or the same message delivered again); False when another message
         holds it or the request is answered. One conditional write; the entry either way."""
         try:
             item = self.client.update_item(
                 TableName=self.table_name,
-                Key=self._key(request_id),
+                Key=self._key(stack_id, request_id),
                 UpdateExpression="SET Waiter = :m",
                 ConditionExpression="attribute_exists(Arn) AND attribute_not_exists(Answer)"
                 " AND (attribute_not_exists(Waiter) OR Waiter = :m)",

@@ -169,8 +169,8 @@ def unchanged(
     if current != previous or resource.TYPE.identity.declared(current) not in (None, physical_id):
         return None
     record = ledger(resource, client, request, store).record(physical_id)
-    if record is None or record.pending_request_id:
-        return None
+    if record is None or record.pending_request_id or not record.owned_by(request.stack_id, request.logical_id):
+        return None  # the full path refuses another owner's resource
     try:
         late = dict(record.declared) != tags.to_dict(props.get("Tags"))
         if not late:
@@ -199,6 +199,9 @@ def update(
     store=None,
 ) -> tuple[str, dict]:
     props = parse(resource, raw, request)
+    safety = ledger(resource, client, request, store)
+    record = safety.record(physical_id)
+    _check_owner(resource, physical_id, record, request, safety)
     desired = _desired_tags(props, stack_tags)
     current, previous = _compared(resource, physical_id, props, raw_old)
     name_property = resource.TYPE.name_property
@@ -228,11 +231,9 @@ def update(
                 ledger(resource, client, request, store).discard(failed.physical_id)
             raise ProviderError(failed.args[0]) from failed
 
-    safety = ledger(resource, client, request, store)
     # The keys this stack may remove: those the previous properties declared, and those the
     # desired state held before (stack tags that were propagated).
     managed = set(tags.to_dict(previous.get("Tags")))
-    record = safety.record(physical_id)
     if record is not None:
         managed |= record.managed_keys
     try:
@@ -257,43 +258,63 @@ def intents(resource: ModuleType, request_type: str, raw: Mapping | None, reques
     return (resource.TYPE.identity.declared(_name_for_create(resource, props, request)),)
 
 
-STACK_TAGS = "stack tags"  # the key of the stack's tags among a request's reads (Request.read)
+STACK = "stack"  # the key of the stack's status and tags among a request's reads (Request.read)
 
 
 def read_ahead(
-    resource: ModuleType, request_type: str, raw: Mapping | None, request: Request, client, stack_tags: StackTags
+    resource: ModuleType, request_type: str, raw: Mapping | None, request: Request, client, stack: Callable[[], Any]
 ) -> list[tuple[Any, Callable[[], Any]]]:
-    """The reads a Create makes whatever the journal holds, in order, keyed as the code that
-    uses them asks for them (Request.read): the stack's tags (if propagated), then whether SES
-    has the name (the claim's proof). They change nothing, so the adapter makes them while the
-    journal's first write is in flight. Empty for other requests, and where nothing is claimed.
-    Input that is refused is refused before any SES call, as without them: no read is made
-    for it, and SES is not asked when the stack's tags overflow the declared ones."""
+    """The reads a request makes whatever the journal holds, in order, keyed as the code that
+    uses them asks for them (Request.read). First the stack (desired_state.Stack: whether
+    CloudFormation is changing it, and its tags), which every request needs before its first
+    write; then, for a Create that claims a name, whether SES has it (the claim's proof). They
+    change nothing, so the adapter makes them while it waits for the stack, and while the
+    journal's first write is in flight. Input that is refused is refused before any SES call,
+    as without them: no SES read is made for it, nor when the stack's tags overflow the
+    declared ones."""
+    reads: list[tuple[Any, Callable[[], Any]]] = [(STACK, stack)]
     if request_type != "Create" or request.store is None or hasattr(resource, "create_recorded"):
-        return []
+        return reads
     try:
         props = _name_for_create(resource, parse(resource, raw, request), request)
         _check_adoption(props)
-    except Exception:  # noqa: BLE001 - nothing read early: the request's own path refuses it
-        return []
+    except Exception:  # noqa: BLE001 - no SES read: the request's own path refuses it
+        return reads
     key, exists = crash_safety.exists_read(resource, resource.TYPE.identity.declared(props), client)
-    if not props.get("PropagateStackTags"):
-        return [(key, exists)]
-    inherited: dict[str, str] = {}
+    found: list[Any] = []  # the stack, once read
 
-    def read_stack_tags() -> Mapping[str, str]:
-        inherited.update(stack_tags())
-        return dict(inherited)
+    def read_stack() -> Any:
+        found.append(stack())
+        return found[0]
 
-    def exists_if_the_tags_fit() -> bool:
-        _desired_tags(props, lambda: inherited)  # InvalidProperty past 50 tags, as the Create refuses them
+    def exists_if_it_may_act() -> bool:
+        if not found[0].in_operation:
+            raise ProviderError("not read: the request is refused")  # SES is not asked for a refused request
+        # InvalidProperty past 50 tags, as the Create refuses them
+        _desired_tags(props, (lambda: found[0].tags) if props.get("PropagateStackTags") else None)
         return exists()
 
-    return [(STACK_TAGS, read_stack_tags), (key, exists_if_the_tags_fit)]
+    return [(STACK, read_stack), (key, exists_if_it_may_act)]
+
+
+def _check_owner(resource: ModuleType, physical_id: str, record, request: Request, safety) -> None:
+    """An Update acts only on a resource whose record names this stack and logical id: the
+    record, not the event's own word, decides (any stack author can send an event naming any
+    physical id). Without a table there is no record to ask (a local run): nothing is refused."""
+    if not safety.records:
+        return
+    if record is None:
+        raise ProviderError(
+            f"{_describe(resource, physical_id)}: no stack manages it through this provider; nothing was"
+            " changed (AdoptExisting takes over a resource made elsewhere)"
+        )
+    if not record.owned_by(request.stack_id, request.logical_id):
+        raise ProviderError(f"{_describe(resource, physical_id)}: managed by {record.owner}; nothing was changed")
 
 
 def owns(resource: ModuleType, physical_id: str, raw: Mapping | None, request: Request) -> bool:
-    """Whether this provider issued `physical_id` for this resource.
+    """Whether this provider issued `physical_id` for this resource, as far as the event tells:
+    the test where no table keeps records (a local run); with one, the record decides (delete).
 
     A Delete carries the properties of the resource being deleted: the declared name, or,
     when none was declared, a name that naming.generate made for this stack and logical id.
@@ -312,17 +333,32 @@ def owns(resource: ModuleType, physical_id: str, raw: Mapping | None, request: R
 
 
 def delete(resource: ModuleType, physical_id: str, raw: Mapping | None, client, request: Request, store=None) -> bool:
-    """Delete the resource if this provider issued its physical id; False if nothing to do."""
-    if not owns(resource, physical_id, raw, request):
+    """Delete the resource if its record names this stack and logical id; False if nothing to do.
+
+    No record, or another owner's: nothing is changed and the Delete succeeds. A forged Delete
+    must not remove what another stack (or the console) made, and a genuine one of a resource
+    that another stack has since taken over must not keep its stack from being deleted.
+    SES goes first, then the record: a crash between the two leaves the record, so Lambda's
+    retry still finds the resource its own (SES then answers NotFound)."""
+    safety = ledger(resource, client, request, store)
+    if safety.records:
+        if not resource.TYPE.is_valid_name(physical_id):
+            return False  # the failed-Create marker, or an id no SES resource has: no read needed
+        record = safety.record(physical_id)
+        if record is None or not record.owned_by(request.stack_id, request.logical_id):
+            logger.warning(
+                "%s: %s; nothing deleted", physical_id, "no record" if record is None else f"managed by {record.owner}"
+            )
+            return False
+    elif not owns(resource, physical_id, raw, request):
         logger.info("physical id %r was not issued by this provider: nothing to delete", physical_id)
         return False
-    ledger(resource, client, request, store).forget(physical_id)
     try:
         resource.delete(physical_id, client, request)
     except ProviderError:
         raise
     except Exception as error:
-        if error_code(error) == "NotFoundException":
-            return True  # already gone counts as success
-        raise ses_failure(resource, physical_id, request, error) from error
+        if error_code(error) != "NotFoundException":  # already gone counts as success
+            raise ses_failure(resource, physical_id, request, error) from error
+    safety.forget(physical_id)
     return True

@@ -202,7 +202,7 @@ def hand_off(delivery, answer: Answer, until: float) -> Answer | None:
         delivery.handed_off = True
     journal = delivery.provider.journal
     try:
-        recorded = journal.hand_off(delivery.event["RequestId"], answer.physical_id) if journal is not None else None
+        recorded = journal.hand_off(delivery.event["StackId"], delivery.event["RequestId"], answer.physical_id) if journal is not None else None
         if recorded is not None:
             delivery.handed_off = False
             return recorded  # another delivery answered: its answer stands
@@ -323,7 +323,7 @@ def poll(delivery) -> Answer | None:
     continuation: Continuation = delivery.continuation
     journal = delivery.provider.journal
     if journal is not None:
-        held, entry = journal.hold(delivery.event["RequestId"], continuation.message_id)
+        held, entry = journal.hold(delivery.event["StackId"], delivery.event["RequestId"], continuation.message_id)
         if not held:
             if entry.answer is not None and entry.waiter == continuation.message_id:
                 delivery.answer(entry.answer, record=False)  # the PUT may not have happened
