@@ -230,3 +230,31 @@ def test_another_stacks_event_with_a_recorded_request_id_never_gets_that_answer(
     journal = Journal(TABLE, aws_client("dynamodb", env.ses_url))
     victim = journal.read(env.stack_id, create["RequestId"]).answer
     assert victim.physical_id == "demo-orders" and journal.read(intruder, create["RequestId"]).answer.physical_id == "intruder-set"
+
+
+def test_a_forged_delete_of_another_stacks_event_destination_leaves_it(env):
+    assert env.invoke("configuration_set", load_event("configuration_set", "create"))["Status"] == "SUCCESS"
+    create = load_event("configuration_set_event_destination", "create")
+    body = env.invoke("configuration_set_event_destination", create)
+    assert body["Status"] == "SUCCESS", body["Reason"]
+    delete = anew(load_event("configuration_set_event_destination", "delete"), "forged")
+    delete["StackId"], delete["LogicalResourceId"] = create_stack(env.ses_url, "intruder"), "Intruder"
+
+    invocation = env.invoker.invoke_full("configuration_set_event_destination", delete)
+
+    assert invocation.body["Status"] == "SUCCESS" and invocation.ses_calls == []
+    destinations = env.ses.get_configuration_set_event_destinations(ConfigurationSetName="demo-orders")["EventDestinations"]
+    assert [d["Name"] for d in destinations] == ["demo-events"]
+
+
+def test_a_forged_delete_of_another_stacks_test_report_leaves_its_record(env):
+    from tests.test_crash_retry import REPORT, report_set_up
+
+    report_id = report_set_up(env, load_event(REPORT, "create"))
+    before = list(env.store().all())
+    delete = anew(load_event(REPORT, "delete"), "forged")
+    delete["PhysicalResourceId"] = report_id
+    delete["StackId"], delete["LogicalResourceId"] = create_stack(env.ses_url, "intruder"), "Intruder"
+
+    assert env.invoke(REPORT, delete)["Status"] == "SUCCESS"
+    assert list(env.store().all()) == before  # TagSync keeps the owner's tags on it
