@@ -135,24 +135,27 @@ if __name__ == "__main__":
 # The guarantees: exactly one outcome per request (the journal: its start and its answer);
 # nothing orphaned and nothing that the stack did not create touched (the claim before the
 # Create, the check that the name is free); tags that hold (the record TagSync reads, the
-# stack's tags). Two journal and claim writes could share one TransactWriteItems each way:
-# the minimum counts round trips, so a Create's four table writes are two at the least.
+# stack's tags); the trust boundary (the stack is being changed: one DescribeStacks before the
+# first write of every request; an Update or Delete acts only where the record names its stack
+# and logical id: one record read). Two journal and claim writes could share one
+# TransactWriteItems each way: the minimum counts round trips, so a Create's four table writes
+# are two at the least, and a Delete's record read, removal and journal answer are two.
 MINIMUM = {
     "Create": {"sesv2": 2, "dynamodb": 2, "cloudformation": 1},
     "no-op Update": {"sesv2": 1, "dynamodb": 1, "cloudformation": 1},
     "tags-only Update": {"sesv2": 2, "dynamodb": 2, "cloudformation": 1},
     "option Update": {"sesv2": 2, "dynamodb": 2, "cloudformation": 1},
     "replacement": {"sesv2": 2, "dynamodb": 2, "cloudformation": 1},
-    "Delete": {"sesv2": 1, "dynamodb": 2, "cloudformation": 0},
-    "rollback Delete": {"sesv2": 0, "dynamodb": 2, "cloudformation": 0},
+    "Delete": {"sesv2": 1, "dynamodb": 3, "cloudformation": 1},
+    "rollback Delete": {"sesv2": 0, "dynamodb": 2, "cloudformation": 1},
 }
 
 WHY = {
     "dynamodb:PutItem": "journal start (a later delivery finds the request), the claim before a Create (the name is provably ours; its condition also returns a record in the way, so a Create reads none), the record after it (TagSync's desired tags); the start and the Create's reads (stack tags, is the name free) go out at once",
     "dynamodb:UpdateItem": "journal answer, before the PUT: the first answer holds, a repeat re-sends it",
-    "dynamodb:GetItem": "the record: the managed tag keys (Update), the DNS records an identity wrote (Delete); on a Create only when SES has the name already (an earlier attempt's, or refused)",
-    "dynamodb:DeleteItem": "the record goes before the resource (Delete): TagSync never repairs a resource being deleted",
-    "cloudformation:DescribeStacks": "the stack's tags (PropagateStackTags): CloudFormation does not hand them to custom resources",
+    "dynamodb:GetItem": "the record: who owns the resource (Update, Delete: the record decides, not the event), the managed tag keys (Update), the DNS records an identity wrote (Delete); on a Create only when SES has the name already (an earlier attempt's, or refused)",
+    "dynamodb:DeleteItem": "the record goes after the resource (Delete): a retry after a crash between the two still finds the resource its own",
+    "cloudformation:DescribeStacks": "every request, before its first write: the stack is being changed (an *_IN_PROGRESS status), so the event is CloudFormation's; the same read gives the stack's tags (PropagateStackTags), which CloudFormation does not hand to custom resources",
     "sesv2:Get": "Create: the name is free (a resource someone else made is refused, never taken over); identity Update: the attributes SES reports",
     "sesv2:ListTagsForResource": "the live tags, to repair what changed by hand and remove only keys the stack declared",
     "sesv2:TagResource": "tags added or changed",
