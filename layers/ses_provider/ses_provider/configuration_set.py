@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from .links import Link
 from .request import Request
-from .schema import ADOPTION_PROPERTIES, TAG_SYNC_PROPERTIES, Array, Boolean, Enum, Integer, Object, ResourceType, String, TAGS
+from .schema import ADOPTION_PROPERTIES, SHARING_PROPERTIES, TAG_SYNC_PROPERTIES, Array, Boolean, Enum, Integer, Object, ResourceType, String, TAGS
 from .tags import to_dict, to_list
 
 NAME_PATTERN = r"[a-zA-Z0-9_-]{1,64}"
@@ -88,6 +89,7 @@ TYPE = ResourceType(
             "Tags": TAGS,
             **TAG_SYNC_PROPERTIES,
             **ADOPTION_PROPERTIES,
+            **SHARING_PROPERTIES,
         }
     ),
     actions=(
@@ -110,6 +112,9 @@ TYPE = ResourceType(
         "Name": "the configuration set's name (also Ref)",
     },
 )
+
+# The dedicated IP pool it sends through: this stack's, shared with it, or allowed unmanaged.
+LINKS = (Link("DeliveryOptions.SendingPoolName", "dedicated-ip-pool"),)
 
 # Each option group, the Put call that replaces it whole, and what SES holds without it.
 _GROUPS = {

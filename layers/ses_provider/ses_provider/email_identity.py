@@ -12,8 +12,9 @@ from . import dkim_keys, dkim_signing, identity_dns, identity_policies, waiting
 from .adapter import MAX_RESPONSE_BYTES
 from .dkim_signing import SIGNING
 from .errors import PartialCreate, ProviderError
+from .links import Link
 from .request import Request
-from .schema import ADOPTION_PROPERTIES, TAG_SYNC_PROPERTIES, TAGS, Boolean, Enum, Grant, Integer, Object, ResourceType, String
+from .schema import ADOPTION_PROPERTIES, SHARING_PROPERTIES, TAG_SYNC_PROPERTIES, TAGS, Boolean, Enum, Grant, Integer, Object, ResourceType, String
 from .tags import to_dict, to_list
 
 # A domain, or an address at a domain: no white space, no "::" of the failed-Create marker.
@@ -39,6 +40,7 @@ TYPE = ResourceType(
             "Policies": identity_policies.POLICIES,
             **TAG_SYNC_PROPERTIES,
             **ADOPTION_PROPERTIES,
+            **SHARING_PROPERTIES,
             "DkimSigningAttributes": Object(
                 fields={
                     "NextSigningKeyLength": Enum("RSA_1024_BIT", "RSA_2048_BIT", doc="Easy DKIM key length."),
@@ -188,6 +190,9 @@ TYPE = ResourceType(
         "DnsRecords": 'The records above (Easy DKIM CNAMEs or BYODKIM TXT, MX, SPF, DMARC) as compact JSON [{"Name","Type","TTL","Values"}]; fewer if the response would pass 4,096 bytes (see DNS records as attributes); empty for an address',
     },
 )
+
+# Its default configuration set: this stack's, shared with it, or allowed unmanaged.
+LINKS = (Link("ConfigurationSetAttributes.ConfigurationSetName", "configuration-set"),)
 
 DEFAULT_SIGNING_ENABLED = True
 DEFAULT_FORWARDING_ENABLED = True
