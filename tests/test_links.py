@@ -12,13 +12,14 @@ import copy
 
 import pytest
 
-from ses_provider import desired_state, lifecycle, links
+from ses_provider import configuration_set, desired_state, lifecycle, links
 from ses_provider import configuration_set_event_destination as destination
 from ses_provider.adapter import ReadAhead
 from ses_provider.client import ArnBuilder
 from ses_provider.request import Request
 from tests import moto_ses_fidelity
 from tests.harness import ACCOUNT, REGION, anew, create_stack, load_event
+from tests.test_template import ALL_FUNCTIONS, conditional_statements, function_properties, template  # noqa: F401 - a fixture
 
 ARNS = ArnBuilder("aws", REGION, ACCOUNT)
 TOPIC = "arn:aws:sns:us-east-1:123456789012:intruder-topic"
@@ -295,3 +296,48 @@ def test_each_link_is_one_get_item_per_resource_it_may_name_however_often_the_re
 
     # The address and each domain that covers it, never the bare top-level domain.
     assert store.gets == [ARNS.arn("identity", name) for name in ("x@a.b.example", "a.b.example", "b.example")]
+
+
+# --- ArchivingOptions.ArchiveArn: the archives the provider stack lists --------------------------
+
+ARCHIVE = "arn:aws:ses:us-east-1:123456789012:mailmanager-archive/a-abcdefghijklmnopqrstuvwxyz"
+
+
+@pytest.mark.parametrize("kind", ["Create", "Update"])
+def test_an_archive_the_provider_stack_does_not_list_is_refused_naming_the_property_and_the_parameter(env, kind):
+    props = {"Name": "archived", "ArchivingOptions": {"ArchiveArn": ARCHIVE}}
+    if kind == "Update":
+        succeeded(request(env, "configuration_set", {"Name": "archived"}, env.stack_id, "Archived", "made"))
+    env.invoker.archive_arns = "arn:aws:ses:us-east-1:123456789012:mailmanager-archive/a-other*"
+
+    invocation = request(env, "configuration_set", props, env.stack_id, "Archived", "archive", kind, "archived", {"Name": "archived"})
+
+    refused_before_any_write(invocation, "ArchivingOptions.ArchiveArn", ARCHIVE, "ArchiveArns")
+    assert invocation.ses_calls == []
+
+
+def test_an_archive_the_provider_stack_lists_is_used(env, monkeypatch):
+    monkeypatch.setattr(env.invoker, "archive_arns", "arn:aws:ses:us-east-1:123456789012:mailmanager-archive/a-other,arn:aws:ses:us-east-1:123456789012:mailmanager-archive/a-abc*")
+
+    succeeded(request(env, "configuration_set", {"Name": "archived", "ArchivingOptions": {"ArchiveArn": ARCHIVE}}, env.stack_id, "Archived", "archive"))
+
+    assert env.ses.get_configuration_set(ConfigurationSetName="archived")["ArchivingOptions"] == {"ArchiveArn": ARCHIVE}
+
+
+def test_the_configuration_set_function_may_archive_only_to_the_listed_archives_and_checks_the_same_list(template):
+    parameter = template["Parameters"]["ArchiveArns"]
+    assert (parameter["Type"], parameter["Default"]) == ("CommaDelimitedList", "")
+    assert template["Conditions"]["UsesArchives"] == {"Fn::Not": [{"Fn::Equals": [{"Fn::Join": ["", {"Ref": "ArchiveArns"}]}, ""]}]}
+    assert conditional_statements(template, "ConfigurationSetFunction") == {
+        "UsesArchives": {
+            "Sid": "UseMailManagerArchives",
+            "Effect": "Allow",
+            "Action": ["ses:CreateConfigurationSet", "ses:PutConfigurationSetArchivingOptions"],
+            "Resource": {"Ref": "ArchiveArns"},
+        }
+    }
+    variables = function_properties(template, "ConfigurationSetFunction")["Environment"]["Variables"]
+    assert variables[configuration_set.ARCHIVES_ENVIRONMENT] == {"Fn::Join": [",", {"Ref": "ArchiveArns"}]}
+    others = [name for name in ALL_FUNCTIONS if name != "ConfigurationSetFunction"]
+    assert [name for name in others if "ArchiveArns" in str(template["Resources"][name])] == []
+    assert not any("mailmanager-archive" in str(statement) for statement in template["Resources"]["ConfigurationSetFunction"]["Properties"]["Policies"][0]["Statement"] if "Fn::If" not in statement)
