@@ -151,6 +151,19 @@ def test_an_address_identity_of_its_own_does_not_let_a_stack_send_as_another_sta
     refused_before_any_write(invocation, "FromEmailAddress", "VictimDomain")
 
 
+def test_a_deed_replica_of_an_identity_in_another_region_is_an_unmanaged_link(env, teams):
+    # The replica would sign with the parent's DKIM keys, verified without any DNS proof; the
+    # parent's record, if any, is in its own region's table.
+    victim, intruder = teams
+    props = {"EmailIdentity": "victim.example", "DkimSigningAttributes": {"DomainSigningAttributesOrigin": "AWS_SES_EU_WEST_1"}}
+
+    invocation = request(env, "email_identity", props, intruder, "Replica", "attack")
+
+    reason = refused_before_any_write(invocation, "DkimSigningAttributes.DomainSigningAttributesOrigin", "victim.example of eu-west-1", "AllowUnmanagedLinks")
+    assert invocation.ses_calls == [], reason
+    assert env.ses.list_email_identities()["EmailIdentities"] == []
+
+
 # --- what stays allowed ----------------------------------------------------------------------------
 
 

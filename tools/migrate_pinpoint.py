@@ -583,7 +583,8 @@ def dump(template: dict, header: str = "") -> str:
 LINK_PROPERTIES = {
     "Custom::ConfigurationSet": ("DeliveryOptions.SendingPoolName",),
     "Custom::ConfigurationSetEventDestination": ("ConfigurationSetName",),
-    "Custom::EmailIdentity": ("ConfigurationSetAttributes.ConfigurationSetName",),
+    # DEED never comes from Pinpoint; its parent, in another region, is always outside.
+    "Custom::EmailIdentity": ("ConfigurationSetAttributes.ConfigurationSetName", "DkimSigningAttributes.DomainSigningAttributesOrigin"),
     "Custom::DeliverabilityTestReport": ("FromEmailAddress",),
 }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import json
 
 from botocore.exceptions import ClientError
@@ -191,8 +192,24 @@ TYPE = ResourceType(
     },
 )
 
-# Its default configuration set: this stack's, shared with it, or allowed unmanaged.
-LINKS = (Link("ConfigurationSetAttributes.ConfigurationSetName", "configuration-set"),)
+def _deed_parent(origin: str, props: dict, arns, kind: str) -> tuple[str, ...]:
+    """The identity of the same name in the DEED origin's region, whose DKIM keys a replica
+    signs with. Its record would be in that region's table, never in this one: such a link is
+    an unmanaged one here."""
+    return (dataclasses.replace(arns, region=dkim_signing.deed_region(origin)).arn(kind, props["EmailIdentity"]),)
+
+
+# Its default configuration set, and the DEED parent whose DKIM keys it signs with (another
+# region's: unmanaged here): this stack's, shared with it, or allowed unmanaged.
+LINKS = (
+    Link("ConfigurationSetAttributes.ConfigurationSetName", "configuration-set"),
+    Link(
+        f"{SIGNING}.DomainSigningAttributesOrigin",
+        "identity",
+        keys=_deed_parent,
+        shown=lambda origin, props: f"{props.get('EmailIdentity')} of {dkim_signing.deed_region(origin)}",
+    ),
+)
 
 DEFAULT_SIGNING_ENABLED = True
 DEFAULT_FORWARDING_ENABLED = True

@@ -49,6 +49,8 @@ class Link:
     kind: str  # the ARN kind of the linked resource (its record's key)
     # The record keys of the resources the value may stand for; the default: the one named.
     keys: Callable[[str, Mapping, Any, str], tuple[str, ...]] = _the_name
+    # How a refusal names the linked resource; the default: the value itself.
+    shown: Callable[[str, Mapping], str] = lambda value, props: value
 
 
 def sender_identities(address: str, props: Mapping, arns: Any, kind: str) -> tuple[str, ...]:
@@ -86,7 +88,7 @@ def check(links: tuple[Link, ...], props: Mapping, request: Request | None) -> N
         if not value:
             continue
         records = [_record(request, link, key) for key in link.keys(value, props, request.arns, link.kind)]
-        _judge(link, value, [record for record in records if record is not None], request)
+        _judge(link, link.shown(value, props), [record for record in records if record is not None], request)
 
 
 def _record(request: Request, link: Link, key: str):
