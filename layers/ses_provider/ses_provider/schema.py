@@ -296,10 +296,11 @@ SHARING_PROPERTIES = {
     "ShareWith": Array(
         items=String(pattern=rf"\*|{STACK_NAME_PATTERN}"),
         unique=True,
+        max_items=100,  # bounds the record (one DynamoDB item)
         extension=True,
         doc="Names of the other stacks whose resources may link to this one (an event destination on it, a"
         " configuration set sending through it, a default configuration set, a test sent from it), or `*` for"
-        " every stack; default none: only this stack's own resources (see Links between stacks).",
+        " every stack (at most 100); default none: only this stack's own resources (see Links between stacks).",
     ),
 }
 
