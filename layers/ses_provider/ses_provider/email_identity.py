@@ -192,6 +192,7 @@ TYPE = ResourceType(
     },
 )
 
+
 def _deed_parent(origin: str, props: dict, arns, kind: str) -> tuple[str, ...]:
     """The identity of the same name in the DEED origin's region, whose DKIM keys a replica
     signs with. Its record would be in that region's table, never in this one: such a link is
