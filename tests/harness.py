@@ -338,6 +338,8 @@ class Invoker:
         self.stack_id = ""  # set by LocalEnvironment once the example stack exists
         self.allow_adoption = "false"  # the provider stack's AllowAdoption parameter
         self.dkim_key_secret_arns = ""  # its DkimKeySecretArns parameter
+        self.allow_unmanaged_links = "false"  # its AllowUnmanagedLinks parameter
+        self.archive_arns = ""  # its ArchiveArns parameter
 
     def _environment(self):
         # One moto server answers for SES v2, DynamoDB, CloudFormation, Secrets Manager and SSM
@@ -350,6 +352,8 @@ class Invoker:
             TAG_STATE_TABLE=TABLE,
             ALLOW_ADOPTION=self.allow_adoption,
             DKIM_KEY_SECRET_ARNS=self.dkim_key_secret_arns,
+            ALLOW_UNMANAGED_LINKS=self.allow_unmanaged_links,
+            ARCHIVE_ARNS=self.archive_arns,
         )
 
     def handler(self, function_name: str):
@@ -440,6 +444,7 @@ class LocalEnvironment:
         """No SES resources, no captured responses; an empty table and the example stack."""
         reset_ses(self.ses_url)
         self.endpoint.clear()
+        self.invoker.allow_unmanaged_links = "false"  # the provider parameter's default
         self.invoker.stack_id = create_stack_and_table(self.ses_url)
 
     @property

@@ -83,10 +83,12 @@ def state(env, function: str, name: str):
 
 
 def reset(env, function: str) -> None:
-    """Nothing in SES but what the resource needs first: an event destination's set."""
+    """Nothing in SES but what the resource needs first: an event destination's set (made
+    outside any stack: linking to it needs AllowUnmanagedLinks)."""
     env.reset()
     if function == DESTINATION:
         env.ses.create_configuration_set(ConfigurationSetName=DESTINATION_SET)
+        env.invoker.allow_unmanaged_links = "true"
 TABLE_WRITES = ("PutItem", "UpdateItem", "DeleteItem")
 TALLY: Counter = Counter()
 
@@ -109,6 +111,7 @@ def fresh_invoker(env) -> Invoker:
     invoker = Invoker(env.ses_url, env.endpoint)
     invoker.stack_id = env.stack_id
     invoker.allow_adoption = env.invoker.allow_adoption  # the same provider stack
+    invoker.allow_unmanaged_links = env.invoker.allow_unmanaged_links
     return invoker
 
 
@@ -304,6 +307,7 @@ def report_set_up(env, setup: dict | None) -> str | None:
     env.ses.put_deliverability_dashboard_option(DashboardEnabled=True)
     env.ses.create_email_identity(EmailIdentity="example.com")
     moto_ses_fidelity.verify_identity(ACCOUNT, REGION, "example.com")
+    env.invoker.allow_unmanaged_links = "true"  # the sender's identity is no stack's
     if setup is None:
         return None
     body = env.invoke(REPORT, setup)

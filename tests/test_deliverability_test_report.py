@@ -44,9 +44,11 @@ def verify_sender_domain(ses, domain: str = "example.com") -> None:
 
 @pytest.fixture
 def ready(env):
-    """The dashboard subscribed and the sender's domain verified."""
+    """The dashboard subscribed and the sender's domain verified (outside any stack: sending
+    from it needs AllowUnmanagedLinks, tests/test_links.py)."""
     subscribe(env.ses)
     verify_sender_domain(env.ses)
+    env.invoker.allow_unmanaged_links = "true"
     return env
 
 
@@ -184,6 +186,7 @@ def test_delete_after_a_failed_create_makes_no_ses_call(ready):
 
 def test_without_the_dashboard_subscription_create_fails_saying_so_and_makes_no_test(env):
     verify_sender_domain(env.ses)  # everything else in order
+    env.invoker.allow_unmanaged_links = "true"
     invocation = env.invoker.invoke_full(FUNCTION, event("create"))
 
     body = invocation.body
@@ -196,6 +199,7 @@ def test_without_the_dashboard_subscription_create_fails_saying_so_and_makes_no_
 def test_an_unverified_sender_fails_naming_the_address_and_makes_no_test(env):
     subscribe(env.ses)
     env.ses.create_email_identity(EmailIdentity="example.com")  # created, never verified
+    env.invoker.allow_unmanaged_links = "true"
     invocation = env.invoker.invoke_full(FUNCTION, event("create"))
 
     body = invocation.body

@@ -312,7 +312,13 @@ ALL_OPTIONS = {
 }
 
 
-def test_configuration_set_create_is_one_call_with_every_option_and_the_tags(ses):
+@pytest.fixture
+def archive_listed(monkeypatch):
+    """The provider stack's ArchiveArns lists the archive of ALL_OPTIONS."""
+    monkeypatch.setenv(configuration_set.ARCHIVES_ENVIRONMENT, ALL_OPTIONS["ArchivingOptions"]["ArchiveArn"])
+
+
+def test_configuration_set_create_is_one_call_with_every_option_and_the_tags(ses, archive_listed):
     client, stub = ses
     expected = {group: value for group, value in configuration_set.TYPE.coerce(ALL_OPTIONS).items() if group in ALL_OPTIONS}
     stub.add_response("create_configuration_set", {}, {"ConfigurationSetName": "orders", **expected, "Tags": tags(team="mail")})
@@ -331,7 +337,7 @@ def test_configuration_set_without_name_gets_a_valid_generated_name_bound_to_the
     assert not naming.is_generated_for(physical_id, STACK, "OtherResource")
 
 
-def test_configuration_set_update_replaces_only_the_changed_option_groups(ses):
+def test_configuration_set_update_replaces_only_the_changed_option_groups(ses, archive_listed):
     client, stub = ses
     old = {"Name": "orders", **ALL_OPTIONS}
     new = {

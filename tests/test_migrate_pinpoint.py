@@ -635,6 +635,36 @@ def test_the_command_writes_step1_and_step2_that_cfn_lint_accepts(tmp_path):
     assert lint_run.returncode == 0, lint_run.stdout + lint_run.stderr
 
 
+def test_the_command_says_which_provider_parameters_step2_needs(tmp_path):
+    source = tmp_path / "template.yaml"
+    source.write_text(EVERYTHING)
+    result = _cli(str(source), "--out", str(tmp_path / "migration"))
+    assert result.returncode == 0, result.stderr
+    # Every link is a Ref of the template's own resources: adoption alone.
+    assert result.stdout.splitlines()[1:] == ["deploy step2.yaml while the provider stack has AllowAdoption=true"]
+    step2 = (tmp_path / "migration" / "step2.yaml").read_text()
+    assert "AllowAdoption=true" in step2 and "AllowUnmanagedLinks=true" in step2 and "HostedZoneIds" in step2
+
+
+def test_the_command_lists_the_links_outside_the_stack_that_need_allow_unmanaged_links(tmp_path):
+    source = tmp_path / "template.yaml"
+    outside = CONFIGURATION_SET.replace("SendingPoolName: !Ref Pool", "SendingPoolName: shared-pool")
+    source.write_text(outside + EVENT_DESTINATION.split("  Events:")[0].removeprefix(HEAD).replace("  Set:", "  Other:") + "  Events:" + EVENT_DESTINATION.split("  Events:")[1].replace("!Ref Set", "orders"))
+    result = _cli(str(source), "--out", str(tmp_path / "migration"))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "AllowUnmanagedLinks=true" in lines[2]
+    assert lines[3:] == ["  SetSes.DeliveryOptions.SendingPoolName: shared-pool", "  EventsSes.ConfigurationSetName: orders"]
+
+
+def test_the_tools_link_properties_are_the_provider_types_links():
+    from ses_provider import configuration_set_event_destination, deliverability_test_report
+
+    modules = (configuration_set, configuration_set_event_destination, email_identity, deliverability_test_report, dedicated_ip_pool)
+    declared = {m.TYPE.type_name: tuple(link.path for link in getattr(m, "LINKS", ())) for m in modules}
+    assert tool.LINK_PROPERTIES == {name: paths for name, paths in declared.items() if paths}
+
+
 # --- cfn-lint, YAML and JSON ---------------------------------------------------------------------
 
 

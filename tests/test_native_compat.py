@@ -84,6 +84,8 @@ def test_every_writable_native_property_is_accepted_with_the_same_shape(module):
     assert problems == []
 
 
+# The types other stacks' resources may link to, shared with them by ShareWith (ses_provider.links).
+SHARED = {"AWS::SES::EmailIdentity", "AWS::SES::ConfigurationSet", "AWS::SES::DedicatedIpPool"}
 # Additions of one type only, which the native type lacks.
 OWN_ADDITIONS = {
     "AWS::SES::EmailIdentity": {"DmarcPolicy", "HostedZoneId", "OverwriteDnsRecords", "WaitFor", "VerificationTimeout", "Policies"}
@@ -94,6 +96,7 @@ def test_the_only_additions_to_the_native_properties_are_the_tag_sync_switches_a
     for module in MODULES:
         switches = ({"PropagateStackTags", "TagDriftRepair"} if module.TYPE.taggable else set()) | {"AdoptExisting"}
         switches |= OWN_ADDITIONS.get(module.TYPE.native_type, set())
+        switches |= {"ShareWith"} if module.TYPE.native_type in SHARED else set()
         assert {n for n, f in module.TYPE.properties.fields.items() if f.extension} == switches
     signing = email_identity.TYPE.properties.fields["DkimSigningAttributes"]
     assert {n for n, f in signing.fields.items() if f.extension} == {"DkimSigningPrivateKeySecret", "DomainSigningAttributesOrigin"}

@@ -32,7 +32,7 @@ def valid(spec):
             strategy = strategy.filter(lambda value: any(all(n in value for n in g) for g in spec.exclusive))
         return strategy
     if isinstance(spec, Array):
-        return st.lists(valid(spec.items), min_size=spec.min_items or 0, max_size=3)
+        return st.lists(valid(spec.items), min_size=spec.min_items or 0, max_size=3, unique=spec.unique)
     if isinstance(spec, Map):
         return st.dictionaries(valid(spec.keys), valid(spec.values), max_size=min(spec.max_items or 3, 3))
     if isinstance(spec, JsonObject):

@@ -23,6 +23,7 @@ from ses_provider import (
     desired_state,
     email_identity,
     journal,
+    links,
     tag_sync,
     waiting,
 )
@@ -78,8 +79,8 @@ EXTRA_RESOURCES = {
     "ConfigurationSetFunction": {
         # DeliveryOptions.SendingPoolName
         "dedicated-ip-pool": {"ses:CreateConfigurationSet", "ses:PutConfigurationSetDeliveryOptions"},
-        # ArchivingOptions.ArchiveArn
-        "mailmanager-archive": {"ses:CreateConfigurationSet", "ses:PutConfigurationSetArchivingOptions"},
+        # ArchivingOptions.ArchiveArn: only the archives of the ArchiveArns parameter, under a
+        # condition (tests/test_links.py checks that statement).
     },
     "DedicatedIpPoolFunction": {},
     "DeliverabilityTestReportFunction": {
@@ -229,6 +230,14 @@ def test_adoption_is_the_provider_owners_decision_and_off_unless_they_switch_it_
     variables = function_properties(template, name)["Environment"]["Variables"]
     assert variables[crash_safety.ALLOW_ADOPTION_ENVIRONMENT] == {"Ref": "AllowAdoption"}
     parameter = template["Parameters"]["AllowAdoption"]
+    assert parameter["Default"] == "false" and parameter["AllowedValues"] == ["true", "false"]
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_unmanaged_links_are_the_provider_owners_decision_and_off_unless_they_switch_it_on(template, name):
+    variables = function_properties(template, name)["Environment"]["Variables"]
+    assert variables[links.ALLOW_UNMANAGED_LINKS_ENVIRONMENT] == {"Ref": links.PARAMETER}
+    parameter = template["Parameters"][links.PARAMETER]
     assert parameter["Default"] == "false" and parameter["AllowedValues"] == ["true", "false"]
 
 

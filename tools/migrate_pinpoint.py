@@ -19,6 +19,12 @@ cfn-lint's own decoder. Two templates are written, to be deployed in this order:
                   may drop the two policies (or restore the input's) to let the stack own
                   deletion again.
 
+Provider parameters for step 2: AllowAdoption=true while it is deployed (the new resources
+adopt), and AllowUnmanagedLinks=true if a resource links to one that this stack does not
+make (a SendingPoolName or ConfigurationSetName that is not a Ref or Fn::GetAtt of a
+resource of the template): the tool prints each such link. HostedZoneIds and
+AllowDnsOverwrite need no change: a Pinpoint migration publishes no DNS records.
+
 --name gives the SES name of a resource whose template leaves it to CloudFormation (a
 DedicatedIpPool without PoolName): adoption needs the name of what it adopts.
 
@@ -571,6 +577,40 @@ def dump(template: dict, header: str = "") -> str:
     return header + body
 
 
+# The properties of the provider's types that name another resource (ses_provider.links; a
+# test keeps this in step with the modules' LINKS): each must be made by the same stack,
+# shared with it, or the provider must allow links to unmanaged resources.
+LINK_PROPERTIES = {
+    "Custom::ConfigurationSet": ("DeliveryOptions.SendingPoolName",),
+    "Custom::ConfigurationSetEventDestination": ("ConfigurationSetName",),
+    # DEED never comes from Pinpoint; its parent, in another region, is always outside.
+    "Custom::EmailIdentity": ("ConfigurationSetAttributes.ConfigurationSetName", "DkimSigningAttributes.DomainSigningAttributesOrigin"),
+    "Custom::DeliverabilityTestReport": ("FromEmailAddress",),
+}
+
+
+def outside_links(template: dict) -> list[str]:
+    """The links of step 2 to something it may not make itself, as `Resource.Path: value`:
+    anything but a Ref or Fn::GetAtt of one of its resources (which CloudFormation also
+    makes first, so that its record exists when the link is checked)."""
+    resources = template.get("Resources") or {}
+    found = []
+    for name, resource in resources.items():
+        for path in LINK_PROPERTIES.get(resource.get("Type"), ()):
+            value: Any = resource.get("Properties") or {}
+            for part in path.split("."):
+                value = value.get(part) if isinstance(value, dict) else None
+            if value is None:
+                continue
+            target = value.get("Ref") if isinstance(value, dict) else None
+            if isinstance(value, dict) and "Fn::GetAtt" in value:
+                attribute = value["Fn::GetAtt"]
+                target = attribute[0] if isinstance(attribute, list) else str(attribute).split(".")[0]
+            if target not in resources:
+                found.append(f"{name}.{path}: {value if isinstance(value, str) else dump(value).strip()}")
+    return found
+
+
 def headers(source: str) -> tuple[str, str]:
     first = (
         f"# Step 1 of 2 of the move off Amazon Pinpoint, from {source} (python -m tools.migrate_pinpoint).\n"
@@ -580,7 +620,9 @@ def headers(source: str) -> tuple[str, str]:
         f"# Step 2 of 2 of the move off Amazon Pinpoint, from {source} (python -m tools.migrate_pinpoint).\n"
         "# Each AWS::PinpointEmail::* resource becomes a Custom::* resource that adopts the same SES resource;\n"
         "# the old ones leave the stack and, Retained by step1.yaml, stay in SES. The provider stack must\n"
-        "# run with AllowAdoption=true while this is deployed. The new resources are Retained too, so that\n"
+        "# run with AllowAdoption=true while this is deployed, and with AllowUnmanagedLinks=true if a resource\n"
+        "# here links to one this stack does not make (python -m tools.migrate_pinpoint lists them); HostedZoneIds\n"
+        "# and AllowDnsOverwrite need no change: no DNS record is published. The new resources are Retained too, so that\n"
         "# a rollback of this update cannot delete what they adopted; once it is complete, a later deploy\n"
         "# may remove DeletionPolicy and UpdateReplacePolicy to let the stack own their deletion.\n"
     )
@@ -625,6 +667,12 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / "step1.yaml").write_text(first)
     (args.out / "step2.yaml").write_text(second)
     print(f"wrote {args.out / 'step1.yaml'} and {args.out / 'step2.yaml'}")
+    print("deploy step2.yaml while the provider stack has AllowAdoption=true")
+    links = outside_links(load(args.out / "step2.yaml"))
+    if links:
+        print("and AllowUnmanagedLinks=true (or the linked resource's ShareWith, if another stack manages it): these link outside the stack:")
+        for link in links:
+            print(f"  {link}")
     return 0
 
 

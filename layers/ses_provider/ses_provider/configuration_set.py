@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
+from . import dkim_keys
+
+from .links import Link
 from .request import Request
-from .schema import ADOPTION_PROPERTIES, TAG_SYNC_PROPERTIES, Array, Boolean, Enum, Integer, Object, ResourceType, String, TAGS
+from .schema import ADOPTION_PROPERTIES, SHARING_PROPERTIES, TAG_SYNC_PROPERTIES, Array, Boolean, Enum, Integer, InvalidProperty, Object, ResourceType, String, TAGS
 from .tags import to_dict, to_list
 
 NAME_PATTERN = r"[a-zA-Z0-9_-]{1,64}"
@@ -82,12 +87,17 @@ TYPE = ResourceType(
                 doc="Virtual Deliverability Manager settings.",
             ),
             "ArchivingOptions": Object(
-                fields={"ArchiveArn": String(doc="Mail Manager archive ARN.")},
+                fields={
+                    "ArchiveArn": String(
+                        doc="Mail Manager archive ARN; one that the provider stack's ArchiveArns allows (default none)."
+                    )
+                },
                 doc="Archive sent mail to Mail Manager.",
             ),
             "Tags": TAGS,
             **TAG_SYNC_PROPERTIES,
             **ADOPTION_PROPERTIES,
+            **SHARING_PROPERTIES,
         }
     ),
     actions=(
@@ -110,6 +120,26 @@ TYPE = ResourceType(
         "Name": "the configuration set's name (also Ref)",
     },
 )
+
+# The dedicated IP pool it sends through: this stack's, shared with it, or allowed unmanaged.
+LINKS = (Link("DeliveryOptions.SendingPoolName", "dedicated-ip-pool"),)
+
+# The provider stack's ArchiveArns (template.yaml), the same list as the IAM statement that
+# lets the function archive: checked here too, so that a refusal names the property before any call.
+ARCHIVES_ENVIRONMENT = "ARCHIVE_ARNS"
+ARCHIVE_PROPERTY = "ArchivingOptions.ArchiveArn"
+
+
+def check(props: dict, request: Request) -> None:
+    """Before any SES call: the archive is one the provider stack allows (IAM wildcards)."""
+    archive = (props.get("ArchivingOptions") or {}).get("ArchiveArn")
+    allowed = dkim_keys.allowed_patterns(os.environ.get(ARCHIVES_ENVIRONMENT, ""))
+    if archive and not dkim_keys.is_allowed(archive, allowed):
+        raise InvalidProperty(
+            ARCHIVE_PROPERTY,
+            f"{archive} is not in the provider stack's ArchiveArns; add it (or a pattern matching it) to allow archiving to it",
+        )
+
 
 # Each option group, the Put call that replaces it whole, and what SES holds without it.
 _GROUPS = {

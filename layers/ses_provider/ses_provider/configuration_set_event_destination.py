@@ -30,6 +30,7 @@ from typing import Any, Mapping
 
 from botocore.exceptions import ClientError
 
+from .links import Link
 from .request import Request
 from .schema import ADOPTION_PROPERTIES, Array, Boolean, Enum, Identity, Object, ResourceType, String
 
@@ -220,6 +221,9 @@ TYPE = ResourceType(
         "Name": "the event destination's name (declared or generated)",
     },
 )
+
+# The configuration set whose events it publishes: this stack's, shared with it, or allowed unmanaged.
+LINKS = (Link("ConfigurationSetName", "configuration-set"),)
 
 
 def definition(props: Mapping) -> dict:

@@ -259,6 +259,7 @@ class Ledger:
             drift_repair=bool(props.get("TagDriftRepair")),
             created_by=created_by,
             adopted=adopted,
+            share_with=tuple(props.get("ShareWith") or ()),
         )
         try:
             self.store.put(record)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .request import Request
-from .schema import ADOPTION_PROPERTIES, TAG_SYNC_PROPERTIES, Enum, InvalidProperty, Object, ResourceType, String, TAGS
+from .schema import ADOPTION_PROPERTIES, SHARING_PROPERTIES, TAG_SYNC_PROPERTIES, Enum, InvalidProperty, Object, ResourceType, String, TAGS
 from .tags import to_dict, to_list
 
 NAME_PATTERN = r"[a-z0-9_-]{1,64}"
@@ -33,6 +33,7 @@ TYPE = ResourceType(
             "Tags": TAGS,
             **TAG_SYNC_PROPERTIES,
             **ADOPTION_PROPERTIES,
+            **SHARING_PROPERTIES,
         }
     ),
     actions=(

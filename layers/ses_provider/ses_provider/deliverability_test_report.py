@@ -61,6 +61,7 @@ from datetime import datetime
 
 from . import tags
 from .errors import ProviderError, error_code, ses_failure
+from .links import Link, sender_identities
 from .request import Request
 from .schema import TAG_SYNC_PROPERTIES, InvalidProperty, Object, ResourceType, String, TAGS
 
@@ -156,6 +157,9 @@ TYPE = ResourceType(
         "ReportName": "the report's name, declared or generated",
     },
 )
+
+# The identity it is sent as (the address, or a domain that covers it): a charged test.
+LINKS = (Link("FromEmailAddress", "identity", keys=sender_identities),)
 
 SET_BY_CREATE = tuple(TYPE.properties.fields)  # one call sets everything; no Put calls exist
 

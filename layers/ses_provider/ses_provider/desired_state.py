@@ -67,6 +67,9 @@ class Record:
     # The resource existed before the stack and was taken over (AdoptExisting): clean-up after
     # a failed or abandoned request releases it and never deletes it.
     adopted: bool = False
+    # The stack names (or "*") whose resources may link to this one (ShareWith; ses_provider.links).
+    # None in a record of an earlier version: shared with nobody.
+    share_with: tuple[str, ...] = ()
 
     def with_desired(self, desired: Mapping[str, str]) -> "Record":
         return replace(self, desired=dict(desired), managed_keys=self.managed_keys | set(desired))
@@ -90,6 +93,8 @@ class Record:
             values["CreatedBy"] = self.created_by
         if self.adopted:
             values["Adopted"] = True
+        if self.share_with:
+            values["ShareWith"] = list(self.share_with)
         return {key: _serialize(value) for key, value in values.items()}
 
     @classmethod
@@ -109,6 +114,7 @@ class Record:
             pending_request_id=values.get("PendingRequestId", ""),
             created_by=values.get("CreatedBy", ""),
             adopted=bool(values.get("Adopted", False)),
+            share_with=tuple(values.get("ShareWith", ())),
         )
 
     @property

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import json
 
 from botocore.exceptions import ClientError
@@ -12,8 +13,9 @@ from . import dkim_keys, dkim_signing, identity_dns, identity_policies, waiting
 from .adapter import MAX_RESPONSE_BYTES
 from .dkim_signing import SIGNING
 from .errors import PartialCreate, ProviderError
+from .links import Link
 from .request import Request
-from .schema import ADOPTION_PROPERTIES, TAG_SYNC_PROPERTIES, TAGS, Boolean, Enum, Grant, Integer, Object, ResourceType, String
+from .schema import ADOPTION_PROPERTIES, SHARING_PROPERTIES, TAG_SYNC_PROPERTIES, TAGS, Boolean, Enum, Grant, Integer, Object, ResourceType, String
 from .tags import to_dict, to_list
 
 # A domain, or an address at a domain: no white space, no "::" of the failed-Create marker.
@@ -39,6 +41,7 @@ TYPE = ResourceType(
             "Policies": identity_policies.POLICIES,
             **TAG_SYNC_PROPERTIES,
             **ADOPTION_PROPERTIES,
+            **SHARING_PROPERTIES,
             "DkimSigningAttributes": Object(
                 fields={
                     "NextSigningKeyLength": Enum("RSA_1024_BIT", "RSA_2048_BIT", doc="Easy DKIM key length."),
@@ -187,6 +190,26 @@ TYPE = ResourceType(
         "DmarcRecordValue": '"v=DMARC1; p=POLICY;" (DmarcPolicy, default none); empty for an address',
         "DnsRecords": 'The records above (Easy DKIM CNAMEs or BYODKIM TXT, MX, SPF, DMARC) as compact JSON [{"Name","Type","TTL","Values"}]; fewer if the response would pass 4,096 bytes (see DNS records as attributes); empty for an address',
     },
+)
+
+
+def _deed_parent(origin: str, props: dict, arns, kind: str) -> tuple[str, ...]:
+    """The identity of the same name in the DEED origin's region, whose DKIM keys a replica
+    signs with. Its record would be in that region's table, never in this one: such a link is
+    an unmanaged one here."""
+    return (dataclasses.replace(arns, region=dkim_signing.deed_region(origin)).arn(kind, props["EmailIdentity"]),)
+
+
+# Its default configuration set, and the DEED parent whose DKIM keys it signs with (another
+# region's: unmanaged here): this stack's, shared with it, or allowed unmanaged.
+LINKS = (
+    Link("ConfigurationSetAttributes.ConfigurationSetName", "configuration-set"),
+    Link(
+        f"{SIGNING}.DomainSigningAttributesOrigin",
+        "identity",
+        keys=_deed_parent,
+        shown=lambda origin, props: f"{props.get('EmailIdentity')} of {dkim_signing.deed_region(origin)}",
+    ),
 )
 
 DEFAULT_SIGNING_ENABLED = True

@@ -11,7 +11,7 @@ import logging
 from types import ModuleType
 from typing import Any, Callable, Mapping
 
-from . import crash_safety, desired_state, naming, tags
+from . import crash_safety, desired_state, links, naming, tags
 from .crash_safety import arn as _arn
 from .crash_safety import ledger
 from .errors import PartialCreate, ProviderError, error_code, ses_failure
@@ -34,6 +34,8 @@ def parse(resource: ModuleType, raw: Mapping[str, Any] | None, request: Request 
         # Rules that need the request (the function's region and account) or a read outside
         # SES (a BYODKIM key from Secrets Manager): still before any SES call.
         resource.check(props, request)
+    # Names of other resources: this stack's, shared with it, or allowed unmanaged (links).
+    links.check(getattr(resource, "LINKS", ()), props, request)
     return props
 
 
@@ -176,6 +178,8 @@ def unchanged(
         if not late:
             if _desired_tags(props, stack_tags) != dict(record.desired):
                 return None
+            if record.share_with != tuple(props.get("ShareWith") or ()):
+                return None  # a record of an earlier version, or one that missed a change: save it
             if resource.TYPE.taggable:
                 live = tags.to_dict(client.list_tags_for_resource(ResourceArn=_arn(resource, request, physical_id)).get("Tags"))
                 if tags.diff(live, record.desired, record.managed_keys) != ({}, []):

@@ -289,6 +289,22 @@ ADOPTION_PROPERTIES = {
 }
 
 
+# Links (ses_provider.links): other stacks' resources may name this one only when it is shared
+# with them. Stack names as CloudFormation allows them, or "*".
+STACK_NAME_PATTERN = r"[a-zA-Z][-a-zA-Z0-9]{0,127}"
+SHARING_PROPERTIES = {
+    "ShareWith": Array(
+        items=String(pattern=rf"\*|{STACK_NAME_PATTERN}"),
+        unique=True,
+        max_items=100,  # bounds the record (one DynamoDB item)
+        extension=True,
+        doc="Names of the other stacks whose resources may link to this one (an event destination on it, a"
+        " configuration set sending through it, a default configuration set, a test sent from it), or `*` for"
+        " every stack (at most 100); default none: only this stack's own resources (see Links between stacks).",
+    ),
+}
+
+
 class Identity:
     """How a type's properties name its resource, and so its physical id.
 
