@@ -27,6 +27,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
+from .desired_state import stack_name
 from .request import Request
 from .schema import InvalidProperty
 
@@ -69,12 +70,6 @@ def _value(props: Mapping, path: str) -> Any:
     return value
 
 
-def stack_name(stack_id: str) -> str:
-    """arn:...:stack/NAME/UUID -> NAME (what ShareWith lists)."""
-    parts = str(stack_id).split("/")
-    return parts[1] if len(parts) >= 3 else str(stack_id)
-
-
 def shared_with(record, name: str) -> bool:
     return ANY_STACK in record.share_with or name in record.share_with
 
@@ -105,7 +100,7 @@ def _judge(link: Link, value: str, records: list, request: Request) -> None:
         if record.stack_id != request.stack_id and not shared_with(record, mine):
             raise InvalidProperty(
                 link.path,
-                f"{value} is {record.logical_id} of stack {stack_name(record.stack_id)}, which does not share it"
+                f"{value} is {record.owner}, which does not share it"
                 f" with stack {mine}; that stack must list {mine} (or *) in its ShareWith",
             )
     if not records and not unmanaged_links_allowed():
