@@ -338,6 +338,8 @@ class Invoker:
         self.stack_id = ""  # set by LocalEnvironment once the example stack exists
         self.allow_adoption = "false"  # the provider stack's AllowAdoption parameter
         self.dkim_key_secret_arns = ""  # its DkimKeySecretArns parameter
+        self.hosted_zone_ids = ""  # its HostedZoneIds parameter: no zone (publishing off)
+        self.allow_dns_overwrite = "false"  # its AllowDnsOverwrite parameter
 
     def _environment(self):
         # One moto server answers for SES v2, DynamoDB, CloudFormation, Secrets Manager and SSM
@@ -350,6 +352,8 @@ class Invoker:
             TAG_STATE_TABLE=TABLE,
             ALLOW_ADOPTION=self.allow_adoption,
             DKIM_KEY_SECRET_ARNS=self.dkim_key_secret_arns,
+            HOSTED_ZONE_IDS=self.hosted_zone_ids,
+            ALLOW_DNS_OVERWRITE=self.allow_dns_overwrite,
         )
 
     def handler(self, function_name: str):
@@ -441,6 +445,14 @@ class LocalEnvironment:
         reset_ses(self.ses_url)
         self.endpoint.clear()
         self.invoker.stack_id = create_stack_and_table(self.ses_url)
+        # The provider stack's Route 53 parameters, at their defaults: a test that publishes
+        # lists the zones it uses (allow_zone).
+        self.invoker.hosted_zone_ids, self.invoker.allow_dns_overwrite = "", "false"
+
+    def allow_zone(self, zone: str) -> str:
+        """Add `zone` to the provider stack's HostedZoneIds, as its owner would; returns it."""
+        self.invoker.hosted_zone_ids = ",".join(filter(None, [self.invoker.hosted_zone_ids, zone]))
+        return zone
 
     @property
     def stack_id(self) -> str:

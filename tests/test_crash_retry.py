@@ -109,6 +109,7 @@ def fresh_invoker(env) -> Invoker:
     invoker = Invoker(env.ses_url, env.endpoint)
     invoker.stack_id = env.stack_id
     invoker.allow_adoption = env.invoker.allow_adoption  # the same provider stack
+    invoker.hosted_zone_ids, invoker.allow_dns_overwrite = env.invoker.hosted_zone_ids, env.invoker.allow_dns_overwrite
     return invoker
 
 
