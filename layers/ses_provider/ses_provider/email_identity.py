@@ -195,6 +195,8 @@ TYPE = ResourceType(
 
 DEFAULT_SIGNING_ENABLED = True
 DEFAULT_FORWARDING_ENABLED = True
+
+
 def check(props: dict, request: Request) -> None:
     """The lifecycle's hook for checks before any SES call: the BYODKIM key's secret is read
     here; the zone and OverwriteDnsRecords are ones the provider stack allows."""

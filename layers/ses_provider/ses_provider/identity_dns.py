@@ -48,6 +48,11 @@ fails the Create before SES is called; it publishes after the identity exists, a
 from then on hands CloudFormation the identity's name, whose rollback Delete removes the
 identity and exactly what was published. Delete removes the records before the identity.
 
+Which zones: only those of the provider stack's HostedZoneIds (`*`: every zone; default none),
+and OverwriteDnsRecords only with its AllowDnsOverwrite: checked before any call
+(`check_allowed`). Records this identity wrote in a zone no longer listed are left there, and
+a Delete still succeeds (`_within_reach`).
+
 The wait: after the write, GetChange until INSYNC ("Changes generally propagate to all Route
 53 name servers managing the hosted zone within 60 seconds", API reference), polled with a
 bounded backoff within the request's remaining time; if time runs out the answer is FAILED
@@ -57,9 +62,9 @@ saying the change is still PENDING. A removal is not waited for: nothing depends
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import os
 from dataclasses import dataclass
 from typing import Iterable
 
