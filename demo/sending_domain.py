@@ -36,8 +36,10 @@ def sending_domain_demo(demo, local, kind) -> None:
     url = sqs.create_queue(QueueName="ses-demo-verification", Attributes={"VisibilityTimeout": "180"})["QueueUrl"]
     queue = Queue(sqs, url)
     print(f"== Custom::EmailIdentity {name}: from nothing to verified in one Create ==")
-    print(f"  (Route 53 zone {name} is {zone_id}; the event's HostedZoneId is set to it)\n")
+    print(f"  (Route 53 zone {name} is {zone_id}; the event's HostedZoneId is set to it, and the provider")
+    print(f"   stack's HostedZoneIds to {zone_id}: the only zone the provider may publish in)\n")
     create["ResourceProperties"]["HostedZoneId"] = zone_id
+    invoker.hosted_zone_ids = zone_id
     wrong: list[str] = []
     with environment(VERIFICATION_QUEUE_URL=url, VERIFICATION_POLL_SECONDS=str(POLL_SECONDS)):
         before = len(local.endpoint.responses)

@@ -340,6 +340,8 @@ class Invoker:
         self.dkim_key_secret_arns = ""  # its DkimKeySecretArns parameter
         self.allow_unmanaged_links = "false"  # its AllowUnmanagedLinks parameter
         self.archive_arns = ""  # its ArchiveArns parameter
+        self.hosted_zone_ids = ""  # its HostedZoneIds parameter: no zone (publishing off)
+        self.allow_dns_overwrite = "false"  # its AllowDnsOverwrite parameter
 
     def _environment(self):
         # One moto server answers for SES v2, DynamoDB, CloudFormation, Secrets Manager and SSM
@@ -354,6 +356,8 @@ class Invoker:
             DKIM_KEY_SECRET_ARNS=self.dkim_key_secret_arns,
             ALLOW_UNMANAGED_LINKS=self.allow_unmanaged_links,
             ARCHIVE_ARNS=self.archive_arns,
+            HOSTED_ZONE_IDS=self.hosted_zone_ids,
+            ALLOW_DNS_OVERWRITE=self.allow_dns_overwrite,
         )
 
     def handler(self, function_name: str):
@@ -446,6 +450,14 @@ class LocalEnvironment:
         self.endpoint.clear()
         self.invoker.allow_unmanaged_links = "false"  # the provider parameter's default
         self.invoker.stack_id = create_stack_and_table(self.ses_url)
+        # The provider stack's Route 53 parameters, at their defaults: a test that publishes
+        # lists the zones it uses (allow_zone).
+        self.invoker.hosted_zone_ids, self.invoker.allow_dns_overwrite = "", "false"
+
+    def allow_zone(self, zone: str) -> str:
+        """Add `zone` to the provider stack's HostedZoneIds, as its owner would; returns it."""
+        self.invoker.hosted_zone_ids = ",".join(filter(None, [self.invoker.hosted_zone_ids, zone]))
+        return zone
 
     @property
     def stack_id(self) -> str:

@@ -112,6 +112,7 @@ def fresh_invoker(env) -> Invoker:
     invoker.stack_id = env.stack_id
     invoker.allow_adoption = env.invoker.allow_adoption  # the same provider stack
     invoker.allow_unmanaged_links = env.invoker.allow_unmanaged_links
+    invoker.hosted_zone_ids, invoker.allow_dns_overwrite = env.invoker.hosted_zone_ids, env.invoker.allow_dns_overwrite
     return invoker
 
 

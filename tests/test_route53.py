@@ -29,9 +29,10 @@ def route53(env):
     return aws_client("route53", env.ses_url)
 
 
-def new_zone(route53, name: str = "example.com") -> str:
+def new_zone(env, route53, name: str = "example.com") -> str:
+    """A new zone, listed in the provider stack's HostedZoneIds."""
     created = route53.create_hosted_zone(Name=name, CallerReference=str(uuid.uuid4()))
-    return created["HostedZone"]["Id"].rsplit("/", 1)[-1]
+    return env.allow_zone(created["HostedZone"]["Id"].rsplit("/", 1)[-1])
 
 
 def records(route53, zone: str) -> dict[tuple[str, str], list[str]]:
@@ -125,7 +126,7 @@ def ownership(env, name: str = "example.com"):
 
 
 def test_create_publishes_every_record_with_its_exact_value_in_one_batch_and_waits_for_insync(env, route53, calls):
-    zone = new_zone(route53)
+    zone = new_zone(env, route53)
     body = env.invoke(FUNCTION, create_event(f"/hostedzone/{zone}"))  # the id as GetHostedZone writes it
     assert body["Status"] == "SUCCESS", body["Reason"]
     assert records(route53, zone) == expected(body)
@@ -153,7 +154,7 @@ def test_without_hosted_zone_id_no_route53_call_is_made(env, calls):
 
 def test_the_identity_turns_verified_after_the_delay_once_its_records_are_in_the_zone(env, route53, monkeypatch):
     monkeypatch.setattr(moto_ses_fidelity, "VERIFICATION_SECONDS", 1.5)
-    zone = new_zone(route53)
+    zone = new_zone(env, route53)
     published = env.invoke(FUNCTION, create_event(zone))
     unpublished = env.invoke(FUNCTION, create_event(None, EmailIdentity="example.net", MailFromAttributes={"MailFromDomain": "mail.example.net"}))
     assert published["Status"] == unpublished["Status"] == "SUCCESS"
@@ -177,7 +178,7 @@ def test_the_identity_turns_verified_after_the_delay_once_its_records_are_in_the
 
 def test_a_cname_with_another_value_does_not_verify_the_identity(env, route53, monkeypatch):
     monkeypatch.setattr(moto_ses_fidelity, "VERIFICATION_SECONDS", 0.0)
-    zone = new_zone(route53)
+    zone = new_zone(env, route53)
     body = env.invoke(FUNCTION, create_event(None))
     for i in (1, 2):
         put_record(route53, zone, body["Data"][f"DkimDNSTokenName{i}"], "CNAME", body["Data"][f"DkimDNSTokenValue{i}"])
@@ -190,7 +191,7 @@ def test_a_cname_with_another_value_does_not_verify_the_identity(env, route53, m
 def test_a_byodkim_key_is_published_as_txt_strings_of_at_most_255_characters_and_verifies(env, route53, monkeypatch):
     monkeypatch.setattr(moto_ses_fidelity, "VERIFICATION_SECONDS", 0.0)
     key = _key(2048)
-    zone = new_zone(route53)
+    zone = new_zone(env, route53)
     signing = {"DomainSigningSelector": "sel1", "DomainSigningPrivateKey": _private_b64(key)}
     body = env.invoke(FUNCTION, create_event(zone, DkimSigningAttributes=signing))
     assert body["Status"] == "SUCCESS", body["Reason"]
@@ -208,7 +209,7 @@ def test_a_byodkim_key_is_published_as_txt_strings_of_at_most_255_characters_and
 
 
 def test_a_record_with_another_value_fails_the_create_naming_it_before_any_write(env, route53, calls):
-    zone = new_zone(route53)
+    zone = new_zone(env, route53)
     put_record(route53, zone, "_dmarc.example.com", "TXT", '"v=DMARC1; p=reject;"')
     before = records(route53, zone)
     invocation = env.invoker.invoke_full(FUNCTION, create_event(zone))
@@ -222,9 +223,15 @@ def test_a_record_with_another_value_fails_the_create_naming_it_before_any_write
 
 
 def test_overwrite_dns_records_replaces_the_record_and_delete_then_removes_it(env, route53):
-    zone = new_zone(route53)
+    zone = new_zone(env, route53)
+    env.invoker.allow_dns_overwrite = "true"
     put_record(route53, zone, "_dmarc.example.com", "TXT", '"v=DMARC1; p=reject;"')
-    create = create_event(zone, OverwriteDnsRecords="true")
+    published_then_removed(env, route53, zone, OverwriteDnsRecords="true")
+
+
+def published_then_removed(env, route53, zone: str, **props) -> None:
+    """A Create writes every record in `zone`, and its Delete leaves the zone empty."""
+    create = create_event(zone, **props)
     body = env.invoke(FUNCTION, create)
     assert body["Status"] == "SUCCESS", body["Reason"]
     assert records(route53, zone) == expected(body)
@@ -233,7 +240,7 @@ def test_overwrite_dns_records_replaces_the_record_and_delete_then_removes_it(en
 
 
 def test_other_txt_values_at_the_name_are_kept_next_to_ours_and_stay_after_delete(env, route53):
-    zone = new_zone(route53)
+    zone = new_zone(env, route53)
     put_record(route53, zone, "mail.example.com", "TXT", '"site-verification=abc"')
     create = create_event(zone)
     body = env.invoke(FUNCTION, create)
@@ -244,14 +251,14 @@ def test_other_txt_values_at_the_name_are_kept_next_to_ours_and_stay_after_delet
 
 
 def test_a_second_spf_record_is_a_conflict(env, route53):
-    zone = new_zone(route53)
+    zone = new_zone(env, route53)
     put_record(route53, zone, "mail.example.com", "TXT", '"v=spf1 include:_spf.example.net ~all"')
     body = env.invoke(FUNCTION, create_event(zone))
     assert body["Status"] == "FAILED" and "mail.example.com TXT holds" in body["Reason"]
 
 
 def test_a_record_that_already_held_our_value_is_not_ours_and_stays_after_delete(env, route53):
-    zone = new_zone(route53)
+    zone = new_zone(env, route53)
     put_record(route53, zone, "_dmarc.example.com", "TXT", DMARC_NONE)
     create = create_event(zone)
     assert env.invoke(FUNCTION, create)["Status"] == "SUCCESS"
@@ -273,14 +280,14 @@ def test_invalid_hosted_zone_use_fails_before_any_call(env, calls, props, proble
 
 
 def test_a_missing_zone_is_failed_with_a_readable_reason_before_ses_is_called(env, calls):
-    invocation = env.invoker.invoke_full(FUNCTION, create_event("Z0000000000NONE"))
+    invocation = env.invoker.invoke_full(FUNCTION, create_event(env.allow_zone("Z0000000000NONE")))
     assert invocation.body["Status"] == "FAILED"
     assert "Route 53 zone Z0000000000NONE: no such hosted zone; check HostedZoneId" in invocation.body["Reason"]
     assert "CreateEmailIdentity" not in invocation.ses_calls
 
 
 def test_a_zone_of_another_domain_fails_the_create_and_the_rollback_leaves_nothing(env, route53):
-    zone = new_zone(route53, "example.org")
+    zone = new_zone(env, route53, "example.org")
     create = create_event(zone)
     body = env.invoke(FUNCTION, create)
     # Route 53 refuses a name outside the zone (InvalidChangeBatch "RRSet with DNS name ... is
@@ -296,7 +303,7 @@ def test_a_zone_of_another_domain_fails_the_create_and_the_rollback_leaves_nothi
 
 
 def test_an_update_changes_only_the_records_whose_value_changed(env, route53, calls):
-    zone = new_zone(route53)
+    zone = new_zone(env, route53)
     create = create_event(zone)
     body = env.invoke(FUNCTION, create)
     calls.clear()
@@ -315,7 +322,7 @@ def test_an_update_changes_only_the_records_whose_value_changed(env, route53, ca
 
 
 def test_moving_to_byodkim_replaces_the_three_cnames_by_the_txt_record(env, route53, calls):
-    zone = new_zone(route53)
+    zone = new_zone(env, route53)
     create = create_event(zone)
     body = env.invoke(FUNCTION, create)
     calls.clear()
@@ -330,7 +337,7 @@ def test_moving_to_byodkim_replaces_the_three_cnames_by_the_txt_record(env, rout
 
 
 def test_removing_the_mail_from_domain_removes_its_records_only(env, route53, calls):
-    zone = new_zone(route53)
+    zone = new_zone(env, route53)
     create = create_event(zone)
     body = env.invoke(FUNCTION, create)
     calls.clear()
@@ -344,7 +351,7 @@ def test_removing_the_mail_from_domain_removes_its_records_only(env, route53, ca
 
 
 def test_a_new_hosted_zone_id_moves_the_records_publishing_before_removing(env, route53, calls):
-    old_zone, new = new_zone(route53), new_zone(route53)
+    old_zone, new = new_zone(env, route53), new_zone(env, route53)
     create = create_event(old_zone)
     body = env.invoke(FUNCTION, create)
     calls.clear()
@@ -356,7 +363,7 @@ def test_a_new_hosted_zone_id_moves_the_records_publishing_before_removing(env, 
 
 
 def test_delete_removes_only_ours_and_leaves_a_record_the_user_changed(env, route53):
-    zone = new_zone(route53)
+    zone = new_zone(env, route53)
     create = create_event(zone)
     env.invoke(FUNCTION, create)
     put_record(route53, zone, "_dmarc.example.com", "TXT", '"v=DMARC1; p=quarantine;"', action="UPSERT")
@@ -367,7 +374,7 @@ def test_delete_removes_only_ours_and_leaves_a_record_the_user_changed(env, rout
 
 
 def test_a_replacement_publishes_the_new_identity_and_the_old_ones_delete_removes_only_its_records(env, route53):
-    zone = new_zone(route53)
+    zone = new_zone(env, route53)
     create = create_event(zone)
     old = env.invoke(FUNCTION, create)
     rename = update_event(create, "rename", EmailIdentity="sub.example.com", MailFromAttributes={"MailFromDomain": "mail.sub.example.com"})
@@ -384,7 +391,7 @@ def test_a_replacement_publishes_the_new_identity_and_the_old_ones_delete_remove
 
 
 def test_a_create_killed_right_after_the_route53_write_converges_when_lambda_delivers_it_again(env, route53):
-    zone = new_zone(route53)
+    zone = new_zone(env, route53)
     create = create_event(zone)
     crashed = fresh_invoker(env)
     with crashed._environment():
@@ -429,7 +436,7 @@ def test_a_change_still_pending_when_time_runs_out_fails_and_the_rollback_remove
     from ses_provider import request as request_module
 
     monkeypatch.setattr(moto_route53_fidelity, "PROPAGATION_SECONDS", 3600.0)
-    zone = new_zone(route53)
+    zone = new_zone(env, route53)
     create = create_event(zone)
     # The adapter's timer keeps real time and has ample of it; the wait's deadline passes on the
     # stepped clock after a few polls (no real wait at all).
@@ -479,7 +486,7 @@ def test_a_request_killed_after_any_write_converges_in_the_zone_when_lambda_deli
 
     def setup():
         env.reset()
-        zones.update(a=new_zone(route53), b=new_zone(route53))
+        zones.update(a=new_zone(env, route53), b=new_zone(env, route53))
         path = {p[0]: p for p in _paths(lambda key: zones[key])}[label]
         for step in path[1]:
             assert env.invoke(FUNCTION, step)["Status"] == "SUCCESS"
@@ -529,7 +536,7 @@ def shape(zones: dict) -> dict:
 
 @pytest.mark.parametrize("rollback_first", [True, False], ids=["rollback before the write lands", "rollback after"])
 def test_a_route53_write_that_lands_after_the_timeout_answer_is_removed_whatever_the_order(env, route53, rollback_first):
-    zone = new_zone(route53)
+    zone = new_zone(env, route53)
     create = create_event(zone)
     invoker = fresh_invoker(env)
     provider = invoker.handler(FUNCTION).provider
@@ -560,7 +567,7 @@ def test_a_take_over_that_fails_after_publishing_leaves_the_identity_and_removes
     monkeypatch.setattr(moto_route53_fidelity, "PROPAGATION_SECONDS", 3600.0)
     monkeypatch.setattr(env.invoker, "allow_adoption", "true")
     env.ses.create_email_identity(EmailIdentity="example.com")  # there before the stack
-    zone = new_zone(route53)
+    zone = new_zone(env, route53)
     body = env.invoker.invoke(FUNCTION, create_event(zone, AdoptExisting="true"), FakeContext(remaining_ms=7000))
     assert body["Status"] == "FAILED" and "still PENDING" in body["Reason"], body["Reason"]
     assert [i["IdentityName"] for i in env.ses.list_email_identities()["EmailIdentities"]] == ["example.com"]
@@ -571,7 +578,7 @@ def test_a_take_over_that_fails_after_publishing_leaves_the_identity_and_removes
 
 
 def test_local_route53_refuses_a_create_of_an_existing_set_and_a_delete_that_does_not_match(env, route53):
-    zone = new_zone(route53)
+    zone = new_zone(env, route53)
     put_record(route53, zone, "a.example.com", "TXT", '"one"')
     for action, values, message in (
         ("CREATE", ['"two"'], "but it already exists"),
@@ -587,7 +594,7 @@ def test_local_route53_refuses_a_create_of_an_existing_set_and_a_delete_that_doe
 
 
 def test_local_route53_applies_a_batch_all_or_nothing_and_reports_pending_then_insync(env, route53, monkeypatch):
-    zone = new_zone(route53)
+    zone = new_zone(env, route53)
     put_record(route53, zone, "a.example.com", "TXT", '"one"')
     batch = [
         {"Action": "CREATE", "ResourceRecordSet": {"Name": "b.example.com", "Type": "TXT", "TTL": 60, "ResourceRecords": [{"Value": '"b"'}]}},

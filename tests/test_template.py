@@ -212,7 +212,13 @@ def test_policy_actions_are_exactly_the_modules_type_actions(template, name):
 def test_besides_ses_the_policy_grants_exactly_the_record_of_the_resource_and_the_stack_tags(template, name):
     others = by_sid([s for s in statements(template, name) if not is_ses(s)])
     # Actions on other services, as the type declares them (email_identity: Route 53).
-    declared = {g.sid: (set(g.actions), [{"Fn::Sub": r} for r in g.resources]) for g in FUNCTIONS[name].TYPE.grants}
+    grants_ = FUNCTIONS[name].TYPE.grants
+    declared = {g.sid: (set(g.actions), [{"Fn::Sub": r} for r in g.resources]) for g in grants_ if not g.when}
+    # Those made from a stack parameter: granted only under their condition, exactly as declared.
+    conditional = conditional_statements(template, name)
+    for grant in (g for g in grants_ if g.when):
+        statement = {"Sid": grant.sid, "Effect": "Allow", "Action": list(grant.actions), "Resource": grant.resource}
+        assert conditional[grant.when] == {**statement, **({"Condition": grant.condition} if grant.condition else {})}
     if FUNCTIONS[name].TYPE.taggable:
         assert others == {**CUSTOM_RESOURCE_EXTRAS, **declared}
     else:  # no tags: the stack's tags are never read

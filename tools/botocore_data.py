@@ -53,7 +53,9 @@ READER_FILE = "OLDEST_BOTOCORE"  # ses_provider.client.READER_FILE
 def allowed_operations(template: str) -> dict[str, set[str]]:
     """The operations per botocore service that the template's policies name."""
     found: dict[str, set[str]] = {service: set() for service in SERVICES.values()}
-    for prefix, action in re.findall(rf"\b({'|'.join(SERVICES)}):([A-Z][A-Za-z0-9]+)\b", template):
+    # A condition key (route53:ChangeResourceRecordSetsRecordTypes) is a mapping key, followed
+    # by ":"; an action never is.
+    for prefix, action in re.findall(rf"\b({'|'.join(SERVICES)}):([A-Z][A-Za-z0-9]+)\b(?!:)", template):
         found[SERVICES[prefix]].add(action)
     return found
 

@@ -115,13 +115,13 @@ TYPE = ResourceType(
                 extension=True,
                 doc="Publish every record the identity needs (DKIM, MAIL FROM MX and SPF, DMARC) in this Route 53"
                 " hosted zone and wait until Route 53 reports them INSYNC; a change moves them to the new zone."
-                " See Route 53 publishing.",
+                " Only a zone the provider stack lists in HostedZoneIds (default none). See Route 53 publishing.",
             ),
             "OverwriteDnsRecords": Boolean(
                 default=False,
                 extension=True,
                 doc="Replace a record of the same name and type that holds another value; otherwise such a"
-                " record fails the request, naming it.",
+                " record fails the request, naming it. Only when the provider stack allows it: AllowDnsOverwrite.",
             ),
             # Waiting for verification (ses_provider.waiting): no SES call of their own.
             "WaitFor": Enum(
@@ -160,8 +160,12 @@ TYPE = ResourceType(
         Grant(
             "PublishDnsRecords",
             ("route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets"),
-            ("arn:${AWS::Partition}:route53:::hostedzone/*",),
-            "`HostedZoneId`, to read, write and remove the records",
+            ("arn:*:route53:::hostedzone/ZONE",),
+            "`HostedZoneId`, to read, write and remove the records (CNAME, MX and TXT only), only in the zones"
+            " of the provider stack's `HostedZoneIds` (ZONE; `*`: every zone; none by default)",
+            when="PublishesDnsRecords",
+            resource=identity_dns.ZONES_RESOURCE,
+            condition={"ForAllValues:StringEquals": {"route53:ChangeResourceRecordSetsRecordTypes": list(identity_dns.RECORD_TYPES)}},
         ),
         Grant(
             "WaitForDnsChanges",
@@ -214,8 +218,13 @@ LINKS = (
 
 DEFAULT_SIGNING_ENABLED = True
 DEFAULT_FORWARDING_ENABLED = True
-# The lifecycle's hook for checks before any SES call (the BYODKIM key's secret is read here).
-check = dkim_signing.check
+
+
+def check(props: dict, request: Request) -> None:
+    """The lifecycle's hook for checks before any SES call: the BYODKIM key's secret is read
+    here; the zone and OverwriteDnsRecords are ones the provider stack allows."""
+    identity_dns.check_allowed(props)
+    dkim_signing.check(props, request)
 
 
 def validate(props: dict) -> None:

@@ -48,6 +48,11 @@ fails the Create before SES is called; it publishes after the identity exists, a
 from then on hands CloudFormation the identity's name, whose rollback Delete removes the
 identity and exactly what was published. Delete removes the records before the identity.
 
+Which zones: only those of the provider stack's HostedZoneIds (`*`: every zone; default none),
+and OverwriteDnsRecords only with its AllowDnsOverwrite: checked before any call
+(`check_allowed`). Records this identity wrote in a zone no longer listed are left there, and
+a Delete still succeeds (`_within_reach`).
+
 The wait: after the write, GetChange until INSYNC ("Changes generally propagate to all Route
 53 name servers managing the hosted zone within 60 seconds", API reference), polled with a
 bounded backoff within the request's remaining time; if time runs out the answer is FAILED
@@ -57,6 +62,7 @@ saying the change is still PENDING. A removal is not waited for: nothing depends
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
 from dataclasses import dataclass
@@ -80,14 +86,68 @@ ZONE_PATTERN = r"(?:/hostedzone/)?[A-Z0-9]{1,32}"
 POLL_FIRST, POLL_FACTOR, POLL_MAX = 0.25, 2.0, 10.0  # seconds between GetChange calls
 SHOWN_VALUE = 60  # characters of a value found, in a reason
 
+# The provider stack's HostedZoneIds and AllowDnsOverwrite parameters (template.yaml). Any
+# stack of the account can invoke the provider, whose role may change records: the zones it
+# writes to, and whether it may replace what others published, are the provider owner's
+# decision. The same list is the Resource of the PublishDnsRecords statement, so IAM and this
+# check agree; the check refuses before any call, naming the parameter, instead of an
+# AccessDenied from Route 53 after SES made the identity.
+ZONES_ENVIRONMENT = "HOSTED_ZONE_IDS"
+OVERWRITE_ENVIRONMENT = "ALLOW_DNS_OVERWRITE"
+EVERY_ZONE = "*"
+# The Resource of PublishDnsRecords in template.yaml: hostedzone/ID for each id of the list
+# (`*`: hostedzone/*). Fn::Join's delimiter cannot hold ${AWS::Partition}: the partition is a
+# wildcard, and a role acts in its own partition only.
+_ZONE_ARN = "arn:*:route53:::hostedzone/"
+ZONES_RESOURCE = {"Fn::Split": [",", {"Fn::Join": ["", [_ZONE_ARN, {"Fn::Join": ["," + _ZONE_ARN, {"Ref": "HostedZoneIds"}]}]]}]}
+# The record types an identity writes (Easy DKIM CNAMEs; MAIL FROM MX; SPF, DMARC and BYODKIM
+# TXT), the only ones its IAM statement lets it change.
+RECORD_TYPES = ("CNAME", "MX", "TXT")
+
+
 def zone_id(value: str | None) -> str:
-    """The bare id of a hosted zone ("" for none)."""
-    return (value or "").rsplit("/", 1)[-1]
+    """The bare id of a hosted zone ("" for none), as Route 53 names it: upper case, without the
+    /hostedzone/ of GetHostedZone's Id."""
+    return (value or "").strip().rsplit("/", 1)[-1].upper()
+
+
+def allowed_zones(value: str | None = None) -> frozenset[str]:
+    """The HostedZoneIds list (comma-separated; blanks dropped); {"*"} allows every zone."""
+    raw = os.environ.get(ZONES_ENVIRONMENT, "") if value is None else value
+    return frozenset(zone_id(item) if item.strip() != EVERY_ZONE else EVERY_ZONE for item in raw.split(",") if item.strip())
+
+
+def zone_allowed(zone: str, allowed: frozenset[str] | None = None) -> bool:
+    allowed = allowed_zones() if allowed is None else allowed
+    return EVERY_ZONE in allowed or zone_id(zone) in allowed
+
+
+def overwrite_allowed() -> bool:
+    return os.environ.get(OVERWRITE_ENVIRONMENT, "false").strip().lower() == "true"
 
 
 def validate(name: str, props: dict) -> None:
     if props.get("HostedZoneId") and "@" in name:
         raise InvalidProperty("HostedZoneId", "an email address needs no DNS records (its domain's identity publishes them)")
+
+
+def check_allowed(props: dict) -> None:
+    """Before any SES or Route 53 call: the zone is one the provider stack lists, and replacing
+    others' records is switched on. An identity published before the list existed is refused
+    the same way on its next Create or Update (never on Delete: see unpublish)."""
+    zone = zone_id(props.get("HostedZoneId"))
+    if zone and not zone_allowed(zone):
+        raise InvalidProperty(
+            "HostedZoneId",
+            f"{zone} is not in the provider stack's HostedZoneIds; add it there to let the provider publish"
+            " in this zone",
+        )
+    if props.get("OverwriteDnsRecords") and not overwrite_allowed():
+        raise InvalidProperty(
+            "OverwriteDnsRecords",
+            "replacing DNS records is switched off for this provider; deploy the provider stack with"
+            " AllowDnsOverwrite=true to allow it",
+        )
 
 
 # --- values ------------------------------------------------------------------------------------
@@ -342,11 +402,13 @@ def publish(name: str, records: list[dict], props: dict, old: dict, request: Req
     want = wanted(zone, records) if zone else []
     if settled and {e.same for e in owned} == {e.same for e in want}:
         return  # the zone holds what we wrote, and nothing else is needed
+    reachable, left = _within_reach(name, owned)
     zones = zones or Zones(name, request)
     zones.read([e.key for e in want])
-    zones.read([e.key for e in owned], missing_zone_ok=True)  # an old zone may be gone
-    result = plan(zones, want, owned, bool(props.get("OverwriteDnsRecords")), _ttl(records))
+    zones.read([e.key for e in reachable], missing_zone_ok=True)  # an old zone may be gone
+    result = plan(zones, want, reachable, bool(props.get("OverwriteDnsRecords")), _ttl(records))
     _refuse(name, zone, result)
+    result.owned |= set(left)  # still ours: removed once the zone is listed again
     change = _apply(zones, ownership, owned, result, settled, first=zone)
     if change.get(zone):
         _wait(zones, zone, change[zone])
@@ -360,18 +422,34 @@ def unpublish(name: str, request: Request) -> None:
         if request.store is None:
             logger.info("no desired-state table: the DNS records of %s are not known to be ours and stay", name)
         return
+    reachable, _ = _within_reach(name, owned)  # the rest is left where it is, and forgotten
     zones = Zones(name, request)
-    zones.read([e.key for e in owned], missing_zone_ok=True)
-    result = plan(zones, [], owned, False, 0)
+    zones.read([e.key for e in reachable], missing_zone_ok=True)
+    result = plan(zones, [], reachable, False, 0)
     if not settled:
         # The request that wrote the item may still be at work: answered FAILED by the timer
         # while its Route 53 call was under way, this being CloudFormation's rollback Delete.
         # The values it was writing that are not in the zone yet stay listed, so that its own
         # clean-up, once the call lands, removes them (adapter.Delivery.after_a_timeout_answer);
         # the item expires.
-        result.owned = {e for e in pending if e.zone not in zones.gone and not _holds(zones, e)}
+        result.owned = {e for e in pending if e.zone not in zones.gone and zone_allowed(e.zone) and not _holds(zones, e)}
         result.in_flight = bool(result.owned)
     _apply(zones, ownership, owned, result, settled)
+
+
+def _within_reach(name: str, owned: list[Entry]) -> tuple[list[Entry], list[Entry]]:
+    """(the values owned in zones the provider stack lists, those in zones it no longer lists).
+    The provider's role may not touch the latter (HostedZoneIds is its IAM Resource too): they
+    are left as they are rather than fail the request, so that a Delete never sticks."""
+    allowed = allowed_zones()
+    reachable = [e for e in owned if zone_allowed(e.zone, allowed)]
+    left = [e for e in owned if not zone_allowed(e.zone, allowed)]
+    for zone in sorted({e.zone for e in left}):
+        logger.warning(
+            "%s: its records in Route 53 zone %s are left as they are: the zone is not in the provider"
+            " stack's HostedZoneIds (%s)", name, zone, ", ".join(sorted(f"{e.name} {e.kind}" for e in left if e.zone == zone))
+        )
+    return reachable, left
 
 
 def _holds(zones: Zones, entry: Entry) -> bool:

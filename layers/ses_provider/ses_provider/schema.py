@@ -349,6 +349,12 @@ class Grant:
     actions: tuple[str, ...]
     resources: tuple[str, ...]  # ARN patterns, as the template's !Sub writes them
     why: str = ""
+    # A statement made from a stack parameter: the template's Condition that grants it (it is
+    # !If [when, statement, AWS::NoValue]), its Resource expression (instead of !Sub of
+    # `resources`, which then only describe it) and its IAM Condition.
+    when: str = ""
+    resource: Any = None
+    condition: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
