@@ -432,19 +432,24 @@ class SteppedClock:
         return time.time() + self.moved
 
 
-def test_a_change_still_pending_when_time_runs_out_fails_and_the_rollback_removes_everything(env, route53, monkeypatch):
+@pytest.fixture
+def stepped_clock(monkeypatch) -> SteppedClock:
+    """The wait for INSYNC on a clock the test controls. The adapter's timer keeps real time
+    and has ample of it (the function's 120 s); the request's deadline passes on the stepped
+    clock after a few polls, with no real wait at all."""
     from ses_provider import request as request_module
 
-    monkeypatch.setattr(moto_route53_fidelity, "PROPAGATION_SECONDS", 3600.0)
-    zone = new_zone(env, route53)
-    create = create_event(zone)
-    # The adapter's timer keeps real time and has ample of it; the wait's deadline passes on the
-    # stepped clock after a few polls (no real wait at all).
     clock = SteppedClock()
     monkeypatch.setattr(identity_dns, "time", clock)
     monkeypatch.setattr(request_module, "time", clock)
+    return clock
+
+
+def test_a_change_still_pending_when_time_runs_out_fails_and_the_rollback_removes_everything(env, route53, monkeypatch, stepped_clock):
+    monkeypatch.setattr(moto_route53_fidelity, "PROPAGATION_SECONDS", 3600.0)
+    zone = new_zone(env, route53)
+    create = create_event(zone)
     invocation = env.invoker.invoke_full(FUNCTION, create, FakeContext(remaining_ms=120_000))
-    monkeypatch.undo()
     body = invocation.body
     assert body["Status"] == "FAILED" and "still PENDING" in body["Reason"], body["Reason"]
     assert body["PhysicalResourceId"] == "example.com"  # the identity exists: the rollback removes it
@@ -563,12 +568,12 @@ def test_a_route53_write_that_lands_after_the_timeout_answer_is_removed_whatever
     assert ownership(env) is None
 
 
-def test_a_take_over_that_fails_after_publishing_leaves_the_identity_and_removes_the_records(env, route53, monkeypatch):
+def test_a_take_over_that_fails_after_publishing_leaves_the_identity_and_removes_the_records(env, route53, monkeypatch, stepped_clock):
     monkeypatch.setattr(moto_route53_fidelity, "PROPAGATION_SECONDS", 3600.0)
     monkeypatch.setattr(env.invoker, "allow_adoption", "true")
     env.ses.create_email_identity(EmailIdentity="example.com")  # there before the stack
     zone = new_zone(env, route53)
-    body = env.invoker.invoke(FUNCTION, create_event(zone, AdoptExisting="true"), FakeContext(remaining_ms=7000))
+    body = env.invoker.invoke(FUNCTION, create_event(zone, AdoptExisting="true"), FakeContext(remaining_ms=120_000))
     assert body["Status"] == "FAILED" and "still PENDING" in body["Reason"], body["Reason"]
     assert [i["IdentityName"] for i in env.ses.list_email_identities()["EmailIdentities"]] == ["example.com"]
     assert records(route53, zone) == {} and ownership(env) is None
