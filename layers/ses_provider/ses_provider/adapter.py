@@ -41,6 +41,13 @@ TIMEOUT_MARGIN_SECONDS = 5.0  # FAILED goes out this long before Lambda would ki
 PUT_ATTEMPTS = 5
 PUT_ATTEMPT_TIMEOUT = 10.0
 REQUEST_TYPES = ("Create", "Update", "Delete")
+# Objects and lists nested in an event, counting the event itself: the deepest property of any
+# schema here is 6 (an event destination's ResourceProperties.EventDestination.
+# CloudWatchDestination.DimensionConfigurations[0]: a test keeps this in step), an identity
+# policy's document adds a few more. Deeper events are refused before anything else (Python
+# would recurse on them: in copying, logging, hashing), and logs cut them at this depth.
+MAX_DEPTH = 32
+TOO_DEEP = f"(nested deeper than {MAX_DEPTH} levels)"
 
 
 class LazyClient:
@@ -125,12 +132,46 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
 
 
-def _redact(value: Any, secret: frozenset) -> Any:
-    if isinstance(value, dict):
-        return {k: "(redacted)" if k in secret else _redact(v, secret) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_redact(item, secret) for item in value]
-    return value
+def redact(value: Any, secret: frozenset) -> Any:
+    """A copy of `value` with the values of keys named in `secret` replaced, at any depth, and
+    objects or lists below MAX_DEPTH levels cut (malformed refuses such an event; this is what
+    logs it): neither this copy nor the logger's JSON encoder then recurses without bound.
+    Iterative, so that a hostile event cannot exhaust the stack."""
+    pending: list[tuple[Any, Any, int]] = []
+
+    def copy(item: Any, depth: int) -> Any:
+        if not isinstance(item, (dict, list)):
+            return item
+        if depth >= MAX_DEPTH:
+            return TOO_DEEP
+        made: Any = {} if isinstance(item, dict) else []
+        pending.append((item, made, depth))
+        return made
+
+    root = copy(value, 0)
+    while pending:
+        source, made, depth = pending.pop()
+        if isinstance(source, dict):
+            for key, item in source.items():
+                made[key] = "(redacted)" if key in secret else copy(item, depth + 1)
+        else:
+            made.extend(copy(item, depth + 1) for item in source)
+    return root
+
+
+def depth(value: Any) -> int:
+    """How many objects and lists nest in `value` at most (0 for a scalar). Iterative, and it
+    stops once past MAX_DEPTH: a hostile event costs no more than its size."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        item, level = pending.pop()
+        if not isinstance(item, (dict, list)):
+            continue
+        deepest = max(deepest, level)
+        if deepest > MAX_DEPTH:
+            break
+        pending.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 def shorten(reason: str) -> str:
@@ -143,6 +184,8 @@ def malformed(event: Any) -> str | None:
     """Why an event is not a CloudFormation request this provider can act on, or None."""
     if not isinstance(event, dict):
         return "the event is not an object"
+    if depth(event) > MAX_DEPTH:
+        return f"the event nests objects or lists deeper than {MAX_DEPTH} levels; no property needs that many"
     for key, limit in (("RequestType", 16), ("RequestId", MAX_ECHOED_ID), ("StackId", MAX_ECHOED_ID),
                        ("LogicalResourceId", MAX_LOGICAL_ID), ("ResponseURL", 8192)):
         if not isinstance(event.get(key), str) or not event[key]:
@@ -512,7 +555,7 @@ class Delivery:
             return self.claimed_name
         # A failed Create: a marker that no SES name can equal (a made-up id could be
         # mistaken for a real resource by the rollback Delete).
-        return naming.failed_create_id(str(self.event.get("RequestId") or "unknown"))
+        return naming.failed_create_id(echoed(self.event.get("RequestId")) or "unknown")
 
     def answer(self, answer: Answer, record: bool = True) -> bool:
         """Answer the request unless this delivery answered already; True when `answer` is
@@ -549,14 +592,20 @@ class Delivery:
 # --- the response: a function of the event and the answer ------------------------------------
 
 
+def echoed(value: Any) -> str:
+    """An event's field as echoed in the answer: "" for an object or a list, which CloudFormation
+    never sends there and whose str() could recurse past the stack (a hostile event)."""
+    return "" if isinstance(value, (dict, list)) or value is None else str(value)
+
+
 def _body(event: dict, answer: Answer) -> dict:
     return {
         "Status": answer.status,
         "Reason": answer.reason,
         "PhysicalResourceId": answer.physical_id,
-        "StackId": str(event.get("StackId", "")),
-        "RequestId": str(event.get("RequestId", "")),
-        "LogicalResourceId": str(event.get("LogicalResourceId", "")),
+        "StackId": echoed(event.get("StackId", "")),
+        "RequestId": echoed(event.get("RequestId", "")),
+        "LogicalResourceId": echoed(event.get("LogicalResourceId", "")),
         "Data": dict(answer.data),
     }
 
@@ -600,17 +649,9 @@ def send(event: dict, answer: Answer, deadline: float) -> None:
 def log_request(event: dict, secret: frozenset) -> None:
     """Log the request without its secrets: the URL's query, the properties named secret."""
     url = event.get("ResponseURL") if isinstance(event.get("ResponseURL"), str) else ""
-    logger.info(
-        "request",
-        extra={
-            "request": {
-                **{k: v for k, v in event.items() if k not in ("ResponseURL", "ResourceProperties", "OldResourceProperties")},
-                "ResponseURL": redact_url(url),
-                "ResourceProperties": _redact(event.get("ResourceProperties"), secret),
-                "OldResourceProperties": _redact(event.get("OldResourceProperties"), secret),
-            }
-        },
-    )
+    # The whole event goes through `redact`: its depth cut holds for keys of any name.
+    shown = redact({key: value for key, value in event.items() if key != "ResponseURL"}, secret)
+    logger.info("request", extra={"request": {**shown, "ResponseURL": redact_url(url)}})
 
 
 def make_handler(resource: ModuleType, client: Any = None, **services: Any) -> Callable[[dict, Any], None]:

@@ -203,6 +203,17 @@ def validate(props: dict) -> None:
     identity_policies.validate(props)
 
 
+def withhold(props: dict) -> dict:
+    """The properties as a wait's message carries them (ses_provider.waiting): an inline BYODKIM
+    key is replaced by its public key, all that a poll needs of it (the TXT record among the
+    attributes). A key from a secret stays a reference, read again by the poll."""
+    signing = props.get(SIGNING) or {}
+    if "DomainSigningPrivateKey" not in signing:
+        return props
+    kept = {key: value for key, value in signing.items() if key != "DomainSigningPrivateKey"}
+    return {**props, SIGNING: {**kept, dkim_signing.PUBLIC_KEY: public_key(signing["DomainSigningPrivateKey"])}}
+
+
 # Run by waiting.verified once the wait condition holds, before SUCCESS: SES accepts identity
 # policies only for a verified identity.
 when_verified = identity_policies.when_verified
@@ -460,8 +471,11 @@ def dns_records(name: str, identity: dict, props: dict, request: Request) -> lis
     dkim = identity.get("DkimAttributes") or {}
     records = [("DKIM", _record(cname, "CNAME", value)) for cname, value in _dkim_cnames(name, identity)]
     signing = props.get(SIGNING) or {}
-    private = dkim_signing.private_key(signing, request) if "DomainSigningSelector" in signing else ""
-    key = public_key(private) if private else ""
+    if dkim_signing.PUBLIC_KEY in signing:  # a poll of a wait for verification: no private key
+        key = signing[dkim_signing.PUBLIC_KEY]
+    else:
+        private = dkim_signing.private_key(signing, request) if "DomainSigningSelector" in signing else ""
+        key = public_key(private) if private else ""
     if str(dkim.get("SigningAttributesOrigin", "")).startswith("EXTERNAL") and signing.get("DomainSigningSelector") and key:
         records.append(("DKIM", _record(f"{signing['DomainSigningSelector']}._domainkey.{name}", "TXT", f"p={key}")))
     mail_from_domain = (identity.get("MailFromAttributes") or {}).get("MailFromDomain") or ""
