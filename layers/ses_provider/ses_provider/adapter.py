@@ -41,11 +41,11 @@ TIMEOUT_MARGIN_SECONDS = 5.0  # FAILED goes out this long before Lambda would ki
 PUT_ATTEMPTS = 5
 PUT_ATTEMPT_TIMEOUT = 10.0
 REQUEST_TYPES = ("Create", "Update", "Delete")
-# Objects and lists nested in an event, counting the event itself: the deepest property of any
-# schema here is 6 (an event destination's ResourceProperties.EventDestination.
-# CloudWatchDestination.DimensionConfigurations[0]: a test keeps this in step), an identity
-# policy's document adds a few more. Deeper events are refused before anything else (Python
-# would recurse on them: in copying, logging, hashing), and logs cut them at this depth.
+# Objects and lists nested in an event, counting the event itself. The schemas need 6 at most
+# (e.g. ResourceProperties.EventDestination.CloudWatchDestination.DimensionConfigurations[0]),
+# an identity policy 9 (Policies.<name>.Statement[0].Condition.<operator>.<key>[0], IAM's
+# grammar); tests/test_hostile_input.py keeps them in step. Deeper events are refused before
+# anything else (Python recurses on them: in hashing, logging, str()), and logs cut them here.
 MAX_DEPTH = 32
 TOO_DEEP = f"(nested deeper than {MAX_DEPTH} levels)"
 
@@ -205,6 +205,14 @@ def malformed(event: Any) -> str | None:
     return None
 
 
+def nothing_made(event: Any) -> bool:
+    """A Delete of the failed-Create marker: CloudFormation's rollback of a Create that was
+    refused, a malformed one too. Nothing was made: SUCCESS, since a FAILED would leave the
+    stack in ROLLBACK_FAILED."""
+    physical_id = event.get("PhysicalResourceId") if isinstance(event, dict) else None
+    return isinstance(physical_id, str) and physical_id.startswith(naming.FAILED_CREATE_MARKER) and event.get("RequestType") == "Delete"
+
+
 def put_response(url: str, body: bytes, deadline: float) -> bool:
     """PUT the response to the pre-signed URL: retry 5xx and network errors with backoff,
     never past `deadline` (a time.monotonic() value); a 4xx is final (the URL is bad or expired)."""
@@ -355,7 +363,7 @@ class Delivery:
     def run(self, problem: str | None) -> None:
         log_request(self.event, self.provider.secret)
         if problem:
-            self.answer(Answer(FAILED, problem, self.fallback_id()))
+            self.answer(Answer(SUCCESS, "", self.fallback_id()) if nothing_made(self.event) else Answer(FAILED, problem, self.fallback_id()))
             return
         timer = threading.Timer(max(0.0, self.deadline - time.monotonic() - self.provider.timeout_margin), self.on_timeout)
         timer.daemon = True

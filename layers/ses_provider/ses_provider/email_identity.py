@@ -51,7 +51,9 @@ TYPE = ResourceType(
                         pattern=r"[a-zA-Z0-9+/]+={0,2}",
                         max_length=20480,
                         secret=True,
-                        doc="BYODKIM private key, base64. Never logged or returned.",
+                        doc="BYODKIM private key, base64. Never logged, returned or queued for a wait; but it is in the"
+                        " template, and in the event that Lambda's on-failure destination keeps: prefer"
+                        " DkimSigningPrivateKeySecret (see BYODKIM keys from Secrets Manager or SSM).",
                     ),
                     "DkimSigningPrivateKeySecret": String(
                         pattern=dkim_keys.REFERENCE_PATTERN,
