@@ -8,7 +8,7 @@ import json
 
 from botocore.exceptions import ClientError
 
-from . import dkim_keys, dkim_signing, identity_dns, identity_policies, waiting
+from . import configuration_set, dkim_keys, dkim_signing, identity_dns, identity_policies, waiting
 from .adapter import MAX_RESPONSE_BYTES
 from .dkim_signing import SIGNING
 from .errors import PartialCreate, ProviderError
@@ -16,8 +16,12 @@ from .request import Request
 from .schema import ADOPTION_PROPERTIES, TAG_SYNC_PROPERTIES, TAGS, Boolean, Enum, Grant, Integer, Object, ResourceType, String
 from .tags import to_dict, to_list
 
+# A domain name: labels of letters, digits and hyphens, 253 characters at most (RFC 1035).
+# botocore's sesv2 model gives MailFromDomainName no pattern nor length, nor does the registry
+# schema of AWS::SES::EmailIdentity: a MAIL FROM domain is a domain, so it takes this one.
+DOMAIN_PATTERN = r"(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9-]{2,63}"
 # A domain, or an address at a domain: no white space, no "::" of the failed-Create marker.
-IDENTITY_PATTERN = r"(?:[^@\s:]{1,64}@)?(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9-]{2,63}"
+IDENTITY_PATTERN = rf"(?:[^@\s:]{{1,64}}@)?{DOMAIN_PATTERN}"
 NAME_GENERATION: dict = {}  # EmailIdentity is required: never generated
 
 
@@ -87,7 +91,7 @@ TYPE = ResourceType(
                 doc="DKIM signing on or off.",
             ),
             "ConfigurationSetAttributes": Object(
-                fields={"ConfigurationSetName": String(doc="Default configuration set for this identity.")},
+                fields={"ConfigurationSetName": String(pattern=configuration_set.NAME_PATTERN, doc="Default configuration set for this identity.")},
                 doc="The configuration set used when a message names none.",
             ),
             "FeedbackAttributes": Object(
@@ -96,7 +100,9 @@ TYPE = ResourceType(
             ),
             "MailFromAttributes": Object(
                 fields={
-                    "MailFromDomain": String(doc="Custom MAIL FROM domain."),
+                    "MailFromDomain": String(
+                        pattern=DOMAIN_PATTERN, max_length=253, doc="Custom MAIL FROM domain: a domain name (at most 253 characters), a subdomain of the identity."
+                    ),
                     "BehaviorOnMxFailure": Enum("USE_DEFAULT_VALUE", "REJECT_MESSAGE", doc="What to do without the MX record."),
                 },
                 doc="Custom MAIL FROM domain; removing it returns to amazonses.com.",
