@@ -57,7 +57,6 @@ QUEUE_ENVIRONMENT = "VERIFICATION_QUEUE_URL"  # empty: waiting is switched off (
 POLL_ENVIRONMENT = "VERIFICATION_POLL_SECONDS"
 # SES re-checks DNS on its own schedule, in minutes: polling faster finds nothing sooner.
 DEFAULT_POLL_SECONDS = 30
-PROPERTY_KEYS = ("ResourceProperties", "OldResourceProperties")
 MAX_DELAY_SECONDS = 900  # SQS's longest DelaySeconds (botocore's sqs model, SendMessage)
 # CloudFormation waits for a custom resource at most ServiceTimeout seconds (1 to 3600, default
 # 3600: the AWS::CloudFormation::CustomResource reference). An answer after that is ignored, so
@@ -68,6 +67,7 @@ MARGIN_SECONDS = 60
 # included: still read, so that a wait in flight across an upgrade of the provider ends.
 MESSAGE_VERSION = 2
 READ_VERSIONS = (1, 2)
+PROPERTY_KEYS = ("ResourceProperties", "OldResourceProperties")  # what a message carries parsed
 
 # The function's own calls on the queue, and what Lambda's event source mapping calls with the
 # function's role (the Lambda developer guide's SQS page): template.yaml grants exactly these.
