@@ -469,3 +469,87 @@ def test_the_timer_of_a_poll_answers_with_the_identity_so_that_the_rollback_remo
     assert response.body["Status"] == "FAILED"
     assert response.body["PhysicalResourceId"] == DOMAIN  # not the failed-Create marker: the Create made it
     assert queue.count() == 0
+
+
+# --- secrets: an inline BYODKIM key never reaches the queue or the table --------------------------
+
+
+def _inline_key() -> tuple[str, str]:
+    """(base64 DER private key, base64 SubjectPublicKeyInfo) of a new RSA key."""
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    public = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(private).decode(), base64.b64encode(public).decode()
+
+
+def _byodkim(event: dict, key: str, properties: str = "ResourceProperties") -> None:
+    event[properties]["DkimSigningAttributes"] = {"DomainSigningSelector": "sel1", "DomainSigningPrivateKey": key}
+
+
+def _holds_key(text: str, key: str) -> bool:
+    """The key's base64 text, whole or any 64 characters of it."""
+    return key in text or any(key[i : i + 64] in text for i in range(0, len(key) - 64, 32))
+
+
+def table_items(env) -> list[dict]:
+    return aws_client("dynamodb", env.ses_url).scan(TableName=TABLE)["Items"]
+
+
+@pytest.mark.parametrize("kind", ["create", "rotation"])
+def test_an_inline_dkim_key_reaches_no_queue_message_nor_table_item_and_the_wait_still_answers_with_its_txt_record(env, queue, kind):
+    key, public = _inline_key()
+    old_key, _ = _inline_key()
+    if kind == "create":
+        event = waiting_for(load_event(EMAIL, "create"))
+        _byodkim(event, key)
+    else:  # a rotation of an inline key: the previous key is in the event too
+        first = load_event(EMAIL, "create")
+        _byodkim(first, old_key)
+        assert env.invoke(EMAIL, first)["Status"] == "SUCCESS"
+        event = waiting_for(load_event(EMAIL, "update"))
+        _byodkim(event, key)
+        _byodkim(event, old_key, "OldResourceProperties")
+    env.endpoint.clear()
+
+    prepared = hand_off(env, event)
+    result, _ = env.invoker.call(EMAIL, prepared)  # Lambda's retry of the first invocation: sends again
+    assert result is None
+    records = [queue.receive(), queue.receive()]
+
+    for record in records:
+        assert record is not None
+        assert not _holds_key(record["body"], key) and not _holds_key(record["body"], old_key)
+        assert prepared["ResponseURL"] in record["body"]  # needed to answer: see waiting's docstring
+    dkim_verified(DOMAIN)
+    for record in records:  # the first holds the wait and answers; the second is dropped
+        deliver(env, record, queue)
+
+    (response,) = env.endpoint.wait_for(1)
+    assert response.body["Status"] == "SUCCESS", response.body["Reason"]
+    assert response.body["Data"]["DkimTxtRecordValue"] == f"p={public}"
+    assert queue.count() == 0
+    items = str(table_items(env))
+    assert "request:" + prepared["RequestId"] in items  # the journal's entry is among them
+    assert not _holds_key(items, key) and not _holds_key(items, old_key)
+
+
+def test_a_message_of_version_1_in_flight_across_an_upgrade_still_ends_its_wait(env, queue):
+    """Version 1 carried the whole event: a wait handed on before the upgrade still answers."""
+    import json
+
+    prepared = hand_off(env, waiting_for(load_event(EMAIL, "create")))
+    record = queue.receive()
+    body = json.loads(record["body"])
+    record["body"] = json.dumps({"Version": 1, "Event": prepared, "PhysicalResourceId": body["PhysicalResourceId"], "WaitUntil": body["WaitUntil"]})
+    dkim_verified(DOMAIN)
+
+    deliver(env, record, queue)
+
+    (response,) = env.endpoint.wait_for(1)
+    assert response.body["Status"] == "SUCCESS", response.body["Reason"]
+    assert response.body["Data"]["DkimStatus"] == "SUCCESS"

@@ -42,6 +42,13 @@ TIMEOUT_MARGIN_SECONDS = 5.0  # FAILED goes out this long before Lambda would ki
 PUT_ATTEMPTS = 5
 PUT_ATTEMPT_TIMEOUT = 10.0
 REQUEST_TYPES = ("Create", "Update", "Delete")
+# Objects and lists nested in an event, counting the event itself. The schemas need 6 at most
+# (e.g. ResourceProperties.EventDestination.CloudWatchDestination.DimensionConfigurations[0]),
+# an identity policy 9 (Policies.<name>.Statement[0].Condition.<operator>.<key>[0], IAM's
+# grammar); tests/test_hostile_input.py keeps them in step. Deeper events are refused before
+# anything else (Python recurses on them: in hashing, logging, str()), and logs cut them here.
+MAX_DEPTH = 32
+TOO_DEEP = f"(nested deeper than {MAX_DEPTH} levels)"
 
 
 class LazyClient:
@@ -140,12 +147,46 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
 
 
-def _redact(value: Any, secret: frozenset) -> Any:
-    if isinstance(value, dict):
-        return {k: "(redacted)" if k in secret else _redact(v, secret) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_redact(item, secret) for item in value]
-    return value
+def redact(value: Any, secret: frozenset) -> Any:
+    """A copy of `value` with the values of keys named in `secret` replaced, at any depth, and
+    objects or lists below MAX_DEPTH levels cut (malformed refuses such an event; this is what
+    logs it): neither this copy nor the logger's JSON encoder then recurses without bound.
+    Iterative, so that a hostile event cannot exhaust the stack."""
+    pending: list[tuple[Any, Any, int]] = []
+
+    def copy(item: Any, depth: int) -> Any:
+        if not isinstance(item, (dict, list)):
+            return item
+        if depth >= MAX_DEPTH:
+            return TOO_DEEP
+        made: Any = {} if isinstance(item, dict) else []
+        pending.append((item, made, depth))
+        return made
+
+    root = copy(value, 0)
+    while pending:
+        source, made, depth = pending.pop()
+        if isinstance(source, dict):
+            for key, item in source.items():
+                made[key] = "(redacted)" if key in secret else copy(item, depth + 1)
+        else:
+            made.extend(copy(item, depth + 1) for item in source)
+    return root
+
+
+def depth(value: Any) -> int:
+    """How many objects and lists nest in `value` at most (0 for a scalar). Iterative, and it
+    stops once past MAX_DEPTH: a hostile event costs no more than its size."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        item, level = pending.pop()
+        if not isinstance(item, (dict, list)):
+            continue
+        deepest = max(deepest, level)
+        if deepest > MAX_DEPTH:
+            break
+        pending.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 def shorten(reason: str) -> str:
@@ -158,6 +199,8 @@ def malformed(event: Any) -> str | None:
     """Why an event is not a CloudFormation request this provider can act on, or None."""
     if not isinstance(event, dict):
         return "the event is not an object"
+    if depth(event) > MAX_DEPTH:
+        return f"the event nests objects or lists deeper than {MAX_DEPTH} levels; no property needs that many"
     for key, limit in (("RequestType", 16), ("RequestId", MAX_ECHOED_ID), ("StackId", MAX_ECHOED_ID),
                        ("LogicalResourceId", MAX_LOGICAL_ID), ("ResponseURL", 8192)):
         if not isinstance(event.get(key), str) or not event[key]:
@@ -175,6 +218,14 @@ def malformed(event: Any) -> str | None:
     if len(event.get("PhysicalResourceId") or "") > MAX_PHYSICAL_ID:
         return "the event's PhysicalResourceId is longer than CloudFormation allows"
     return None
+
+
+def nothing_made(event: Any) -> bool:
+    """A Delete of the failed-Create marker: CloudFormation's rollback of a Create that was
+    refused, a malformed one too. Nothing was made: SUCCESS, since a FAILED would leave the
+    stack in ROLLBACK_FAILED."""
+    physical_id = event.get("PhysicalResourceId") if isinstance(event, dict) else None
+    return isinstance(physical_id, str) and physical_id.startswith(naming.FAILED_CREATE_MARKER) and event.get("RequestType") == "Delete"
 
 
 def put_response(url: str, body: bytes, deadline: float) -> bool:
@@ -327,7 +378,7 @@ class Delivery:
     def run(self, problem: str | None) -> None:
         log_request(self.event, self.provider.secret)
         if problem:
-            self.answer(Answer(FAILED, problem, self.fallback_id()))
+            self.answer(Answer(SUCCESS, "", self.fallback_id()) if nothing_made(self.event) else Answer(FAILED, problem, self.fallback_id()))
             return
         timer = threading.Timer(max(0.0, self.deadline - time.monotonic() - self.provider.timeout_margin), self.on_timeout)
         timer.daemon = True
@@ -577,7 +628,7 @@ class Delivery:
             return self.claimed_name
         # A failed Create: a marker that no SES name can equal (a made-up id could be
         # mistaken for a real resource by the rollback Delete).
-        return naming.failed_create_id(str(self.event.get("RequestId") or "unknown"))
+        return naming.failed_create_id(echoed(self.event.get("RequestId")) or "unknown")
 
     def answer(self, answer: Answer, record: bool = True) -> bool:
         """Answer the request unless this delivery answered already; True when `answer` is
@@ -614,14 +665,20 @@ class Delivery:
 # --- the response: a function of the event and the answer ------------------------------------
 
 
+def echoed(value: Any) -> str:
+    """An event's field as echoed in the answer: "" for an object or a list, which CloudFormation
+    never sends there and whose str() could recurse past the stack (a hostile event)."""
+    return "" if isinstance(value, (dict, list)) or value is None else str(value)
+
+
 def _body(event: dict, answer: Answer) -> dict:
     return {
         "Status": answer.status,
         "Reason": answer.reason,
         "PhysicalResourceId": answer.physical_id,
-        "StackId": str(event.get("StackId", "")),
-        "RequestId": str(event.get("RequestId", "")),
-        "LogicalResourceId": str(event.get("LogicalResourceId", "")),
+        "StackId": echoed(event.get("StackId", "")),
+        "RequestId": echoed(event.get("RequestId", "")),
+        "LogicalResourceId": echoed(event.get("LogicalResourceId", "")),
         "Data": dict(answer.data),
     }
 
@@ -665,17 +722,9 @@ def send(event: dict, answer: Answer, deadline: float) -> None:
 def log_request(event: dict, secret: frozenset) -> None:
     """Log the request without its secrets: the URL's query, the properties named secret."""
     url = event.get("ResponseURL") if isinstance(event.get("ResponseURL"), str) else ""
-    logger.info(
-        "request",
-        extra={
-            "request": {
-                **{k: v for k, v in event.items() if k not in ("ResponseURL", "ResourceProperties", "OldResourceProperties")},
-                "ResponseURL": redact_url(url),
-                "ResourceProperties": _redact(event.get("ResourceProperties"), secret),
-                "OldResourceProperties": _redact(event.get("OldResourceProperties"), secret),
-            }
-        },
-    )
+    # The whole event goes through `redact`: its depth cut holds for keys of any name.
+    shown = redact({key: value for key, value in event.items() if key != "ResponseURL"}, secret)
+    logger.info("request", extra={"request": {**shown, "ResponseURL": redact_url(url)}})
 
 
 def make_handler(resource: ModuleType, client: Any = None, **services: Any) -> Callable[[dict, Any], None]:

@@ -11,6 +11,10 @@ from .request import Request
 from .schema import ADOPTION_PROPERTIES, SHARING_PROPERTIES, TAG_SYNC_PROPERTIES, Array, Boolean, Enum, Integer, InvalidProperty, Object, ResourceType, String, TAGS
 from .tags import to_dict, to_list
 
+# A configuration set's name wherever a property names one (an identity's default set, an event
+# destination's set). botocore's sesv2 model gives ConfigurationSetName no pattern nor length;
+# this is the registry schema of AWS::SES::ConfigurationSet (Name: ^[a-zA-Z0-9_-]{0,64}$,
+# maxLength 64), without the empty name, which names no set.
 NAME_PATTERN = r"[a-zA-Z0-9_-]{1,64}"
 NAME_GENERATION = {"max_length": 64}
 

@@ -30,11 +30,12 @@ from typing import Any, Mapping
 
 from botocore.exceptions import ClientError
 
+from .configuration_set import NAME_PATTERN
 from .links import Link
 from .request import Request
 from .schema import ADOPTION_PROPERTIES, Array, Boolean, Enum, Identity, Object, ResourceType, String
 
-NAME_PATTERN = r"[a-zA-Z0-9_-]{1,64}"  # configuration sets and event destinations alike
+# NAME_PATTERN, a configuration set's name, is also the destination's half of the physical id.
 SEPARATOR = "|"
 PHYSICAL_ID_PATTERN = rf"{NAME_PATTERN}\{SEPARATOR}{NAME_PATTERN}"
 NAME_GENERATION = {"max_length": 64}

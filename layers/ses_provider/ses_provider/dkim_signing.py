@@ -26,6 +26,10 @@ SIGNING = "DkimSigningAttributes"
 # DkimSigningAttributesOrigin's AWS_SES_<REGION> values (the sesv2 model's enum, all but AWS_SES
 # and EXTERNAL, which CreateEmailIdentity refuses here); a test keeps pattern and model in step.
 DEED_ORIGIN_PATTERN = r"AWS_SES_[A-Z]{2}(?:_[A-Z]+)+_[0-9]"
+# What a wait's message holds instead of an inline DomainSigningPrivateKey (email_identity.withhold):
+# the public key, all that a poll needs of it (the TXT record). Never a property: the schema
+# refuses the name in a template, and only a poll's properties, which are never parsed, have it.
+PUBLIC_KEY = "DomainSigningPublicKey"
 
 
 def is_deed(signing: dict | None) -> bool:

@@ -9,7 +9,7 @@ import json
 
 from botocore.exceptions import ClientError
 
-from . import dkim_keys, dkim_signing, identity_dns, identity_policies, waiting
+from . import configuration_set, dkim_keys, dkim_signing, identity_dns, identity_policies, waiting
 from .adapter import MAX_RESPONSE_BYTES
 from .dkim_signing import SIGNING
 from .errors import PartialCreate, ProviderError
@@ -18,8 +18,12 @@ from .request import Request
 from .schema import ADOPTION_PROPERTIES, SHARING_PROPERTIES, TAG_SYNC_PROPERTIES, TAGS, Boolean, Enum, Grant, Integer, Object, ResourceType, String
 from .tags import to_dict, to_list
 
+# A domain name: labels of letters, digits and hyphens, 253 characters at most (RFC 1035).
+# botocore's sesv2 model gives MailFromDomainName no pattern nor length, nor does the registry
+# schema of AWS::SES::EmailIdentity: a MAIL FROM domain is a domain, so it takes this one.
+DOMAIN_PATTERN = r"(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9-]{2,63}"
 # A domain, or an address at a domain: no white space, no "::" of the failed-Create marker.
-IDENTITY_PATTERN = r"(?:[^@\s:]{1,64}@)?(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9-]{2,63}"
+IDENTITY_PATTERN = rf"(?:[^@\s:]{{1,64}}@)?{DOMAIN_PATTERN}"
 NAME_GENERATION: dict = {}  # EmailIdentity is required: never generated
 
 
@@ -54,7 +58,9 @@ TYPE = ResourceType(
                         pattern=r"[a-zA-Z0-9+/]+={0,2}",
                         max_length=20480,
                         secret=True,
-                        doc="BYODKIM private key, base64. Never logged or returned.",
+                        doc="BYODKIM private key, base64. Never logged, returned or queued for a wait; but it is in the"
+                        " template, and in the event that Lambda's on-failure destination keeps: prefer"
+                        " DkimSigningPrivateKeySecret (see BYODKIM keys from Secrets Manager or SSM).",
                     ),
                     "DkimSigningPrivateKeySecret": String(
                         pattern=dkim_keys.REFERENCE_PATTERN,
@@ -88,7 +94,7 @@ TYPE = ResourceType(
                 doc="DKIM signing on or off.",
             ),
             "ConfigurationSetAttributes": Object(
-                fields={"ConfigurationSetName": String(doc="Default configuration set for this identity.")},
+                fields={"ConfigurationSetName": String(pattern=configuration_set.NAME_PATTERN, doc="Default configuration set for this identity.")},
                 doc="The configuration set used when a message names none.",
             ),
             "FeedbackAttributes": Object(
@@ -97,7 +103,9 @@ TYPE = ResourceType(
             ),
             "MailFromAttributes": Object(
                 fields={
-                    "MailFromDomain": String(doc="Custom MAIL FROM domain."),
+                    "MailFromDomain": String(
+                        pattern=DOMAIN_PATTERN, max_length=253, doc="Custom MAIL FROM domain: a domain name (at most 253 characters), a subdomain of the identity."
+                    ),
                     "BehaviorOnMxFailure": Enum("USE_DEFAULT_VALUE", "REJECT_MESSAGE", doc="What to do without the MX record."),
                 },
                 doc="Custom MAIL FROM domain; removing it returns to amazonses.com.",
@@ -233,6 +241,17 @@ def validate(props: dict) -> None:
     identity_dns.validate(props["EmailIdentity"], props)
     waiting.check(props)
     identity_policies.validate(props)
+
+
+def withhold(props: dict) -> dict:
+    """The properties as a wait's message carries them (ses_provider.waiting): an inline BYODKIM
+    key is replaced by its public key, all that a poll needs of it (the TXT record among the
+    attributes). A key from a secret stays a reference, read again by the poll."""
+    signing = props.get(SIGNING) or {}
+    if "DomainSigningPrivateKey" not in signing:
+        return props
+    kept = {key: value for key, value in signing.items() if key != "DomainSigningPrivateKey"}
+    return {**props, SIGNING: {**kept, dkim_signing.PUBLIC_KEY: public_key(signing["DomainSigningPrivateKey"])}}
 
 
 # Run by waiting.verified once the wait condition holds, before SUCCESS: SES accepts identity
@@ -492,8 +511,11 @@ def dns_records(name: str, identity: dict, props: dict, request: Request) -> lis
     dkim = identity.get("DkimAttributes") or {}
     records = [("DKIM", _record(cname, "CNAME", value)) for cname, value in _dkim_cnames(name, identity)]
     signing = props.get(SIGNING) or {}
-    private = dkim_signing.private_key(signing, request) if "DomainSigningSelector" in signing else ""
-    key = public_key(private) if private else ""
+    if dkim_signing.PUBLIC_KEY in signing:  # a poll of a wait for verification: no private key
+        key = signing[dkim_signing.PUBLIC_KEY]
+    else:
+        private = dkim_signing.private_key(signing, request) if "DomainSigningSelector" in signing else ""
+        key = public_key(private) if private else ""
     if str(dkim.get("SigningAttributesOrigin", "")).startswith("EXTERNAL") and signing.get("DomainSigningSelector") and key:
         records.append(("DKIM", _record(f"{signing['DomainSigningSelector']}._domainkey.{name}", "TXT", f"p={key}")))
     mail_from_domain = (identity.get("MailFromAttributes") or {}).get("MailFromDomain") or ""

@@ -20,9 +20,13 @@ Exactly one outcome, through the request journal:
 - the answer is journaled before it is PUT, as every answer; a delivery of the holding message
   after the answer (a crash before the PUT) sends the journaled answer again.
 
-The message holds the CloudFormation event, ResponseURL included (the only way to answer
-later): the queue is encrypted (SSE), only this function may use it, the message is deleted
-once answered, and the event is logged only as `adapter.log_request` logs any request.
+The message holds what a poll needs and nothing more (`message`): the request's identity and
+ResponseURL, and the properties as parsed, without their secrets (an inline BYODKIM key becomes
+its public key: the resource's `withhold`). No message, whatever Lambda's retries and SQS's
+redeliveries, holds a secret property. The ResponseURL is a credential too (a pre-signed
+URL), but it is the only way to answer CloudFormation later: the queue is encrypted (SSE),
+only this function may use it, the message is deleted once answered, and logs show the URL
+without its query (`adapter.redact_url`).
 
 The one place for work that needs a verified identity: a resource module's optional
 `when_verified(name, props, old_props, client, request) -> dict` runs once the wait condition
@@ -45,7 +49,7 @@ from aws_lambda_powertools import Logger
 
 from .errors import ProviderError, error_code, ses_failure
 from .journal import Answer
-from .schema import InvalidProperty
+from .schema import CLOUDFORMATION_KEYS, InvalidProperty
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "ses-custom-resources"), child=True)
 
@@ -59,7 +63,11 @@ MAX_DELAY_SECONDS = 900  # SQS's longest DelaySeconds (botocore's sqs model, Sen
 # a wait ends this much earlier, to leave room for the last poll's delivery and the PUT.
 SERVICE_TIMEOUT = 3600
 MARGIN_SECONDS = 60
-MESSAGE_VERSION = 1
+# 2: the properties travel parsed and without secrets. 1 held the whole event, an inline key
+# included: still read, so that a wait in flight across an upgrade of the provider ends.
+MESSAGE_VERSION = 2
+READ_VERSIONS = (1, 2)
+PROPERTY_KEYS = ("ResourceProperties", "OldResourceProperties")  # what a message carries parsed
 
 # The function's own calls on the queue, and what Lambda's event source mapping calls with the
 # function's role (the Lambda developer guide's SQS page): template.yaml grants exactly these.
@@ -166,6 +174,9 @@ def pending_reason(name: str, data: Mapping, seconds: int) -> str:
 def _props(delivery, key: str = "ResourceProperties") -> dict:
     from .lifecycle import parse
 
+    carried = getattr(delivery.continuation, "properties", None)
+    if carried is not None:  # a poll: the message's properties, parsed by the first invocation
+        return dict(carried.get(key) or {})
     raw = delivery.event.get(key)
     if raw is None:
         return {}
@@ -225,8 +236,23 @@ def resume_hand_off(delivery, physical_id: str) -> None:
     logger.info("the wait for verification was handed on already: message sent again")
 
 
+def message(delivery, physical_id: str, until: float) -> dict:
+    """The wait's message: the event without its properties but for CloudFormation's own
+    (ServiceTimeout sets the wait's length), ResponseURL included (see the module's docstring);
+    the properties and the previous ones as parsed, each without its secrets."""
+    from .adapter import redact
+
+    event = {key: value for key, value in delivery.event.items() if key not in PROPERTY_KEYS}
+    raw = delivery.event.get("ResourceProperties")
+    event["ResourceProperties"] = {key: raw[key] for key in CLOUDFORMATION_KEYS if key in raw} if isinstance(raw, Mapping) else {}
+    withhold = getattr(delivery.resource, "withhold", lambda props: props)
+    # `redact` after `withhold`: a secret the resource does not replace is dropped all the same.
+    properties = {key: redact(withhold(_props(delivery, key)), delivery.provider.secret) for key in PROPERTY_KEYS}
+    return {"Version": MESSAGE_VERSION, "Event": event, "Properties": properties, "PhysicalResourceId": physical_id, "WaitUntil": until}
+
+
 def send(delivery, physical_id: str, until: float) -> None:
-    body = {"Version": MESSAGE_VERSION, "Event": delivery.event, "PhysicalResourceId": physical_id, "WaitUntil": until}
+    body = message(delivery, physical_id, until)
     delivery.provider.queue.send_message(
         QueueUrl=os.environ[QUEUE_ENVIRONMENT], MessageBody=json.dumps(body), DelaySeconds=delay(until)
     )
@@ -281,6 +307,9 @@ class Continuation:
     physical_id: str
     until: float
     keep: bool = False  # poll again: the message stays in the queue
+    # PROPERTY_KEYS -> the properties, parsed, as the message carries them; None for a message
+    # of version 1 (the event's own properties are parsed then).
+    properties: dict | None = None
 
 
 def is_batch(event: Any) -> bool:
@@ -297,10 +326,15 @@ def consume(provider, event: dict, context: Any) -> dict:
         message_id = str(record.get("messageId", "")) if isinstance(record, dict) else ""
         try:
             body = json.loads(record["body"])
-            if body.get("Version") != MESSAGE_VERSION or not isinstance(body.get("Event"), dict):
+            if body.get("Version") not in READ_VERSIONS or not isinstance(body.get("Event"), dict):
                 raise ValueError("not a message of this provider")
-            continuation = Continuation(message_id, record["receiptHandle"], str(body["PhysicalResourceId"]), float(body["WaitUntil"]))
-        except (AttributeError, KeyError, TypeError, ValueError) as error:
+            properties = body["Properties"] if body["Version"] >= 2 else None
+            if properties is not None and not isinstance(properties, dict):
+                raise ValueError("properties that are not an object")
+            continuation = Continuation(
+                message_id, record["receiptHandle"], str(body["PhysicalResourceId"]), float(body["WaitUntil"]), properties=properties
+            )
+        except (AttributeError, KeyError, TypeError, ValueError, RecursionError) as error:
             logger.error("dropping a message that is not a wait for verification: %s", type(error).__name__)
             continue
         delivery = Delivery(provider, body["Event"], context, continuation)
