@@ -17,7 +17,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from ses_provider import adapter, dkim_keys
+from ses_provider import adapter, dkim_keys, parameters
 from ses_provider.client import ArnBuilder
 from ses_provider.schema import InvalidProperty
 from tests import moto_ses_fidelity
@@ -119,13 +119,13 @@ def allowed(env):
 )
 def test_allowed_arns_follow_iams_wildcards_not_fnmatch(pattern, arn, allowed):
     """`*` any run (across / and :), `?` one character, [..] and . literal, case-sensitive."""
-    assert dkim_keys.is_allowed(arn, (pattern,)) is allowed
+    assert parameters.is_allowed(arn, (pattern,)) is allowed
 
 
 def test_the_allowed_list_is_comma_separated_and_empty_by_default():
     assert dkim_keys.allowed_patterns("") == ()
     assert dkim_keys.allowed_patterns(" a , ,b ") == ("a", "b")
-    assert not dkim_keys.is_allowed("arn:aws:ssm:us-east-1:1:parameter/x", dkim_keys.allowed_patterns(""))
+    assert not parameters.is_allowed("arn:aws:ssm:us-east-1:1:parameter/x", dkim_keys.allowed_patterns(""))
 
 
 def test_ssm_path_maps_to_the_parameter_arn_of_the_functions_account_and_region_without_a_double_slash():

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import os
 
-from . import dkim_keys
+from . import parameters
 
 from .links import Link
 from .request import Request
@@ -137,8 +136,7 @@ ARCHIVE_PROPERTY = "ArchivingOptions.ArchiveArn"
 def check(props: dict, request: Request) -> None:
     """Before any SES call: the archive is one the provider stack allows (IAM wildcards)."""
     archive = (props.get("ArchivingOptions") or {}).get("ArchiveArn")
-    allowed = dkim_keys.allowed_patterns(os.environ.get(ARCHIVES_ENVIRONMENT, ""))
-    if archive and not dkim_keys.is_allowed(archive, allowed):
+    if archive and not parameters.is_allowed(archive, parameters.listed(ARCHIVES_ENVIRONMENT)):
         raise InvalidProperty(
             ARCHIVE_PROPERTY,
             f"{archive} is not in the provider stack's ArchiveArns; add it (or a pattern matching it) to allow archiving to it",

@@ -20,10 +20,9 @@ clean-up releases it instead of deleting it. Only CloudFormation's Delete delete
 from __future__ import annotations
 
 import logging
-import os
 from types import ModuleType
 from typing import Callable
-from . import desired_state, tags
+from . import desired_state, parameters, tags
 from .errors import ProviderError, describe, error_code, ses_failure
 from .request import Request
 from .schema import InvalidProperty
@@ -43,7 +42,7 @@ ALLOW_ADOPTION_ENVIRONMENT = "ALLOW_ADOPTION"
 
 
 def adoption_allowed() -> bool:
-    return os.environ.get(ALLOW_ADOPTION_ENVIRONMENT, "false").strip().lower() == "true"
+    return parameters.flag(ALLOW_ADOPTION_ENVIRONMENT)
 
 
 def arn(resource: ModuleType, request: Request, name: str) -> str:

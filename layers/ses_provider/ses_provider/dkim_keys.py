@@ -20,6 +20,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
+from . import parameters
 from .schema import InvalidProperty
 
 PROPERTY = "DkimSigningAttributes.DkimSigningPrivateKeySecret"
@@ -48,22 +49,9 @@ MAX_KEY_CHARACTERS = 20480
 # --- which secrets may be read ------------------------------------------------------------------
 
 
-def iam_pattern(pattern: str) -> re.Pattern:
-    """IAM's resource wildcards: `*` any run of characters (none included, "/" and ":" too),
-    `?` exactly one; everything else literal, case-sensitive. (fnmatch would also read
-    [...] as a character class, which IAM does not.)"""
-    parts = ("." if char == "?" else ".*" if char == "*" else re.escape(char) for char in pattern)
-    return re.compile("".join(parts), re.S)
-
-
 def allowed_patterns(value: str | None = None) -> tuple[str, ...]:
     """The DkimKeySecretArns list (comma-separated; blanks dropped)."""
-    raw = os.environ.get(ALLOWED_ENVIRONMENT, "") if value is None else value
-    return tuple(item.strip() for item in raw.split(",") if item.strip())
-
-
-def is_allowed(arn: str, patterns: tuple[str, ...]) -> bool:
-    return any(iam_pattern(pattern).fullmatch(arn) for pattern in patterns)
+    return parameters.listed(ALLOWED_ENVIRONMENT, value)
 
 
 def resource_arn(reference: str, arns: Any) -> str:
@@ -79,7 +67,7 @@ def resource_arn(reference: str, arns: Any) -> str:
 def check_allowed(reference: str, arns: Any) -> None:
     """Refuse, before any SES call, a secret that the provider stack does not allow."""
     arn = resource_arn(reference, arns)
-    if not is_allowed(arn, allowed_patterns()):
+    if not parameters.is_allowed(arn, allowed_patterns()):
         raise InvalidProperty(
             PROPERTY,
             f"{arn} is not in the provider stack's DkimKeySecretArns; add it (or a pattern matching it)"

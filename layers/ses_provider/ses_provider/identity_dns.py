@@ -62,12 +62,12 @@ saying the change is still PENDING. A removal is not waited for: nothing depends
 from __future__ import annotations
 
 import logging
-import os
 import re
 import time
 from dataclasses import dataclass
 from typing import Iterable
 
+from . import parameters
 from .attribute_values import deserialize as _deserialize
 from .attribute_values import serialize as _serialize
 
@@ -113,8 +113,7 @@ def zone_id(value: str | None) -> str:
 
 def allowed_zones(value: str | None = None) -> frozenset[str]:
     """The HostedZoneIds list (comma-separated; blanks dropped); {"*"} allows every zone."""
-    raw = os.environ.get(ZONES_ENVIRONMENT, "") if value is None else value
-    return frozenset(zone_id(item) if item.strip() != EVERY_ZONE else EVERY_ZONE for item in raw.split(",") if item.strip())
+    return frozenset(item if item == EVERY_ZONE else zone_id(item) for item in parameters.listed(ZONES_ENVIRONMENT, value))
 
 
 def zone_allowed(zone: str, allowed: frozenset[str] | None = None) -> bool:
@@ -123,7 +122,7 @@ def zone_allowed(zone: str, allowed: frozenset[str] | None = None) -> bool:
 
 
 def overwrite_allowed() -> bool:
-    return os.environ.get(OVERWRITE_ENVIRONMENT, "false").strip().lower() == "true"
+    return parameters.flag(OVERWRITE_ENVIRONMENT)
 
 
 def validate(name: str, props: dict) -> None:

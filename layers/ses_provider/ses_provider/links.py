@@ -23,10 +23,10 @@ check and nothing is refused.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
+from . import parameters
 from .desired_state import stack_name
 from .request import Request
 from .schema import InvalidProperty
@@ -37,7 +37,7 @@ ANY_STACK = "*"
 
 
 def unmanaged_links_allowed() -> bool:
-    return os.environ.get(ALLOW_UNMANAGED_LINKS_ENVIRONMENT, "false").strip().lower() == "true"
+    return parameters.flag(ALLOW_UNMANAGED_LINKS_ENVIRONMENT)
 
 
 def _the_name(value: str, props: Mapping, arns: Any, kind: str) -> tuple[str, ...]:
