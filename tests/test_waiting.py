@@ -546,6 +546,11 @@ def test_a_message_of_version_1_in_flight_across_an_upgrade_still_ends_its_wait(
     record = queue.receive()
     body = json.loads(record["body"])
     record["body"] = json.dumps({"Version": 1, "Event": prepared, "PhysicalResourceId": body["PhysicalResourceId"], "WaitUntil": body["WaitUntil"]})
+    # The previous release keyed the request's journal entry by its RequestId alone.
+    dynamodb = aws_client("dynamodb", env.ses_url)
+    [item] = [i for i in dynamodb.scan(TableName=TABLE)["Items"] if i["Arn"]["S"].startswith("request:")]
+    dynamodb.delete_item(TableName=TABLE, Key={"Arn": item["Arn"]})
+    dynamodb.put_item(TableName=TABLE, Item={**item, "Arn": {"S": "request:" + prepared["RequestId"]}})
     dkim_verified(DOMAIN)
 
     deliver(env, record, queue)
@@ -553,3 +558,5 @@ def test_a_message_of_version_1_in_flight_across_an_upgrade_still_ends_its_wait(
     (response,) = env.endpoint.wait_for(1)
     assert response.body["Status"] == "SUCCESS", response.body["Reason"]
     assert response.body["Data"]["DkimStatus"] == "SUCCESS"
+    answered = dynamodb.get_item(TableName=TABLE, Key={"Arn": {"S": "request:" + prepared["RequestId"]}})["Item"]
+    assert answered["Answer"]["M"]["Status"]["S"] == "SUCCESS"  # journaled where the wait's entry is

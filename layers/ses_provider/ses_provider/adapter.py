@@ -617,6 +617,12 @@ class Delivery:
 
     # --- the response -------------------------------------------------------------------------
 
+    def journal_key(self) -> tuple[str, str]:
+        """The request's key in the journal: its StackId and RequestId; a wait the previous release
+        handed on (a message of version 1) has its entry under the RequestId alone."""
+        legacy = self.continuation is not None and self.continuation.legacy_journal
+        return ("" if legacy else self.event["StackId"], self.event["RequestId"])
+
     def fallback_id(self) -> str:
         """The physical id of an answer that names no resource of its own."""
         if isinstance(self.event.get("PhysicalResourceId"), str) and self.event["PhysicalResourceId"]:
@@ -651,7 +657,7 @@ class Delivery:
         if record and journal is not None and not malformed(self.event):
             try:
                 with self.cleaning_up():
-                    held = journal.answer(self.event["StackId"], self.event["RequestId"], answer)
+                    held = journal.answer(*self.journal_key(), answer)
             except Exception as error:  # noqa: BLE001 - CloudFormation must hear something
                 logger.error("could not journal the answer (%s); sending it anyway", type(error).__name__)
             else:

@@ -100,6 +100,10 @@ class Journal:
 
     def _key(self, stack_id: str, request_id: str) -> dict:
         # JSON keeps the two apart whatever characters they hold (a hand-written event's may be any).
+        if not stack_id:
+            # The previous release's key, for a wait it handed on (waiting: a message of version 1)
+            # whose poll runs after an upgrade. An event always has a StackId (adapter.malformed).
+            return {"Arn": {"S": KEY_PREFIX + request_id}}
         return {"Arn": {"S": KEY_PREFIX + json.dumps([stack_id, request_id], separators=(",", ":"))}}
 
     def read(self, stack_id: str, request_id: str) -> Entry | None:

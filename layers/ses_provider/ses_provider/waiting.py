@@ -310,6 +310,8 @@ class Continuation:
     # PROPERTY_KEYS -> the properties, parsed, as the message carries them; None for a message
     # of version 1 (the event's own properties are parsed then).
     properties: dict | None = None
+    # A message of version 1, written by the previous release: its journal entry has the key of then.
+    legacy_journal: bool = False
 
 
 def is_batch(event: Any) -> bool:
@@ -332,7 +334,8 @@ def consume(provider, event: dict, context: Any) -> dict:
             if properties is not None and not isinstance(properties, dict):
                 raise ValueError("properties that are not an object")
             continuation = Continuation(
-                message_id, record["receiptHandle"], str(body["PhysicalResourceId"]), float(body["WaitUntil"]), properties=properties
+                message_id, record["receiptHandle"], str(body["PhysicalResourceId"]), float(body["WaitUntil"]),
+                properties=properties, legacy_journal=body["Version"] == 1,
             )
         except (AttributeError, KeyError, TypeError, ValueError, RecursionError) as error:
             logger.error("dropping a message that is not a wait for verification: %s", type(error).__name__)
@@ -357,7 +360,7 @@ def poll(delivery) -> Answer | None:
     continuation: Continuation = delivery.continuation
     journal = delivery.provider.journal
     if journal is not None:
-        held, entry = journal.hold(delivery.event["StackId"], delivery.event["RequestId"], continuation.message_id)
+        held, entry = journal.hold(*delivery.journal_key(), continuation.message_id)
         if not held:
             if entry.answer is not None and entry.waiter == continuation.message_id:
                 delivery.answer(entry.answer, record=False)  # the PUT may not have happened
