@@ -37,6 +37,9 @@ from tests.harness import anew, load_event, local_environment, logs_of  # noqa: 
 TYPES = ("email_identity", "configuration_set", "dedicated_ip_pool")
 SERVICES = ("sesv2", "dynamodb", "cloudformation")
 PATHS = ("Create", "no-op Update", "tags-only Update", "option Update", "replacement", "Delete", "rollback Delete")
+# A type whose declaration names another resource: the event destination links to its
+# configuration set, made first (not counted).
+LINKED = "configuration_set_event_destination"
 
 
 class Counting:
@@ -112,6 +115,14 @@ def measure() -> dict[str, dict[str, tuple[Counter, list[str]]]]:
                 body = local.invoke(function, event)
                 assert body["Status"] == expected, (function, path, body.get("Reason"))
                 results[function][path] = counting.take()
+        local.reset()
+        assert local.invoke("configuration_set", load_event("configuration_set", "create"))["Status"] == "SUCCESS"
+        results[LINKED] = {}
+        for path, event in (("Create with a link", load_event(LINKED, "create")), ("Delete", load_event(LINKED, "delete"))):
+            counting.take()
+            body = local.invoke(LINKED, event)
+            assert body["Status"] == "SUCCESS", (LINKED, path, body.get("Reason"))
+            results[LINKED][path] = counting.take()
     return results
 
 
@@ -142,6 +153,7 @@ if __name__ == "__main__":
 # are two at the least, and a Delete's record read, removal and journal answer are two.
 MINIMUM = {
     "Create": {"sesv2": 2, "dynamodb": 2, "cloudformation": 1},
+    "Create with a link": {"sesv2": 2, "dynamodb": 3, "cloudformation": 1},  # + the linked resource's record
     "no-op Update": {"sesv2": 1, "dynamodb": 1, "cloudformation": 1},
     "tags-only Update": {"sesv2": 2, "dynamodb": 2, "cloudformation": 1},
     "option Update": {"sesv2": 2, "dynamodb": 2, "cloudformation": 1},
@@ -151,9 +163,9 @@ MINIMUM = {
 }
 
 WHY = {
-    "dynamodb:PutItem": "journal start (a later delivery finds the request), the claim before a Create (the name is provably ours; its condition also returns a record in the way, so a Create reads none), the record after it (TagSync's desired tags); the start and the Create's reads (stack tags, is the name free) go out at once",
+    "dynamodb:PutItem": "journal start (a later delivery finds the request), the claim before a Create (the name is provably ours; its condition also returns a record in the way, so a Create reads none), the record after it (TagSync's desired tags); the Create's SES read (is the name free) overlaps the start, after the stack's",
     "dynamodb:UpdateItem": "journal answer, before the PUT: the first answer holds, a repeat re-sends it",
-    "dynamodb:GetItem": "the record: who owns the resource (Update, Delete: the record decides, not the event), the managed tag keys (Update), the DNS records an identity wrote (Delete); on a Create only when SES has the name already (an earlier attempt's, or refused)",
+    "dynamodb:GetItem": "a linked resource's record, one per link (Create, Update: this stack's, shared with it through ShareWith, or AllowUnmanagedLinks); the record: who owns the resource (Update, Delete: the record decides, not the event), the managed tag keys (Update), the DNS records an identity wrote (Delete); on a Create only when SES has the name already (an earlier attempt's, or refused)",
     "dynamodb:DeleteItem": "the record goes after the resource (Delete): a retry after a crash between the two still finds the resource its own",
     "cloudformation:DescribeStacks": "every request, before its first write: the stack is being changed (an *_IN_PROGRESS status), so the event is CloudFormation's; the same read gives the stack's tags (PropagateStackTags), which CloudFormation does not hand to custom resources",
     "sesv2:Get": "Create: the name is free (a resource someone else made is refused, never taken over); identity Update: the attributes SES reports",
