@@ -5,7 +5,8 @@
 One moto server (with tests/moto_ses_fidelity.py: real SES v2 semantics) answers for SES v2,
 DynamoDB, CloudFormation, Route 53, Secrets Manager, SSM and SQS. Before it says it is ready,
 it makes what the example events expect: the desired-state table that events/local-env.json
-names, and the stack of the events' StackId with tags (custom resources read the stack's tags).
+names, and the stack of the events' StackId with tags (custom resources read the stack's tags),
+held in UPDATE_IN_PROGRESS: the provider acts only for a stack that CloudFormation is changing.
 
 Then, in another shell (Docker needed; the container reaches this machine as
 host.docker.internal):
