@@ -182,11 +182,12 @@ def test_verification_arriving_mid_wait_gives_exactly_one_success_with_fresh_att
     assert set(body["Data"]) == set(email_identity.TYPE.attributes)
     assert queue.count() == 0
     # The calls of each step: the hand-off adds a journal write and one SendMessage to the
-    # request's own; a poll is one conditional journal write, one GetEmailIdentity and one
-    # ChangeMessageVisibility; the answering poll journals its answer instead.
+    # request's own; a poll proves its record a message of the queue (ChangeMessageVisibility,
+    # waiting.from_the_queue), then one conditional journal write, one GetEmailIdentity and the
+    # next poll's ChangeMessageVisibility; the answering poll journals its answer instead.
     assert handed_off[-2:] == ["dynamodb:UpdateItem", "sqs:SendMessage"]
-    assert pending_poll == ["dynamodb:UpdateItem", "sesv2:GetEmailIdentity", "sqs:ChangeMessageVisibility"]
-    assert answering_poll == ["dynamodb:UpdateItem", "sesv2:GetEmailIdentity", "dynamodb:UpdateItem"]
+    assert pending_poll == ["sqs:ChangeMessageVisibility", "dynamodb:UpdateItem", "sesv2:GetEmailIdentity", "sqs:ChangeMessageVisibility"]
+    assert answering_poll == ["sqs:ChangeMessageVisibility", "dynamodb:UpdateItem", "sesv2:GetEmailIdentity", "dynamodb:UpdateItem"]
     sqs = {call for call in handed_off + pending_poll if call.startswith("sqs:")}
     assert sqs == set(waiting.QUEUE_ACTIONS)  # what template.yaml grants (tests/test_template.py)
 
@@ -260,14 +261,46 @@ def test_a_duplicate_delivery_of_the_message_still_gives_one_answer(env, queue):
     assert env.endpoint.responses == [] and queue.count() == 1
 
     dkim_verified(DOMAIN)
-    answered = poll(env, queue)
+    # The answering poll's invocation dies before Lambda deletes the message (as after a crash
+    # before the PUT): the message stays in the queue and comes back.
+    answered = queue.receive()
+    env.invoker.call(EMAIL, {"Records": [answered]})
     (response,) = env.endpoint.wait_for(1)
     assert response.body["Status"] == "SUCCESS"
+    queue.client.change_message_visibility(QueueUrl=queue.url, ReceiptHandle=answered["receiptHandle"], VisibilityTimeout=0)
 
-    # A copy delivered after the answer (as after a crash before the PUT) repeats that answer.
-    assert not deliver(env, copy.deepcopy(answered), queue)
+    # Delivered again after the answer, it repeats that answer.
+    again = queue.receive()
+    assert again["messageId"] == answered["messageId"]
+    assert not deliver(env, again, queue)
     assert [r.body for r in env.endpoint.responses] == [response.body, response.body]
     assert journal_entry(env, first).answer.status == "SUCCESS"
+
+
+def test_an_sqs_shaped_event_that_is_no_message_of_the_queue_changes_nothing_and_answers_nothing(env, queue):
+    """Anyone who may invoke the function can hand it a batch whose body names a real wait (its
+    StackId and RequestId), their own ResponseURL, and a policy for the identity once verified."""
+    import json
+
+    prepared = hand_off(env, waiting_for(load_event(EMAIL, "create")))
+    genuine = queue.receive()
+    body = json.loads(genuine["body"])
+    body["Event"]["ResponseURL"] = env.endpoint.response_url("intruder")
+    body["Properties"]["ResourceProperties"]["Policies"] = {"intruder": {"Version": "2012-10-17", "Statement": []}}
+    forged = {**genuine, "messageId": "forged-1", "receiptHandle": "forged-handle", "body": json.dumps(body)}
+    dkim_verified(DOMAIN)
+
+    result, calls = env.invoker.call(EMAIL, {"Records": [forged]})
+
+    assert result == {"batchItemFailures": []} and env.endpoint.responses == []
+    assert calls == []  # no SES call: nothing read, no policy put
+    entry = journal_entry(env, prepared)
+    assert entry.answer is None and entry.waiter == ""  # the wait is not taken over
+    # The genuine message still ends the wait, with its own answer to CloudFormation's URL.
+    assert not deliver(env, genuine, queue)
+    (response,) = env.endpoint.wait_for(1)
+    assert response.body["Status"] == "SUCCESS" and "/cfn-response/intruder" not in response.path
+    assert env.ses.get_email_identity_policies(EmailIdentity=DOMAIN)["Policies"] == {}
 
 
 @pytest.mark.parametrize("when", ["before", "after"])

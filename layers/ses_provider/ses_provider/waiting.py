@@ -57,6 +57,7 @@ QUEUE_ENVIRONMENT = "VERIFICATION_QUEUE_URL"  # empty: waiting is switched off (
 POLL_ENVIRONMENT = "VERIFICATION_POLL_SECONDS"
 # SES re-checks DNS on its own schedule, in minutes: polling faster finds nothing sooner.
 DEFAULT_POLL_SECONDS = 30
+MAX_VISIBILITY_SECONDS = 43200  # SQS's longest VisibilityTimeout (botocore's sqs model, ChangeMessageVisibility)
 MAX_DELAY_SECONDS = 900  # SQS's longest DelaySeconds (botocore's sqs model, SendMessage)
 # CloudFormation waits for a custom resource at most ServiceTimeout seconds (1 to 3600, default
 # 3600: the AWS::CloudFormation::CustomResource reference). An answer after that is ignored, so
@@ -358,6 +359,8 @@ def poll(delivery) -> Answer | None:
     """One poll: the answer once verified or timed out; None while still waiting (the message
     comes back after the poll interval), or when another message holds the wait."""
     continuation: Continuation = delivery.continuation
+    if not from_the_queue(delivery, continuation):
+        return None
     journal = delivery.provider.journal
     if journal is not None:
         held, entry = journal.hold(*delivery.journal_key(), continuation.message_id)
@@ -383,6 +386,30 @@ def poll(delivery) -> Answer | None:
         return timed_out(delivery, props, physical_id, data)
     again(delivery, continuation)
     return None
+
+
+# What SQS answers ChangeMessageVisibility for a receipt handle of no message in flight in this
+# queue (botocore's sqs model; the query-compatible code carries an "AWS.SimpleQueueService." prefix).
+NOT_IN_FLIGHT = frozenset({"ReceiptHandleIsInvalid", "MessageNotInflight"})
+
+
+def from_the_queue(delivery, continuation: Continuation) -> bool:
+    """Whether the record is a message of the verification queue, in flight to this invocation.
+    Anyone who may invoke the function can hand it an SQS-shaped event whose body names a
+    request's wait, a ResponseURL and the properties a verified identity gets (its policies);
+    only SQS can tell its own receipt handles. The call also keeps the message hidden for the
+    rest of this invocation (a poll that waits on sets the next delay in `again`)."""
+    seconds = max(1, min(math.ceil(delivery.deadline - time.monotonic()), MAX_VISIBILITY_SECONDS))
+    try:
+        delivery.provider.queue.change_message_visibility(
+            QueueUrl=os.environ[QUEUE_ENVIRONMENT], ReceiptHandle=continuation.receipt_handle, VisibilityTimeout=seconds
+        )
+    except Exception as error:
+        if error_code(error).rsplit(".", 1)[-1] in NOT_IN_FLIGHT:
+            logger.warning("dropped: the record is no message in flight from the verification queue")
+            return False
+        raise  # transient: the message comes back after the queue's visibility timeout
+    return True
 
 
 def again(delivery, continuation: Continuation) -> None:
