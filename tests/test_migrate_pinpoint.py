@@ -515,6 +515,135 @@ def test_references_in_conditions_are_rewritten_too(tmp_path):
     assert second["Conditions"] == {"Odd": {"Fn::Equals": [{"Ref": "DomainSes"}, "orders.example.com"]}}
 
 
+SAM = """\
+AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function:
+    Runtime: python3.12
+    Handler: index.handler
+    Environment:
+      Variables:
+        CONFIGURATION_SET: !Ref SendingSet
+        IDENTITY_RECORD: !GetAtt Domain.IdentityDNSRecordName1
+        FROM: !Sub "orders@${Domain}"
+Resources:
+  SendingSet:
+    Type: AWS::PinpointEmail::ConfigurationSet
+    Properties: { Name: orders }
+  Domain:
+    Type: AWS::PinpointEmail::Identity
+    Properties: { Name: orders.example.com }
+  Sender:
+    Type: AWS::Serverless::Function
+    Properties:
+      InlineCode: "def handler(event, context):\\n    return None\\n"
+"""
+
+
+def test_sam_globals_are_rewritten_and_step2_passes_cfn_lint(tmp_path):
+    # Globals is copied into every function by SAM: an old name left there is an unresolved Ref at deploy.
+    _, second, _, text2 = run(tmp_path, SAM)
+    assert second["Globals"]["Function"]["Environment"]["Variables"] == {
+        "CONFIGURATION_SET": {"Ref": "SendingSetSes"},
+        "IDENTITY_RECORD": {"Fn::GetAtt": ["DomainSes", "DkimDNSTokenName1"]},
+        "FROM": {"Fn::Sub": "orders@${DomainSes}"},
+    }
+    assert lint_errors(text2) == []
+
+
+def test_every_section_but_the_literal_ones_is_rewritten(tmp_path):
+    # CloudFormation rejects unknown sections, but an unknown section is rewritten all the same.
+    text = IDENTITY + "Metadata:\n  Owner: !Ref Domain\nRules:\n  R:\n    Assertions:\n      - Assert: !Equals [!Ref Domain, x]\n"
+    _, second, _, _ = run(tmp_path, text)
+    assert second["Metadata"] == {"Owner": {"Ref": "DomainSes"}}
+    assert second["Rules"]["R"]["Assertions"][0]["Assert"] == {"Fn::Equals": [{"Ref": "DomainSes"}, "x"]}
+
+
+def test_a_macro_the_tool_cannot_see_through_is_refused(tmp_path):
+    (problem,) = problems(tmp_path, IDENTITY.replace("Resources:\n", "Transform: [AWS::Serverless-2016-10-31, MyMacro]\nResources:\n"))
+    assert problem.startswith("Transform: MyMacro is a macro whose output the tool cannot see")
+
+
+def test_an_include_transform_is_refused_naming_where_it_is(tmp_path):
+    text = IDENTITY + "  Topic:\n    Type: AWS::SNS::Topic\n    Properties:\n      Fn::Transform: { Name: AWS::Include, Parameters: { Location: s3://bucket/snippet.yaml } }\n"
+    (problem,) = problems(tmp_path, text)
+    assert problem.startswith("Topic: Fn::Transform returns what its macro makes")
+
+
+def looped(templates: str, identifier: str = "Domain") -> str:
+    """A template of AWS::LanguageExtensions: a configuration set and a loop over two names."""
+    return f"""\
+AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::LanguageExtensions
+Resources:
+  Set:
+    Type: AWS::PinpointEmail::ConfigurationSet
+    Properties: {{ Name: orders }}
+  Fn::ForEach::Identities:
+    - {identifier}
+    - [orders, billing]
+    - {templates.strip()}
+"""
+
+
+LOOPED = looped("Identity${Domain}:\n        Type: AWS::PinpointEmail::Identity\n        Properties:\n          Name: !Sub ${Domain}.example.com")
+
+
+NESTED = looped(
+    "Fn::ForEach::Inner:\n        - Part\n        - [a, b]\n        - Identity${Domain}${Part}:\n"
+    "            Type: AWS::PinpointEmail::Identity\n            Properties:\n              Name: !Sub ${Part}.${Domain}.example.com"
+)
+
+
+@pytest.mark.parametrize("text", [LOOPED, NESTED], ids=["loop", "nested loop"])
+def test_pinpoint_resources_inside_fn_foreach_are_refused_naming_the_loop(tmp_path, text):
+    # Skipping them would leave step 1 without their Retain and step 2 with Pinpoint resources.
+    assert lint_errors(text) == []
+    (problem,) = problems(tmp_path, text)
+    assert problem.startswith("Resources.Fn::ForEach::Identities: an Fn::ForEach makes AWS::PinpointEmail::Identity resources")
+
+
+def test_references_and_depends_on_inside_a_loop_of_other_resources_are_rewritten(tmp_path):
+    text = looped(
+        "Topic${Domain}:\n        Type: AWS::SNS::Topic\n        DependsOn: Set\n"
+        "      Queue${Domain}:\n        Type: AWS::SQS::Queue\n        Properties:\n          QueueName: !Sub ${Domain}-${Set}"
+    )
+    _, second, _, text2 = run(tmp_path, text)
+    templates = second["Resources"]["Fn::ForEach::Identities"][2]
+    assert templates["Topic${Domain}"]["DependsOn"] == "SetSes"
+    assert templates["Queue${Domain}"]["Properties"]["QueueName"] == {"Fn::Sub": "${Domain}-${SetSes}"}
+    assert lint_errors(text2) == []
+
+
+def test_a_loop_identifier_that_is_a_migrated_resources_id_is_refused(tmp_path):
+    text = looped("Topic${Set}:\n        Type: AWS::SNS::Topic", identifier="Set")
+    (problem,) = problems(tmp_path, text)
+    assert problem.startswith("Resources.Fn::ForEach::Identities: its identifier Set is also a migrated resource's logical id")
+
+
+def test_a_getatt_of_a_built_logical_id_that_may_name_a_migrated_resource_is_refused(tmp_path):
+    text = IDENTITY + "Outputs:\n  Record:\n    Value: !GetAtt [!Sub 'Dom${AWS::Region}', IdentityDNSRecordName1]\n"
+    (problem,) = problems(tmp_path, text)
+    assert problem.startswith("Outputs.Record: Fn::GetAtt of a logical id that an intrinsic function builds may name a migrated resource")
+    # One that cannot name any of them is left as it is.
+    _, second, _, _ = run(tmp_path, text.replace("'Dom${AWS::Region}'", "'Topic${AWS::Region}'"))
+    assert second["Outputs"]["Record"]["Value"] == {"Fn::GetAtt": [{"Fn::Sub": "Topic${AWS::Region}"}, "IdentityDNSRecordName1"]}
+
+
+@pytest.mark.parametrize("output", ["!Ref Events", "!Sub '${Events}'", "!Sub ['${X}', { X: !Ref Events }]"])
+def test_a_ref_of_an_event_destination_is_refused_because_its_value_changes(tmp_path, output):
+    # Pinpoint's Ref is the destination's generated Id, ours "<set>|<name>": an import of it would break.
+    (problem,) = problems(tmp_path, EVENT_DESTINATION + f"Outputs:\n  Destination:\n    Value: {output}\n    Export: {{ Name: dest }}\n")
+    assert problem.startswith("Outputs.Destination: Ref Events (or ${Events}) is the Id that AWS::PinpointEmail::ConfigurationSetEventDestination generated")
+    assert "EventDestinationName of Events" in problem
+
+
+def test_depends_on_an_event_destination_is_still_rewritten(tmp_path):
+    _, second, _, _ = run(tmp_path, EVENT_DESTINATION + "  Topic:\n    Type: AWS::SNS::Topic\n    DependsOn: Events\n")
+    assert second["Resources"]["Topic"]["DependsOn"] == "EventsSes"
+
+
 def test_references_to_other_resources_and_pseudo_parameters_are_left_alone(tmp_path):
     _, second, _, _ = run(tmp_path, EVERYTHING)
     source = decoded(EVERYTHING)

@@ -221,6 +221,7 @@ MIGRATIONS: dict[str, Migration] = {
 }
 
 INTRINSIC_KEYS = {"Ref", "Condition"}
+DESTINATION_TYPE = "AWS::PinpointEmail::ConfigurationSetEventDestination"
 
 
 def is_intrinsic(value: Any) -> bool:
@@ -340,13 +341,35 @@ class References:
         )
         return None
 
+    def ref(self, old: str, where: str) -> str:
+        """The new logical id for a Ref (or ${old}) of `old`, if its value stays the same."""
+        if self.types[old] == DESTINATION_TYPE:
+            # Pinpoint's Ref is the destination's generated Id; ours is "<set>|<name>".
+            self.problems.append(
+                f"{where}: Ref {old} (or ${{{old}}}) is the Id that {DESTINATION_TYPE} generated, and "
+                f"{MIGRATIONS[DESTINATION_TYPE].custom_type}'s Ref is another value (<ConfigurationSetName>|<EventDestinationName>), "
+                "so whatever reads it (an export another stack imports, say) would change; write what it stands for instead "
+                f"(the EventDestinationName of {old}, or DependsOn: {old} if only the order matters), deploy that, then migrate"
+            )
+        return self.renamed[old]
+
+    def computed_target(self, argument: Any, function: str, where: str) -> None:
+        """A Ref or Fn::GetAtt whose logical id an intrinsic function builds (AWS::LanguageExtensions):
+        refused when it may name a migrated resource, which the tool cannot rewrite."""
+        text = argument.get("Fn::Sub") if isinstance(argument, dict) and len(argument) == 1 else None
+        if isinstance(text, str):
+            pattern = re.compile(".*".join(re.escape(part) for part in re.split(r"[$&]\{[^}]*\}", text)))
+            if not any(pattern.fullmatch(name) for name in self.renamed):
+                return
+        self.problems.append(f"{where}: {function} of a logical id that an intrinsic function builds may name a migrated resource, which cannot be rewritten; write the logical id out")
+
     def sub(self, text: str, defined: set[str], where: str) -> str:
         def replace(match: re.Match) -> str:
             name, dot, attribute = match.group(1).partition(".")
             if name in defined or name not in self.renamed:
                 return match.group(0)
             if not dot:
-                return "${" + self.renamed[name] + "}"
+                return "${" + self.ref(name, where) + "}"
             new = self.attribute(name, attribute, where)
             return "${" + self.renamed[name] + "." + (new or attribute) + "}"
 
@@ -360,7 +383,9 @@ class References:
         if len(value) == 1:
             ((key, argument),) = value.items()
             if key == "Ref" and isinstance(argument, str) and argument in self.renamed:
-                return {"Ref": self.renamed[argument]}
+                return {"Ref": self.ref(argument, where)}
+            if key == "Ref" and not isinstance(argument, str):
+                self.computed_target(argument, key, where)
             if key == "Fn::GetAtt":
                 return {"Fn::GetAtt": self.getatt(argument, where)}
             if key == "Fn::Sub":
@@ -369,6 +394,8 @@ class References:
                 if isinstance(argument, list) and len(argument) == 2 and isinstance(argument[0], str) and isinstance(argument[1], dict):
                     variables = self.rewrite(argument[1], where)
                     return {"Fn::Sub": [self.sub(argument[0], set(argument[1]), where), variables]}
+            if key == "Fn::Transform":
+                self.problems.append(f"{where}: Fn::Transform returns what its macro makes, which the tool cannot see or rewrite; inline the snippet first")
         return {k: self.rewrite(v, where) for k, v in value.items()}
 
     def getatt(self, argument: Any, where: str) -> Any:
@@ -378,10 +405,12 @@ class References:
                 new = self.attribute(name, attribute, where)
                 return f"{self.renamed[name]}.{new or attribute}"
             return argument
-        if isinstance(argument, list) and len(argument) == 2 and argument[0] in self.renamed:
+        if isinstance(argument, list) and len(argument) == 2 and isinstance(argument[0], str) and argument[0] in self.renamed:
             name, attribute = argument
             new = self.attribute(name, attribute, where)
             return [self.renamed[name], new or attribute]
+        if isinstance(argument, list) and argument and not isinstance(argument[0], str):
+            self.computed_target(argument[0], "Fn::GetAtt", where)
         return self.rewrite(argument, where)
 
     def depends_on(self, value: Any) -> Any:
@@ -391,8 +420,42 @@ class References:
             return [self.renamed.get(v, v) if isinstance(v, str) else v for v in value]
         return value
 
+    def resource(self, resource: Any, where: str) -> Any:
+        rewritten = self.rewrite(resource, where)
+        if isinstance(rewritten, dict) and "DependsOn" in rewritten:
+            rewritten["DependsOn"] = self.depends_on(rewritten["DependsOn"])
+        return rewritten
+
+    def resources(self, resources: dict, where: str) -> dict:
+        """Resources, or the resource templates of an Fn::ForEach (whose DependsOn count too)."""
+        result = {}
+        for name, value in resources.items():
+            if is_for_each(name, value):
+                identifier, collection, fragment = value
+                if identifier in self.renamed:
+                    self.problems.append(f"{where}.{name}: its identifier {identifier} is also a migrated resource's logical id, which ${{{identifier}}} would stand for; rename the identifier")
+                result[name] = [identifier, self.rewrite(collection, f"{where}.{name}"), self.resources(fragment, f"{where}.{name}")]
+            else:
+                result[name] = self.resource(value, name if where == "Resources" else f"{where}.{name}")
+        return result
+
 
 # --- the two steps -------------------------------------------------------------------------
+
+
+def is_for_each(name: str, value: Any) -> bool:
+    """An Fn::ForEach of AWS::LanguageExtensions: [identifier, collection, {templates}]."""
+    return name.startswith("Fn::ForEach::") and isinstance(value, list) and len(value) == 3 and isinstance(value[0], str) and isinstance(value[2], dict)
+
+
+def _looped_pinpoint_types(fragment: dict) -> set[str]:
+    found = set()
+    for name, value in fragment.items():
+        if is_for_each(name, value):
+            found |= _looped_pinpoint_types(value[2])
+        elif isinstance(value, dict) and str(value.get("Type", "")).startswith("AWS::PinpointEmail::"):
+            found.add(str(value["Type"]))
+    return found
 
 
 def pinpoint_resources(template: dict) -> dict[str, dict]:
@@ -400,9 +463,18 @@ def pinpoint_resources(template: dict) -> dict[str, dict]:
     if not isinstance(resources, dict):
         raise Refused(["the template has no Resources"])
     found = {n: r for n, r in resources.items() if isinstance(r, dict) and str(r.get("Type", "")).startswith("AWS::PinpointEmail::")}
-    unknown = [f"{n}: {r['Type']} is not a type this tool knows ({', '.join(MIGRATIONS)})" for n, r in found.items() if r["Type"] not in MIGRATIONS]
-    if unknown:
-        raise Refused(unknown)
+    problems = [f"{n}: {r['Type']} is not a type this tool knows ({', '.join(MIGRATIONS)})" for n, r in found.items() if r["Type"] not in MIGRATIONS]
+    # The templates of a loop are resources only once CloudFormation expands it; the tool
+    # cannot give them Retain or translate them one by one, so it refuses rather than skip them.
+    for name, value in resources.items():
+        looped = _looped_pinpoint_types(value[2]) if is_for_each(name, value) else set()
+        if looped:
+            problems.append(
+                f"Resources.{name}: an Fn::ForEach makes {', '.join(sorted(looped))} resources, which the tool cannot "
+                "migrate inside a loop; write them out as resources of their own first (same logical ids and names), deploy that, then migrate"
+            )
+    if problems:
+        raise Refused(problems)
     if not found:
         raise Refused(["the template has no AWS::PinpointEmail::* resource: nothing to migrate"])
     return found
@@ -456,6 +528,24 @@ def _with_parameter(template: dict) -> dict:
     return result
 
 
+# Sections whose values are literals: no Ref, Fn::GetAtt or Fn::Sub can be there.
+WITHOUT_REFERENCES = ("AWSTemplateFormatVersion", "Description", "Parameters", "Mappings")
+# The transforms whose output the tool can foresee: SAM's keeps Ref, Fn::GetAtt and Fn::Sub
+# as they are written (Globals rewritten too), AWS::LanguageExtensions expands what the tool
+# checks (Fn::ForEach). Any other macro may make references out of plain strings.
+KNOWN_TRANSFORMS = ("AWS::Serverless-2016-10-31", "AWS::LanguageExtensions")
+
+
+def unseen_transforms(value: Any) -> list[str]:
+    names = value if isinstance(value, list) else [value]
+    return [
+        f"Transform: {name if isinstance(name, str) else dump(name).strip()} is a macro whose output the tool cannot see or rewrite "
+        f"(it knows {' and '.join(KNOWN_TRANSFORMS)}); migrate the template it expands to, or remove the macro first"
+        for name in names
+        if name not in KNOWN_TRANSFORMS
+    ]
+
+
 def step2(template: dict, names: dict[str, str] | None = None) -> dict:
     """Each AWS::PinpointEmail::* resource replaced by its Custom::* type under a new logical id."""
     names = names or {}
@@ -505,12 +595,13 @@ def step2(template: dict, names: dict[str, str] | None = None) -> dict:
         if key == "Resources":
             value = {}
             for name, (label, resource) in resources.items():
-                rewritten = references.rewrite(resource, label)
-                if isinstance(rewritten, dict) and "DependsOn" in rewritten:
-                    rewritten["DependsOn"] = references.depends_on(rewritten["DependsOn"])
-                value[name] = rewritten
-        elif key in ("Outputs", "Conditions", "Rules", "Metadata"):
-            value = {k: references.rewrite(v, f"{key}.{k}") for k, v in value.items()} if isinstance(value, dict) else value
+                # A loop's templates are labelled by their path; a resource by its id in the input.
+                value[name] = references.resources({name: resource}, key)[name] if is_for_each(name, resource) else references.resource(resource, label)
+        elif key == "Transform":
+            problems += unseen_transforms(value)
+        elif key not in WITHOUT_REFERENCES:
+            # Outputs, Conditions, Rules, Metadata, SAM's Globals and any other section.
+            value = {k: references.rewrite(v, f"{key}.{k}") for k, v in value.items()} if isinstance(value, dict) else references.rewrite(value, key)
         result[key] = value
     problems += references.problems
     if problems:
