@@ -709,7 +709,7 @@ def test_an_event_type_that_is_not_pinpoints_is_refused(tmp_path):
 
 
 def test_an_event_type_given_by_an_intrinsic_function_is_refused(tmp_path):
-    (problem,) = problems(tmp_path, EVENT_DESTINATION.replace("[SEND, REJECT,", "[!Ref AWS::NoValue, REJECT,"))
+    (problem,) = problems(tmp_path, EVENT_DESTINATION.replace("[SEND, REJECT,", "[!Select [0, [SEND]], REJECT,"))
     assert "MatchingEventTypes[0] is an intrinsic function" in problem
 
 
@@ -718,14 +718,68 @@ def test_an_unknown_dimension_source_is_refused(tmp_path):
     assert problem.startswith("Events: EventDestination.CloudWatchDestination.DimensionConfigurations[2].DimensionValueSource is 'linkTag'")
 
 
-def test_an_object_built_by_an_intrinsic_function_is_refused(tmp_path):
+def test_an_object_built_by_an_intrinsic_function_other_than_fn_if_is_refused(tmp_path):
     text = IDENTITY.replace(
         "      MailFromAttributes:\n        MailFromDomain: bounce.orders.example.com\n        BehaviorOnMxFailure: REJECT_MESSAGE\n",
-        "      MailFromAttributes: !If [Always, { MailFromDomain: bounce.orders.example.com }, !Ref AWS::NoValue]\n",
+        "      MailFromAttributes: !FindInMap [Mail, From, Attributes]\n",
     )
-    assert "!If" in text
     (problem,) = problems(tmp_path, text)
-    assert problem.startswith("Domain: MailFromAttributes is built by an intrinsic function")
+    assert problem.startswith("Domain: MailFromAttributes is built by Fn::FindInMap; only a literal object or an Fn::If of them can be translated")
+
+
+OPTIONAL_MAIL_FROM = IDENTITY.replace(
+    "      MailFromAttributes:\n        MailFromDomain: bounce.orders.example.com\n        BehaviorOnMxFailure: REJECT_MESSAGE\n",
+    "      MailFromAttributes: !If [HasMailFrom, { MailFromDomain: !Ref MailFrom, BehaviorOnMxFailure: REJECT_MESSAGE }, !Ref AWS::NoValue]\n",
+).replace("Resources:\n", "Parameters:\n  MailFrom: { Type: String, Default: '' }\nConditions:\n  HasMailFrom: !Not [!Equals [!Ref MailFrom, '']]\nResources:\n")
+
+
+def test_an_optional_mail_from_in_fn_if_is_translated_branch_by_branch(tmp_path):
+    assert lint_errors(OPTIONAL_MAIL_FROM) == []
+    _, second, _, text2 = run(tmp_path, OPTIONAL_MAIL_FROM)
+    assert second["Resources"]["DomainSes"]["Properties"]["MailFromAttributes"] == {
+        "Fn::If": ["HasMailFrom", {"MailFromDomain": {"Ref": "MailFrom"}, "BehaviorOnMxFailure": "REJECT_MESSAGE"}, {"Ref": "AWS::NoValue"}]
+    }
+    assert lint_errors(text2) == []
+
+
+def test_fn_if_of_lists_items_and_literal_values_is_translated_and_a_bad_branch_named(tmp_path):
+    text = EVENT_DESTINATION.replace("[SEND, REJECT,", "[SEND, !If [Odd, OPEN, !Ref AWS::NoValue], REJECT,").replace(
+        "DimensionValueSource: LINK_TAG", "DimensionValueSource: !If [Odd, LINK_TAG, EMAIL_HEADER]"
+    ).replace(
+        "        SnsDestination:\n          TopicArn: arn:aws:sns:us-east-1:123456789012:ses-events\n",
+        "        SnsDestination: !If [Odd, { TopicArn: !If [Even, arn:aws:sns:us-east-1:123456789012:a, arn:aws:sns:us-east-1:123456789012:b] }, !Ref AWS::NoValue]\n",
+    ) + "Conditions:\n  Odd: !Equals [!Ref AWS::Region, us-east-1]\n  Even: !Equals [!Ref AWS::AccountId, '123456789012']\n"
+    assert lint_errors(text) == []
+    _, second, _, text2 = run(tmp_path, text)
+    destination = second["Resources"]["EventsSes"]["Properties"]["EventDestination"]
+    assert destination["MatchingEventTypes"][:3] == ["send", {"Fn::If": ["Odd", "open", {"Ref": "AWS::NoValue"}]}, "reject"]
+    assert destination["CloudWatchDestination"]["DimensionConfigurations"][2]["DimensionValueSource"] == {"Fn::If": ["Odd", "linkTag", "emailHeader"]}
+    arns = {"Fn::If": ["Even", "arn:aws:sns:us-east-1:123456789012:a", "arn:aws:sns:us-east-1:123456789012:b"]}
+    assert destination["SnsDestination"] == {"Fn::If": ["Odd", {"TopicARN": arns}, {"Ref": "AWS::NoValue"}]}
+    assert lint_errors(text2) == []
+    (problem,) = problems(tmp_path, text.replace("!If [Odd, LINK_TAG, EMAIL_HEADER]", "!If [Odd, LINK_TAG, header]"))
+    assert problem.startswith("Events: EventDestination.CloudWatchDestination.DimensionConfigurations[2].DimensionValueSource.Fn::If[2] is 'header'")
+
+
+def test_tags_in_fn_if_are_translated(tmp_path):
+    text = IDENTITY.replace("      Tags:\n        - { Key: team, Value: orders }\n", "      Tags: !If [Odd, [{ Key: team, Value: orders }], !Ref AWS::NoValue]\n")
+    _, second, _, _ = run(tmp_path, text + "Conditions:\n  Odd: !Equals [!Ref AWS::Region, us-east-1]\n")
+    assert second["Resources"]["DomainSes"]["Properties"]["Tags"] == {"Fn::If": ["Odd", [{"Key": "team", "Value": "orders"}], {"Ref": "AWS::NoValue"}]}
+
+
+def test_fn_if_around_the_event_destination_or_the_properties_is_refused(tmp_path):
+    # EventDestinationName goes into the translated EventDestination, outside the If's branches.
+    text = EVENT_DESTINATION.split("      EventDestination:")[0] + "      EventDestination: !If [Odd, { Enabled: true }, { Enabled: false }]\n"
+    (problem,) = problems(tmp_path, text)
+    assert problem.startswith("Events: EventDestination is an Fn::If or AWS::NoValue, and its translation EventDestination also holds EventDestinationName")
+    (problem,) = problems(tmp_path, HEAD + "  Pool:\n    Type: AWS::PinpointEmail::DedicatedIpPool\n    Properties: !If [Odd, { PoolName: a }, { PoolName: b }]\n")
+    assert problem.startswith("Pool: Properties is built by Fn::If; only a literal object can be translated")
+
+
+def test_a_link_inside_fn_if_that_leaves_the_stack_is_listed(tmp_path):
+    text = CONFIGURATION_SET.replace("DeliveryOptions: { SendingPoolName: !Ref Pool }", "DeliveryOptions: !If [Odd, { SendingPoolName: !If [Odd, !Ref Pool, shared] }, !Ref AWS::NoValue]")
+    _, second, _, _ = run(tmp_path, text + "Conditions:\n  Odd: !Equals [!Ref AWS::Region, us-east-1]\n")
+    assert tool.outside_links(second) == ["SetSes.DeliveryOptions.SendingPoolName: shared"]
 
 
 def test_a_template_without_pinpoint_resources_is_refused(tmp_path):

@@ -262,9 +262,41 @@ def _put(target: dict, path: str, value: Any) -> None:
     target[last] = value
 
 
+NO_VALUE = {"Ref": "AWS::NoValue"}
+
+
+def is_if(value: Any) -> bool:
+    return isinstance(value, dict) and len(value) == 1 and isinstance(value.get("Fn::If"), list) and len(value["Fn::If"]) == 3
+
+
+def _structural(node: Any) -> bool:
+    """A node whose translation rebuilds the value (an object, a list, a table of literals),
+    so that an Fn::If's branches are translated one by one; a plain Leaf copies any value."""
+    return isinstance(node, (Obj, Each)) or (isinstance(node, Leaf) and node.values is not None)
+
+
+def _standalone(node: Any, value: Any, where: str, problems: list[str], label: str, kind: str) -> Any:
+    """What `node` makes of `value` standing alone: a list item, a branch of Fn::If.
+    AWS::NoValue stays (the property or item is left out); each branch of an Fn::If is
+    translated as if it were the value, the condition kept."""
+    if value == NO_VALUE:
+        return value
+    if is_if(value):
+        condition, *branches = value["Fn::If"]
+        return {"Fn::If": [condition, *(_standalone(node, b, f"{where}.Fn::If[{i}]", problems, label, kind) for i, b in enumerate(branches, 1))]}
+    holder: dict = {}
+    if isinstance(node, Obj):
+        _translate(Obj(None, node.fields), value, where, holder, problems, label, kind)
+        return holder
+    _translate(Leaf("", node.values) if isinstance(node, Leaf) else Each("", node.item), value, where, holder, problems, label, kind)
+    return holder.get("")
+
+
 def _translate(node: Any, value: Any, where: str, out: dict, problems: list[str], label: str, kind: str) -> None:
     """Translate `value` (at Pinpoint path `where`) by `node` into `out`."""
-    if isinstance(node, Refuse):
+    if not isinstance(node, Refuse) and _structural(node) and (is_if(value) or value == NO_VALUE) and node.target:
+        _put(out, node.target, _standalone(node, value, where, problems, label, kind))
+    elif isinstance(node, Refuse):
         problems.append(f"{label}: {where} {node.reason}")
     elif isinstance(node, Leaf):
         if node.values is None:
@@ -273,33 +305,35 @@ def _translate(node: Any, value: Any, where: str, out: dict, problems: list[str]
             _put(out, node.target, node.values[value])
         else:
             shown = "an intrinsic function" if is_intrinsic(value) else repr(value)
-            problems.append(f"{label}: {where} is {shown}; only the literal values {', '.join(node.values)} can be translated")
+            problems.append(f"{label}: {where} is {shown}; only the literal values {', '.join(node.values)} (or an Fn::If of them) can be translated")
     elif isinstance(node, Obj):
         if not isinstance(value, dict) or is_intrinsic(value):
-            kind = "built by an intrinsic function" if is_intrinsic(value) else f"not an object ({value!r})"
-            problems.append(f"{label}: {where} is {kind}; only a literal object can be translated")
+            shown = f"built by {next(iter(value))}" if is_intrinsic(value) else f"not an object ({value!r})"
+            problems.append(f"{label}: {where or 'Properties'} is {shown}; only a literal object{' or an Fn::If of them' if where else ''} can be translated")
             return
         inner = out if node.target is None else _ensure(out, node.target)
+        # Targets that a Leaf of this object writes into (EventDestinationName goes to
+        # EventDestination.Name): an Fn::If of the object there would not hold it.
+        shared = {f.target.split(".")[0]: n for n, f in node.fields.items() if isinstance(f, Leaf) and "." in f.target}
         for name, item in value.items():
             child = f"{where}.{name}" if where else name
             if name not in node.fields:
                 problems.append(f"{label}: {child} is not a property of {kind} that a template can set; it cannot be translated")
                 continue
-            _translate(node.fields[name], item, child, inner, problems, label, kind)
+            field_node = node.fields[name]
+            if (is_if(item) or item == NO_VALUE) and isinstance(field_node, (Obj, Each)) and field_node.target in shared:
+                problems.append(
+                    f"{label}: {child} is an Fn::If or AWS::NoValue, and its translation {field_node.target} also holds "
+                    f"{shared[field_node.target]}, which is outside it; write {child} out as an object"
+                )
+                continue
+            _translate(field_node, item, child, inner, problems, label, kind)
     elif isinstance(node, Each):
         if not isinstance(value, list):
-            kind = "built by an intrinsic function" if is_intrinsic(value) else f"not a list ({value!r})"
-            problems.append(f"{label}: {where} is {kind}; only a literal list can be translated")
+            shown = f"built by {next(iter(value))}" if is_intrinsic(value) else f"not a list ({value!r})"
+            problems.append(f"{label}: {where} is {shown}; only a literal list or an Fn::If of them can be translated")
             return
-        items = []
-        for index, item in enumerate(value):
-            holder: dict = {}
-            _translate(node.item, item, f"{where}[{index}]", holder, problems, label, kind)
-            if not isinstance(node.item, Leaf):
-                items.append(holder)
-            elif node.item.target in holder:  # a value, not an object: Leaf("") writes it under ""
-                items.append(holder[node.item.target])
-        _put(out, node.target, items)
+        _put(out, node.target, [_standalone(node.item, item, f"{where}[{index}]", problems, label, kind) for index, item in enumerate(value)])
     else:  # pragma: no cover - a table error
         raise TypeError(node)
 
@@ -572,7 +606,7 @@ def step2(template: dict, names: dict[str, str] | None = None) -> dict:
             if key not in ("Type", "Properties", *CARRIED_ATTRIBUTES):
                 problems.append(f"{name}: the resource attribute {key} cannot be carried to {migration.custom_type}")
         properties = resource.get("Properties") or {}
-        if isinstance(properties, dict) and migration.name_property not in properties:
+        if isinstance(properties, dict) and not is_intrinsic(properties) and migration.name_property not in properties:
             if name in names:
                 properties = {migration.name_property: names[name], **properties}
             else:
@@ -680,6 +714,18 @@ LINK_PROPERTIES = {
 }
 
 
+def _values_at(value: Any, parts: list[str]) -> Any:
+    """The values at a property path, through each branch of an Fn::If on the way."""
+    if is_if(value):
+        for branch in value["Fn::If"][1:]:
+            yield from _values_at(branch, parts)
+    elif not parts:
+        if value is not None and value != NO_VALUE:
+            yield value
+    elif isinstance(value, dict):
+        yield from _values_at(value.get(parts[0]), parts[1:])
+
+
 def outside_links(template: dict) -> list[str]:
     """The links of step 2 to something it may not make itself, as `Resource.Path: value`:
     anything but a Ref or Fn::GetAtt of one of its resources (which CloudFormation also
@@ -687,18 +733,16 @@ def outside_links(template: dict) -> list[str]:
     resources = template.get("Resources") or {}
     found = []
     for name, resource in resources.items():
+        if not isinstance(resource, dict):  # an Fn::ForEach: none of it comes from Pinpoint
+            continue
         for path in LINK_PROPERTIES.get(resource.get("Type"), ()):
-            value: Any = resource.get("Properties") or {}
-            for part in path.split("."):
-                value = value.get(part) if isinstance(value, dict) else None
-            if value is None:
-                continue
-            target = value.get("Ref") if isinstance(value, dict) else None
-            if isinstance(value, dict) and "Fn::GetAtt" in value:
-                attribute = value["Fn::GetAtt"]
-                target = attribute[0] if isinstance(attribute, list) else str(attribute).split(".")[0]
-            if target not in resources:
-                found.append(f"{name}.{path}: {value if isinstance(value, str) else dump(value).strip()}")
+            for value in _values_at(resource.get("Properties") or {}, path.split(".")):
+                target = value.get("Ref") if isinstance(value, dict) else None
+                if isinstance(value, dict) and "Fn::GetAtt" in value:
+                    attribute = value["Fn::GetAtt"]
+                    target = attribute[0] if isinstance(attribute, list) else str(attribute).split(".")[0]
+                if target not in resources:
+                    found.append(f"{name}.{path}: {value if isinstance(value, str) else dump(value).strip()}")
     return found
 
 
