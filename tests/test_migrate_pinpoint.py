@@ -23,7 +23,7 @@ import cfnlint.data.schemas
 import pytest
 from cfnlint.api import lint
 from cfnlint.decode import decode_str
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ses_provider import configuration_set, dedicated_ip_pool, email_identity
@@ -818,15 +818,33 @@ def test_the_command_writes_step1_and_step2_that_cfn_lint_accepts(tmp_path):
     assert lint_run.returncode == 0, lint_run.stdout + lint_run.stderr
 
 
-def test_the_command_says_which_provider_parameters_step2_needs(tmp_path):
+def test_the_command_prints_the_next_steps_with_the_provider_parameters_and_provider_stack(tmp_path):
     source = tmp_path / "template.yaml"
     source.write_text(EVERYTHING)
-    result = _cli(str(source), "--out", str(tmp_path / "migration"))
+    out = tmp_path / "migration"
+    result = _cli(str(source), "--out", str(out))
     assert result.returncode == 0, result.stderr
-    # Every link is a Ref of the template's own resources: adoption alone.
-    assert result.stdout.splitlines()[1:] == ["deploy step2.yaml while the provider stack has AllowAdoption=true"]
-    step2 = (tmp_path / "migration" / "step2.yaml").read_text()
-    assert "AllowAdoption=true" in step2 and "AllowUnmanagedLinks=true" in step2 and "HostedZoneIds" in step2
+    lines = result.stdout.splitlines()
+    # Every link is a Ref of the template's own resources: adoption alone, AllowUnmanagedLinks untouched.
+    assert "     sam deploy --parameter-overrides AllowAdoption=true" in lines
+    assert f"     aws cloudformation deploy --template-file {out / 'step1.yaml'} --stack-name STACK" in lines
+    assert f"     aws cloudformation deploy --template-file {out / 'step2.yaml'} --stack-name STACK --parameter-overrides ProviderStack=ses-custom-resources" in lines
+    assert "     sam deploy --parameter-overrides AllowAdoption=false" in lines
+    assert "AllowUnmanagedLinks needs no change: every link of step 2 is to a resource of the stack." in lines
+    assert any("default ses-custom-resources" in line for line in lines)
+    # The step 2 header says the same, with the files' own names.
+    step2 = (out / "step2.yaml").read_text()
+    header = step2[: step2.index("AWSTemplateFormatVersion")]
+    assert "#      aws cloudformation deploy --template-file step2.yaml --stack-name STACK --parameter-overrides ProviderStack=ses-custom-resources\n" in header
+    assert "AllowAdoption=true" in header and "AllowAdoption=false" in header and "HostedZoneIds" in header
+
+
+def test_the_next_steps_keep_a_provider_stack_default_of_the_template_and_use_sam_for_sam_templates(tmp_path):
+    text = SAM.replace("Resources:\n", "Parameters:\n  ProviderStack: { Type: String, Default: mail-provider }\nResources:\n", 1)
+    _, _, first, second = run(tmp_path, text)
+    assert "#   sam deploy --template-file step1.yaml --stack-name STACK\n" in first
+    assert "#      sam deploy --template-file step2.yaml --stack-name STACK --parameter-overrides ProviderStack=mail-provider\n" in second
+    assert "relative paths (CodeUri ...)" in second
 
 
 def test_the_command_lists_the_links_outside_the_stack_that_need_allow_unmanaged_links(tmp_path):
@@ -836,8 +854,11 @@ def test_the_command_lists_the_links_outside_the_stack_that_need_allow_unmanaged
     result = _cli(str(source), "--out", str(tmp_path / "migration"))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert "AllowUnmanagedLinks=true" in lines[2]
-    assert lines[3:] == ["  SetSes.DeliveryOptions.SendingPoolName: shared-pool", "  EventsSes.ConfigurationSetName: orders"]
+    assert "     sam deploy --parameter-overrides AllowAdoption=true AllowUnmanagedLinks=true" in lines
+    assert "     sam deploy --parameter-overrides AllowAdoption=false AllowUnmanagedLinks=false" in lines
+    at = next(i for i, line in enumerate(lines) if line.startswith("AllowUnmanagedLinks=true because"))
+    assert lines[at + 1 : at + 3] == ["  SetSes.DeliveryOptions.SendingPoolName: shared-pool", "  EventsSes.ConfigurationSetName: orders"]
+    assert "#   SetSes.DeliveryOptions.SendingPoolName: shared-pool\n" in (tmp_path / "migration" / "step2.yaml").read_text()
 
 
 def test_the_tools_link_properties_are_the_provider_types_links():
@@ -882,6 +903,63 @@ def test_no_yaml_aliases_are_written_even_for_repeated_values():
     assert "&" not in text and "*" not in text
 
 
+MULTI_LINE = IDENTITY + """\
+  Notify:
+    Type: AWS::Lambda::Function
+    Properties:
+      Runtime: python3.12
+      Handler: index.handler
+      Role: arn:aws:iam::123456789012:role/notify
+      Code:
+        ZipFile: |
+          import os
+
+          def handler(event, context):
+              # the identity's name, from the environment
+              return os.environ["IDENTITY"]
+      Environment:
+        Variables:
+          IDENTITY: !Ref Domain
+          POLICY: !Sub |
+            {
+              "identity": "${Domain}",
+              "record": "${Domain.IdentityDNSRecordName1}"
+            }
+"""
+
+
+def test_multi_line_strings_are_written_as_blocks(tmp_path):
+    # One double-quoted line of 2,000 characters cannot be read or reviewed; a block reads as the input did.
+    _, second, _, text2 = run(tmp_path, MULTI_LINE)
+    assert "        ZipFile: |\n          import os\n\n          def handler(event, context):\n              # the identity's name" in text2
+    assert '          POLICY: !Sub |\n            {\n              "identity": "${DomainSes}",\n' in text2
+    assert second["Resources"]["Notify"]["Properties"]["Environment"]["Variables"]["POLICY"] == {
+        "Fn::Sub": '{\n  "identity": "${DomainSes}",\n  "record": "${DomainSes.DkimDNSTokenName1}"\n}\n'
+    }
+    assert lint_errors(text2) == []
+
+
+def test_the_leading_comment_block_is_carried_to_both_steps_after_the_header(tmp_path):
+    text = "# The orders service's mail.\n#\n# Owner: orders team.\n\n" + IDENTITY.replace("      Tags:", "      # not carried: PyYAML drops comments\n      Tags:")
+    _, _, first, second = run(tmp_path, text)
+    for written in (first, second):
+        assert "\n\n# The orders service's mail.\n#\n# Owner: orders team.\n\nAWSTemplateFormatVersion" in written
+        assert "not carried" not in written
+
+
+def test_the_command_names_the_lines_of_the_comments_it_drops(tmp_path):
+    source = tmp_path / "template.yaml"
+    source.write_text("# kept\n" + MULTI_LINE.replace("    Type: AWS::Lambda::Function\n", "    Type: AWS::Lambda::Function  # dropped\n"))
+    result = _cli(str(source), "--out", str(tmp_path / "migration"))
+    assert result.returncode == 0, result.stderr
+    # The # of the ZipFile's code is code, not a comment of the template.
+    dropped = 1 + MULTI_LINE.splitlines().index("    Type: AWS::Lambda::Function") + 1
+    assert result.stdout.splitlines()[-1] == (
+        f"{source} has comments that the steps do not carry (PyYAML, the YAML library here, drops all but the leading block): "
+        f"lines {dropped}; copy the ones you need"
+    )
+
+
 def test_the_output_starts_with_a_comment_that_says_which_step_it_is(tmp_path):
     _, _, first, second = run(tmp_path, IDENTITY)
     assert first.startswith("# Step 1 of 2") and second.startswith("# Step 2 of 2")
@@ -904,6 +982,9 @@ NAMES = st.from_regex(r"[A-Za-z][A-Za-z0-9]{0,8}(\.[A-Za-z0-9]{1,5})?", fullmatc
 SCALARS = st.one_of(
     st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=20),
     st.sampled_from(["true", "yes", "null", "1800", "!x", "*a", "&b", "- x", "a: b", "${X}", "{a}", "[1]", "#c", " ", "'", '"']),
+    # Several lines, written as blocks where YAML allows: breaks, indents, trailing spaces, other line breaks.
+    st.sampled_from(["a\nb", "a\n", "a\n\n", "\n", " a\nb", "a \nb", "a\n b", "\ta\nb", "#x\ny", "a\n\nb\n ", "- a\n- b\n", "x\x85y\n", "a\u2028b\n", "a\r\nb", "${A}\n  ${B}\n"]),
+    st.text(alphabet=st.sampled_from("ab #:-|>'\"\n\t"), max_size=12),
     st.booleans(),
     st.integers(),
 )
@@ -925,6 +1006,8 @@ VALUES = st.recursive(SCALARS, _intrinsics, max_leaves=12)
 
 @settings(max_examples=300, deadline=None)
 @given(VALUES)
+@example("x\x85y\n")  # PyYAML's single quotes wrote \x85 raw, which reads back as a space
+@example({"Fn::Sub": "a\n  ${B}\n"})  # a !Sub | block
 def test_whatever_is_written_reads_back_the_same_through_cfn_lints_decoder(value):
     text = tool.dump({"Value": value})
     template, matches = decode_str(text)

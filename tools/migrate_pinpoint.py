@@ -14,25 +14,38 @@ cfn-lint's own decoder. Two templates are written, to be deployed in this order:
                   deletes the new resources it created, and those are the SES resources
                   the stack has sent mail with; Retain makes CloudFormation skip that
                   Delete); every Ref, Fn::GetAtt, ${} of Fn::Sub and DependsOn naming an
-                  old resource names the new one. Removing the old resources deletes
-                  nothing: step 1 made them Retain. Once step 2 is complete, a later deploy
-                  may drop the two policies (or restore the input's) to let the stack own
-                  deletion again.
+                  old resource names the new one, in every section that can hold one
+                  (Resources, Fn::ForEach loops of other resources included, Outputs,
+                  Conditions, Rules, Metadata, SAM's Globals). Removing the old resources
+                  deletes nothing: step 1 made them Retain. Once step 2 is complete, a
+                  later deploy may drop the two policies (or restore the input's) to let
+                  the stack own deletion again.
 
-Provider parameters for step 2: AllowAdoption=true while it is deployed (the new resources
-adopt), and AllowUnmanagedLinks=true if a resource links to one that this stack does not
-make (a SendingPoolName or ConfigurationSetName that is not a Ref or Fn::GetAtt of a
-resource of the template): the tool prints each such link. HostedZoneIds and
-AllowDnsOverwrite need no change: a Pinpoint migration publishes no DNS records.
+The tool prints the next steps: the provider's parameters (AllowAdoption=true while step 2
+is deployed; AllowUnmanagedLinks=true if a resource links to one that this stack does not
+make, a SendingPoolName or ConfigurationSetName that is not a Ref or Fn::GetAtt of a
+resource of the template, each listed), the deploy commands of both steps (sam deploy for
+a SAM template), and ProviderStack, the parameter step 2 adds for the provider's stack
+name. step2.yaml's header says the same. HostedZoneIds and AllowDnsOverwrite need no
+change: a Pinpoint migration publishes no DNS records.
 
 --name gives the SES name of a resource whose template leaves it to CloudFormation (a
 DedicatedIpPool without PoolName): adoption needs the name of what it adopts.
 
-Whatever cannot be translated exactly (a property that AWS::PinpointEmail::* does not
-have, a PinpointDestination, an Fn::GetAtt attribute with no equivalent, an event type or
-dimension source that is not Pinpoint's, an object built by an intrinsic function) is
-refused: every problem is printed, naming the resource and the property, nothing is
-written, and the exit status is 2.
+An Fn::If of a property object, a list, a list item or a literal value (MailFromAttributes:
+!If [HasMailFrom, {...}, !Ref AWS::NoValue]) is translated branch by branch, AWS::NoValue
+kept. Whatever cannot be translated or rewritten exactly (a property that
+AWS::PinpointEmail::* does not have, a PinpointDestination, an Fn::GetAtt attribute with no
+equivalent, a Ref of an event destination, whose value changes, an event type or dimension
+source that is not Pinpoint's, an object built by another intrinsic function, an Fn::If
+around EventDestination or Properties, Pinpoint resources inside Fn::ForEach, a macro whose
+output the tool cannot see) is refused: every problem is printed, naming the resource and
+the property or the place, nothing is written, and the exit status is 2.
+
+YAML is written with PyYAML (pinned in requirements-dev.txt; ruamel.yaml, which can keep
+comments, is not a dependency of the project), in the short forms, multi-line strings as
+"|" blocks. PyYAML drops comments: the template's leading comment block is carried to both
+steps, and the tool prints the lines of the other comments, which are not.
 """
 
 from __future__ import annotations
@@ -684,7 +697,7 @@ def _represent_dict(dumper: _Dumper, data: dict) -> yaml.Node:
         if tag == "!GetAtt" and isinstance(argument, list) and len(argument) == 2 and all(isinstance(a, str) for a in argument) and "." not in argument[0]:
             return dumper.represent_scalar(tag, ".".join(argument))
         if tag and isinstance(argument, str):
-            return dumper.represent_scalar(tag, argument)
+            return dumper.represent_scalar(tag, argument, style=_block(argument))
         if tag and isinstance(argument, list):
             return dumper.represent_sequence(tag, argument)
         if tag and isinstance(argument, dict):
@@ -694,7 +707,23 @@ def _represent_dict(dumper: _Dumper, data: dict) -> yaml.Node:
     return dumper.represent_dict(data)
 
 
+def _block(text: str) -> str | None:
+    """"|" for a string of several lines (a !Sub | template, a ZipFile's code), as written by
+    hand; PyYAML falls back to quotes where a block cannot hold it (trailing spaces, say).
+    A string with another line break (\r, \x85, \u2028, \u2029) is double-quoted, where
+    it is escaped: YAML reads it back as "\n" from a block, and PyYAML's single quotes
+    lose it too."""
+    if any(c in text for c in "\r\x85\u2028\u2029"):
+        return '"'
+    return "|" if "\n" in text else None
+
+
+def _represent_str(dumper: _Dumper, data: str) -> yaml.Node:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=_block(data))
+
+
 _Dumper.add_representer(dict, _represent_dict)
+_Dumper.add_representer(str, _represent_str)
 
 
 def dump(template: dict, header: str = "") -> str:
@@ -746,30 +775,98 @@ def outside_links(template: dict) -> list[str]:
     return found
 
 
-def headers(source: str) -> tuple[str, str]:
+SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
+
+
+def next_steps(first: str, second: str, template: dict, links: list[str]) -> list[str]:
+    """The commands of the move, from the provider's parameters to the two steps and back."""
+    transforms = template.get("Transform")
+    sam = SAM_TRANSFORM in (transforms if isinstance(transforms, list) else [transforms])
+    # sam deploy packages a SAM template's local code (CodeUri) first; aws cloudformation deploy would not.
+    deploy = "sam deploy --template-file" if sam else "aws cloudformation deploy --template-file"
+    default = (template.get("Parameters") or {}).get(PROVIDER_PARAMETER, {}).get("Default", PROVIDER_DEFAULT)
+    lines = [
+        "Next steps (STACK is your stack's name; add the --capabilities and the other options that your deploys of it use;",
+        "parameters you do not override keep their values):",
+        f"1. The provider stack allows adoption{', and links outside the stack' if links else ''} (from the provider's project):",
+        f"     sam deploy --parameter-overrides AllowAdoption=true{' AllowUnmanagedLinks=true' if links else ''}",
+        "2. Step 1, Retain on every Pinpoint resource (no call to SES):",
+        f"     {deploy} {first} --stack-name STACK",
+        f"3. Step 2, the Custom::* resources adopt the SES ones. ProviderStack, a parameter step 2 adds, names the provider's",
+        f"   stack (default {default}); give yours if it differs:",
+        f"     {deploy} {second} --stack-name STACK --parameter-overrides ProviderStack={default}",
+        f"4. The provider back to refusing adoption{' and unmanaged links' if links else ''}:",
+        f"     sam deploy --parameter-overrides AllowAdoption=false{' AllowUnmanagedLinks=false' if links else ''}",
+    ]
+    if sam:
+        lines.append(f"sam deploy reads the template's relative paths (CodeUri ...) from the folder of {first}: write the steps next to the template.")
+    if links:
+        lines.append("AllowUnmanagedLinks=true because these link outside the stack (if another stack of the provider makes one, its ShareWith may name yours instead):")
+        lines += [f"  {link}" for link in links]
+    else:
+        lines.append("AllowUnmanagedLinks needs no change: every link of step 2 is to a resource of the stack.")
+    lines.append("HostedZoneIds and AllowDnsOverwrite need no change: a Pinpoint migration publishes no DNS records.")
+    return lines
+
+
+def headers(source: str, second_template: dict) -> tuple[str, str]:
+    steps = next_steps("step1.yaml", "step2.yaml", second_template, outside_links(second_template))
     first = (
         f"# Step 1 of 2 of the move off Amazon Pinpoint, from {source} (python -m tools.migrate_pinpoint).\n"
-        "# Every AWS::PinpointEmail::* resource is Retained; nothing else changes. Deploy this, then step2.yaml.\n"
+        "# Every AWS::PinpointEmail::* resource is Retained; nothing else changes. Deploy this, then step2.yaml:\n"
+        f"#   {steps[5].strip()}\n"  # the command of step 1
+        "# (step2.yaml's header has every step.)\n"
     )
     second = (
         f"# Step 2 of 2 of the move off Amazon Pinpoint, from {source} (python -m tools.migrate_pinpoint).\n"
         "# Each AWS::PinpointEmail::* resource becomes a Custom::* resource that adopts the same SES resource;\n"
-        "# the old ones leave the stack and, Retained by step1.yaml, stay in SES. The provider stack must\n"
-        "# run with AllowAdoption=true while this is deployed, and with AllowUnmanagedLinks=true if a resource\n"
-        "# here links to one this stack does not make (python -m tools.migrate_pinpoint lists them); HostedZoneIds\n"
-        "# and AllowDnsOverwrite need no change: no DNS record is published. The new resources are Retained too, so that\n"
-        "# a rollback of this update cannot delete what they adopted; once it is complete, a later deploy\n"
-        "# may remove DeletionPolicy and UpdateReplacePolicy to let the stack own their deletion.\n"
+        "# the old ones leave the stack and, Retained by step1.yaml, stay in SES. The new resources are Retained\n"
+        "# too, so that a rollback of this update cannot delete what they adopted; once it is complete, a later\n"
+        "# deploy may remove DeletionPolicy and UpdateReplacePolicy to let the stack own their deletion.\n"
+        + "".join(f"# {line}\n" for line in steps)
     )
     return first, second
+
+
+def leading_comments(text: str) -> str:
+    """The comment lines a template opens with (what it is, a licence), blank lines between
+    them kept: the one place where comments can be carried over whole."""
+    lines = []
+    for line in text.splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            break
+        lines.append(line)
+    block = "\n".join(lines).strip("\n")
+    return block + "\n" if block else ""
+
+
+def dropped_comments(text: str) -> list[int]:
+    """The lines (from 1) of the comments after the leading block, which PyYAML drops: a # at
+    the start of a line or after a space, outside every scalar (a ZipFile's # is code)."""
+    try:
+        tokens = list(yaml.scan(text, Loader=yaml.SafeLoader))
+    except yaml.YAMLError:
+        return []
+    scalars = [(t.start_mark.index, t.end_mark.index) for t in tokens if isinstance(t, yaml.ScalarToken)]
+    skip = len(leading_comments(text).splitlines())
+    found, offset = [], 0
+    for number, line in enumerate(text.splitlines(keepends=True), 1):
+        hashes = [offset + i for i, c in enumerate(line) if c == "#" and (i == 0 or line[i - 1] in " \t")]
+        if number > skip and any(not any(start <= h < end for start, end in scalars) for h in hashes):
+            found.append(number)
+        offset += len(line)
+    return found
 
 
 def migrate(path: Path, names: dict[str, str] | None = None) -> tuple[str, str]:
     """The texts of step1.yaml and step2.yaml for the template at `path`; Refused otherwise."""
     template = load(path)
     first, second = step1(template), step2(template, names)
-    header1, header2 = headers(path.name)
-    return dump(first, header1), dump(second, header2)
+    header1, header2 = headers(path.name, second)
+    comments = leading_comments(path.read_text())
+    if comments:
+        comments = f"\n{comments}\n"  # apart from the tool's header and from the template
+    return dump(first, header1 + comments), dump(second, header2 + comments)
 
 
 def _name(text: str) -> tuple[str, str]:
@@ -802,12 +899,16 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / "step1.yaml").write_text(first)
     (args.out / "step2.yaml").write_text(second)
     print(f"wrote {args.out / 'step1.yaml'} and {args.out / 'step2.yaml'}")
-    print("deploy step2.yaml while the provider stack has AllowAdoption=true")
-    links = outside_links(load(args.out / "step2.yaml"))
-    if links:
-        print("and AllowUnmanagedLinks=true (or the linked resource's ShareWith, if another stack manages it): these link outside the stack:")
-        for link in links:
-            print(f"  {link}")
+    step2_template = load(args.out / "step2.yaml")
+    for line in next_steps(str(args.out / "step1.yaml"), str(args.out / "step2.yaml"), step2_template, outside_links(step2_template)):
+        print(line)
+    dropped = dropped_comments(args.template.read_text())
+    if dropped:
+        shown = ", ".join(map(str, dropped[:12])) + (", ..." if len(dropped) > 12 else "")
+        print(
+            f"{args.template} has comments that the steps do not carry (PyYAML, the YAML library here, drops all but the "
+            f"leading block): lines {shown}; copy the ones you need"
+        )
     return 0
 
 
