@@ -622,6 +622,16 @@ def test_a_loop_identifier_that_is_a_migrated_resources_id_is_refused(tmp_path):
     assert problem.startswith("Resources.Fn::ForEach::Identities: its identifier Set is also a migrated resource's logical id")
 
 
+def test_a_loop_over_migrated_logical_ids_is_refused_in_resources_and_outputs(tmp_path):
+    # Expanded, !Ref Res is !Ref Set: a reference to the old resource that no rewrite of the template reaches.
+    text = looped("Topic${Res}:\n        Type: AWS::SNS::Topic\n        Properties: { TopicName: !Ref Res }", identifier="Res").replace("[orders, billing]", "[Set]")
+    text += "Outputs:\n  Fn::ForEach::Names:\n    - Res\n    - [Set]\n    - ${Res}Name:\n        Value: !Ref Res\n"
+    assert lint_errors(text) == []
+    found = problems(tmp_path, text)
+    assert [p.split(": its collection")[0] for p in found] == ["Resources.Fn::ForEach::Identities", "Outputs.Fn::ForEach::Names"]
+    assert all("names Set, a migrated resource" in p for p in found)
+
+
 def test_a_getatt_of_a_built_logical_id_that_may_name_a_migrated_resource_is_refused(tmp_path):
     text = IDENTITY + "Outputs:\n  Record:\n    Value: !GetAtt [!Sub 'Dom${AWS::Region}', IdentityDNSRecordName1]\n"
     (problem,) = problems(tmp_path, text)

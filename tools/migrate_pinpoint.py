@@ -38,8 +38,8 @@ kept. Whatever cannot be translated or rewritten exactly (a property that
 AWS::PinpointEmail::* does not have, a PinpointDestination, an Fn::GetAtt attribute with no
 equivalent, a Ref of an event destination, whose value changes, an event type or dimension
 source that is not Pinpoint's, an object built by another intrinsic function, an Fn::If
-around EventDestination or Properties, Pinpoint resources inside Fn::ForEach, a macro whose
-output the tool cannot see) is refused: every problem is printed, naming the resource and
+around EventDestination or Properties, Pinpoint resources inside Fn::ForEach, a loop over
+migrated logical ids, a macro whose output the tool cannot see) is refused: every problem is printed, naming the resource and
 the property or the place, nothing is written, and the exit status is 2.
 
 YAML is written with PyYAML (pinned in requirements-dev.txt; ruamel.yaml, which can keep
@@ -441,6 +441,8 @@ class References:
                 if isinstance(argument, list) and len(argument) == 2 and isinstance(argument[0], str) and isinstance(argument[1], dict):
                     variables = self.rewrite(argument[1], where)
                     return {"Fn::Sub": [self.sub(argument[0], set(argument[1]), where), variables]}
+            if key.startswith("Fn::ForEach::") and is_for_each(key, argument):
+                self.loop(argument, f"{where}.{key}")
             if key == "Fn::Transform":
                 self.problems.append(f"{where}: Fn::Transform returns what its macro makes, which the tool cannot see or rewrite; inline the snippet first")
         return {k: self.rewrite(v, where) for k, v in value.items()}
@@ -473,14 +475,35 @@ class References:
             rewritten["DependsOn"] = self.depends_on(rewritten["DependsOn"])
         return rewritten
 
+    def loop(self, value: list, where: str) -> None:
+        """An Fn::ForEach whose expansion may name a migrated resource, which the tool cannot rewrite."""
+        identifier, collection, _ = value
+        if identifier in self.renamed:
+            self.problems.append(f"{where}: its identifier {identifier} is also a migrated resource's logical id, which ${{{identifier}}} would stand for; rename the identifier")
+        # !Ref Identifier in the loop becomes !Ref <item>: a Ref of the old resource once expanded.
+        named = [item for item in collection if isinstance(item, str) and item in self.renamed] if isinstance(collection, list) else []
+        if named:
+            self.problems.append(
+                f"{where}: its collection names {', '.join(named)}, a migrated resource, which a Ref or Fn::GetAtt of the identifier "
+                "would reference once the loop is expanded and the tool cannot rewrite; write those out of the loop"
+            )
+
+    def section(self, value: Any, key: str) -> Any:
+        """A section of the template but Resources, each entry labelled by its path."""
+        if not isinstance(value, dict):
+            return self.rewrite(value, key)
+        for name, entry in value.items():
+            if is_for_each(name, entry):  # Outputs' loops are entries of the section
+                self.loop(entry, f"{key}.{name}")
+        return {name: self.rewrite(entry, f"{key}.{name}") for name, entry in value.items()}
+
     def resources(self, resources: dict, where: str) -> dict:
         """Resources, or the resource templates of an Fn::ForEach (whose DependsOn count too)."""
         result = {}
         for name, value in resources.items():
             if is_for_each(name, value):
+                self.loop(value, f"{where}.{name}")
                 identifier, collection, fragment = value
-                if identifier in self.renamed:
-                    self.problems.append(f"{where}.{name}: its identifier {identifier} is also a migrated resource's logical id, which ${{{identifier}}} would stand for; rename the identifier")
                 result[name] = [identifier, self.rewrite(collection, f"{where}.{name}"), self.resources(fragment, f"{where}.{name}")]
             else:
                 result[name] = self.resource(value, name if where == "Resources" else f"{where}.{name}")
@@ -648,7 +671,7 @@ def step2(template: dict, names: dict[str, str] | None = None) -> dict:
             problems += unseen_transforms(value)
         elif key not in WITHOUT_REFERENCES:
             # Outputs, Conditions, Rules, Metadata, SAM's Globals and any other section.
-            value = {k: references.rewrite(v, f"{key}.{k}") for k, v in value.items()} if isinstance(value, dict) else references.rewrite(value, key)
+            value = references.section(value, key)
         result[key] = value
     problems += references.problems
     if problems:
