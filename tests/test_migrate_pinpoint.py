@@ -565,10 +565,22 @@ def test_a_macro_the_tool_cannot_see_through_is_refused(tmp_path):
     assert problem.startswith("Transform: MyMacro is a macro whose output the tool cannot see")
 
 
-def test_an_include_transform_is_refused_naming_where_it_is(tmp_path):
-    text = IDENTITY + "  Topic:\n    Type: AWS::SNS::Topic\n    Properties:\n      Fn::Transform: { Name: AWS::Include, Parameters: { Location: s3://bucket/snippet.yaml } }\n"
-    (problem,) = problems(tmp_path, text)
+INCLUDE = IDENTITY + "  Topic:\n    Type: AWS::SNS::Topic\n    Properties:\n      Fn::Transform: { Name: AWS::Include, Parameters: { Location: LOCATION } }\n"
+
+
+def test_an_include_transform_the_tool_cannot_read_is_refused_naming_where_it_is(tmp_path):
+    (problem,) = problems(tmp_path, INCLUDE.replace("LOCATION", "s3://bucket/snippet.yaml"))
     assert problem.startswith("Topic: Fn::Transform returns what its macro makes")
+
+
+def test_a_local_include_is_read_and_refused_only_if_it_names_a_migrated_resource(tmp_path):
+    # SAM's DefinitionBody often includes a local OpenAPI file: one that names no old resource cannot break.
+    (tmp_path / "snippet.yaml").write_text("TopicName: !Sub '${Domain}-events'\n")
+    (problem,) = problems(tmp_path, INCLUDE.replace("LOCATION", "snippet.yaml"))
+    assert problem.startswith("Topic: AWS::Include of snippet.yaml names Domain, which the tool cannot rewrite there")
+    (tmp_path / "snippet.yaml").write_text("TopicName: !Sub '${DomainName}-events'\n")
+    _, second, _, _ = run(tmp_path, INCLUDE.replace("LOCATION", "snippet.yaml"))
+    assert second["Resources"]["Topic"]["Properties"] == {"Fn::Transform": {"Name": "AWS::Include", "Parameters": {"Location": "snippet.yaml"}}}
 
 
 def looped(templates: str, identifier: str = "Domain") -> str:

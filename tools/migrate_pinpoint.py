@@ -371,9 +371,10 @@ SUB_VARIABLE = re.compile(r"\$\{(?!!)([^}]*)\}")
 class References:
     """Rewrites Ref, Fn::GetAtt, Fn::Sub's ${} and DependsOn from old logical ids to new."""
 
-    def __init__(self, renamed: dict[str, str], types: dict[str, str]):
+    def __init__(self, renamed: dict[str, str], types: dict[str, str], folder: Path | None = None):
         self.renamed = renamed  # old logical id -> new
         self.types = types  # old logical id -> Pinpoint type
+        self.folder = folder  # the template's, where a local AWS::Include is read
         self.problems: list[str] = []
 
     def attribute(self, old: str, attribute: Any, where: str) -> str | None:
@@ -410,6 +411,19 @@ class References:
                 return
         self.problems.append(f"{where}: {function} of a logical id that an intrinsic function builds may name a migrated resource, which cannot be rewritten; write the logical id out")
 
+    def transform(self, argument: Any, where: str) -> None:
+        """Fn::Transform: refused unless it is an AWS::Include of a local file (SAM's OpenAPI
+        definitions, say) in which no migrated logical id appears."""
+        location = (argument.get("Parameters") or {}).get("Location") if isinstance(argument, dict) and argument.get("Name") == "AWS::Include" else None
+        local = self.folder / location if isinstance(location, str) and "://" not in location and self.folder else None
+        if local is None or not local.is_file():
+            self.problems.append(f"{where}: Fn::Transform returns what its macro makes, which the tool cannot see or rewrite; inline the snippet first")
+            return
+        text = local.read_text(errors="replace")
+        named = [old for old in self.renamed if re.search(rf"(?<![A-Za-z0-9]){re.escape(old)}(?![A-Za-z0-9])", text)]
+        if named:
+            self.problems.append(f"{where}: AWS::Include of {location} names {', '.join(named)}, which the tool cannot rewrite there; rename them in it (the new ids: {', '.join(self.renamed[n] for n in named)}) or inline it")
+
     def sub(self, text: str, defined: set[str], where: str) -> str:
         def replace(match: re.Match) -> str:
             name, dot, attribute = match.group(1).partition(".")
@@ -444,7 +458,7 @@ class References:
             if key.startswith("Fn::ForEach::") and is_for_each(key, argument):
                 self.loop(argument, f"{where}.{key}")
             if key == "Fn::Transform":
-                self.problems.append(f"{where}: Fn::Transform returns what its macro makes, which the tool cannot see or rewrite; inline the snippet first")
+                self.transform(argument, where)
         return {k: self.rewrite(v, where) for k, v in value.items()}
 
     def getatt(self, argument: Any, where: str) -> Any:
@@ -616,7 +630,7 @@ def unseen_transforms(value: Any) -> list[str]:
     ]
 
 
-def step2(template: dict, names: dict[str, str] | None = None) -> dict:
+def step2(template: dict, names: dict[str, str] | None = None, folder: Path | None = None) -> dict:
     """Each AWS::PinpointEmail::* resource replaced by its Custom::* type under a new logical id."""
     names = names or {}
     old = pinpoint_resources(template)
@@ -630,7 +644,7 @@ def step2(template: dict, names: dict[str, str] | None = None) -> dict:
         if name not in old:
             problems.append(f"--name {name}=...: {name} is not an AWS::PinpointEmail::* resource of the template")
     renamed = new_logical_ids(template, list(old))
-    references = References(renamed, {n: r["Type"] for n, r in old.items()})
+    references = References(renamed, {n: r["Type"] for n, r in old.items()}, folder)
 
     resources: dict[str, tuple[str, Any]] = {}  # logical id in step 2 -> (id in the input, resource)
     for name, resource in template["Resources"].items():
@@ -884,7 +898,7 @@ def dropped_comments(text: str) -> list[int]:
 def migrate(path: Path, names: dict[str, str] | None = None) -> tuple[str, str]:
     """The texts of step1.yaml and step2.yaml for the template at `path`; Refused otherwise."""
     template = load(path)
-    first, second = step1(template), step2(template, names)
+    first, second = step1(template), step2(template, names, path.parent)
     header1, header2 = headers(path.name, second)
     comments = leading_comments(path.read_text())
     if comments:
