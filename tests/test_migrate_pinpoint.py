@@ -869,6 +869,15 @@ def test_the_next_steps_keep_a_provider_stack_default_of_the_template_and_use_sa
     assert "relative paths (CodeUri ...)" in second
 
 
+def test_the_command_warns_of_sams_relative_paths_only_when_the_steps_are_not_beside_the_template(tmp_path):
+    source = tmp_path / "template.yaml"
+    source.write_text(SAM)
+    elsewhere, beside = _cli(str(source), "--out", str(tmp_path / "migration")), _cli(str(source), "--out", str(tmp_path))
+    assert elsewhere.returncode == beside.returncode == 0
+    assert "relative paths (CodeUri ...)" in elsewhere.stdout and "relative paths" not in beside.stdout
+    assert f"     sam deploy --template-file {tmp_path / 'step1.yaml'} --stack-name STACK" in beside.stdout.splitlines()
+
+
 def test_the_command_lists_the_links_outside_the_stack_that_need_allow_unmanaged_links(tmp_path):
     source = tmp_path / "template.yaml"
     outside = CONFIGURATION_SET.replace("SendingPoolName: !Ref Pool", "SendingPoolName: shared-pool")
@@ -978,7 +987,7 @@ def test_the_command_names_the_lines_of_the_comments_it_drops(tmp_path):
     dropped = 1 + MULTI_LINE.splitlines().index("    Type: AWS::Lambda::Function") + 1
     assert result.stdout.splitlines()[-1] == (
         f"{source} has comments that the steps do not carry (PyYAML, the YAML library here, drops all but the leading block): "
-        f"lines {dropped}; copy the ones you need"
+        f"line {dropped}; copy the ones you need"
     )
 
 

@@ -815,7 +815,7 @@ def outside_links(template: dict) -> list[str]:
 SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
 
 
-def next_steps(first: str, second: str, template: dict, links: list[str]) -> list[str]:
+def next_steps(first: str, second: str, template: dict, links: list[str], beside_template: bool = False) -> list[str]:
     """The commands of the move, from the provider's parameters to the two steps and back."""
     transforms = template.get("Transform")
     sam = SAM_TRANSFORM in (transforms if isinstance(transforms, list) else [transforms])
@@ -835,7 +835,7 @@ def next_steps(first: str, second: str, template: dict, links: list[str]) -> lis
         f"4. The provider back to refusing adoption{' and unmanaged links' if links else ''}:",
         f"     sam deploy --parameter-overrides AllowAdoption=false{' AllowUnmanagedLinks=false' if links else ''}",
     ]
-    if sam:
+    if sam and not beside_template:
         lines.append(f"sam deploy reads the template's relative paths (CodeUri ...) from the folder of {first}: write the steps next to the template.")
     if links:
         lines.append("AllowUnmanagedLinks=true because these link outside the stack (if another stack of the provider makes one, its ShareWith may name yours instead):")
@@ -937,14 +937,15 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / "step2.yaml").write_text(second)
     print(f"wrote {args.out / 'step1.yaml'} and {args.out / 'step2.yaml'}")
     step2_template = load(args.out / "step2.yaml")
-    for line in next_steps(str(args.out / "step1.yaml"), str(args.out / "step2.yaml"), step2_template, outside_links(step2_template)):
+    beside = args.out.resolve() == args.template.resolve().parent
+    for line in next_steps(str(args.out / "step1.yaml"), str(args.out / "step2.yaml"), step2_template, outside_links(step2_template), beside):
         print(line)
     dropped = dropped_comments(args.template.read_text())
     if dropped:
         shown = ", ".join(map(str, dropped[:12])) + (", ..." if len(dropped) > 12 else "")
         print(
             f"{args.template} has comments that the steps do not carry (PyYAML, the YAML library here, drops all but the "
-            f"leading block): lines {shown}; copy the ones you need"
+            f"leading block): line{'s' if len(dropped) > 1 else ''} {shown}; copy the ones you need"
         )
     return 0
 
