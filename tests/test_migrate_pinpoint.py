@@ -644,6 +644,16 @@ def test_a_loop_over_migrated_logical_ids_is_refused_in_resources_and_outputs(tm
     assert all("names Set, a migrated resource" in p for p in found)
 
 
+
+def test_a_loop_over_migrated_logical_ids_among_a_resources_properties_is_refused(tmp_path):
+    text = looped(
+        "Topic${Domain}:\n        Type: AWS::SNS::Topic\n        Properties:\n          DisplayName: x\n"
+        "          Fn::ForEach::Tags:\n            - Res\n            - [Set]\n            - Tags: [{ Key: !Ref Res, Value: x }]"
+    )
+    (problem,) = problems(tmp_path, text)
+    assert problem.startswith("Resources.Fn::ForEach::Identities.Topic${Domain}.Fn::ForEach::Tags: its collection names Set")
+
+
 def test_a_getatt_of_a_built_logical_id_that_may_name_a_migrated_resource_is_refused(tmp_path):
     text = IDENTITY + "Outputs:\n  Record:\n    Value: !GetAtt [!Sub 'Dom${AWS::Region}', IdentityDNSRecordName1]\n"
     (problem,) = problems(tmp_path, text)

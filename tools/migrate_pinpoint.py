@@ -39,8 +39,9 @@ AWS::PinpointEmail::* does not have, a PinpointDestination, an Fn::GetAtt attrib
 equivalent, a Ref of an event destination, whose value changes, an event type or dimension
 source that is not Pinpoint's, an object built by another intrinsic function, an Fn::If
 around EventDestination or Properties, Pinpoint resources inside Fn::ForEach, a loop over
-migrated logical ids, a macro whose output the tool cannot see) is refused: every problem is printed, naming the resource and
-the property or the place, nothing is written, and the exit status is 2.
+migrated logical ids, a macro whose output the tool cannot see) is refused: every problem
+is printed, naming the resource and the property or the place, nothing is written, and the
+exit status is 2.
 
 YAML is written with PyYAML (pinned in requirements-dev.txt; ruamel.yaml, which can keep
 comments, is not a dependency of the project), in the short forms, multi-line strings as
@@ -455,10 +456,11 @@ class References:
                 if isinstance(argument, list) and len(argument) == 2 and isinstance(argument[0], str) and isinstance(argument[1], dict):
                     variables = self.rewrite(argument[1], where)
                     return {"Fn::Sub": [self.sub(argument[0], set(argument[1]), where), variables]}
-            if key.startswith("Fn::ForEach::") and is_for_each(key, argument):
-                self.loop(argument, f"{where}.{key}")
             if key == "Fn::Transform":
                 self.transform(argument, where)
+        for key, argument in value.items():
+            if is_for_each(key, argument):  # a loop among a resource's properties
+                self.loop(argument, f"{where}.{key}")
         return {k: self.rewrite(v, where) for k, v in value.items()}
 
     def getatt(self, argument: Any, where: str) -> Any:
