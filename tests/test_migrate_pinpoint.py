@@ -23,7 +23,7 @@ import cfnlint.data.schemas
 import pytest
 from cfnlint.api import lint
 from cfnlint.decode import decode_str
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ses_provider import configuration_set, dedicated_ip_pool, email_identity
@@ -515,6 +515,167 @@ def test_references_in_conditions_are_rewritten_too(tmp_path):
     assert second["Conditions"] == {"Odd": {"Fn::Equals": [{"Ref": "DomainSes"}, "orders.example.com"]}}
 
 
+SAM = """\
+AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function:
+    Runtime: python3.12
+    Handler: index.handler
+    Environment:
+      Variables:
+        CONFIGURATION_SET: !Ref SendingSet
+        IDENTITY_RECORD: !GetAtt Domain.IdentityDNSRecordName1
+        FROM: !Sub "orders@${Domain}"
+Resources:
+  SendingSet:
+    Type: AWS::PinpointEmail::ConfigurationSet
+    Properties: { Name: orders }
+  Domain:
+    Type: AWS::PinpointEmail::Identity
+    Properties: { Name: orders.example.com }
+  Sender:
+    Type: AWS::Serverless::Function
+    Properties:
+      InlineCode: "def handler(event, context):\\n    return None\\n"
+"""
+
+
+def test_sam_globals_are_rewritten_and_step2_passes_cfn_lint(tmp_path):
+    # Globals is copied into every function by SAM: an old name left there is an unresolved Ref at deploy.
+    _, second, _, text2 = run(tmp_path, SAM)
+    assert second["Globals"]["Function"]["Environment"]["Variables"] == {
+        "CONFIGURATION_SET": {"Ref": "SendingSetSes"},
+        "IDENTITY_RECORD": {"Fn::GetAtt": ["DomainSes", "DkimDNSTokenName1"]},
+        "FROM": {"Fn::Sub": "orders@${DomainSes}"},
+    }
+    assert lint_errors(text2) == []
+
+
+def test_every_section_but_the_literal_ones_is_rewritten(tmp_path):
+    # CloudFormation rejects unknown sections, but an unknown section is rewritten all the same.
+    text = IDENTITY + "Metadata:\n  Owner: !Ref Domain\nRules:\n  R:\n    Assertions:\n      - Assert: !Equals [!Ref Domain, x]\n"
+    _, second, _, _ = run(tmp_path, text)
+    assert second["Metadata"] == {"Owner": {"Ref": "DomainSes"}}
+    assert second["Rules"]["R"]["Assertions"][0]["Assert"] == {"Fn::Equals": [{"Ref": "DomainSes"}, "x"]}
+
+
+def test_a_macro_the_tool_cannot_see_through_is_refused(tmp_path):
+    (problem,) = problems(tmp_path, IDENTITY.replace("Resources:\n", "Transform: [AWS::Serverless-2016-10-31, MyMacro]\nResources:\n"))
+    assert problem.startswith("Transform: MyMacro is a macro whose output the tool cannot see")
+
+
+INCLUDE = IDENTITY + "  Topic:\n    Type: AWS::SNS::Topic\n    Properties:\n      Fn::Transform: { Name: AWS::Include, Parameters: { Location: LOCATION } }\n"
+
+
+def test_an_include_transform_the_tool_cannot_read_is_refused_naming_where_it_is(tmp_path):
+    (problem,) = problems(tmp_path, INCLUDE.replace("LOCATION", "s3://bucket/snippet.yaml"))
+    assert problem.startswith("Topic: Fn::Transform returns what its macro makes")
+
+
+def test_a_local_include_is_read_and_refused_only_if_it_names_a_migrated_resource(tmp_path):
+    # SAM's DefinitionBody often includes a local OpenAPI file: one that names no old resource cannot break.
+    (tmp_path / "snippet.yaml").write_text("TopicName: !Sub '${Domain}-events'\n")
+    (problem,) = problems(tmp_path, INCLUDE.replace("LOCATION", "snippet.yaml"))
+    assert problem.startswith("Topic: AWS::Include of snippet.yaml names Domain, which the tool cannot rewrite there")
+    (tmp_path / "snippet.yaml").write_text("TopicName: !Sub '${DomainName}-events'\n")
+    _, second, _, _ = run(tmp_path, INCLUDE.replace("LOCATION", "snippet.yaml"))
+    assert second["Resources"]["Topic"]["Properties"] == {"Fn::Transform": {"Name": "AWS::Include", "Parameters": {"Location": "snippet.yaml"}}}
+
+
+def looped(templates: str, identifier: str = "Domain") -> str:
+    """A template of AWS::LanguageExtensions: a configuration set and a loop over two names."""
+    return f"""\
+AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::LanguageExtensions
+Resources:
+  Set:
+    Type: AWS::PinpointEmail::ConfigurationSet
+    Properties: {{ Name: orders }}
+  Fn::ForEach::Identities:
+    - {identifier}
+    - [orders, billing]
+    - {templates.strip()}
+"""
+
+
+LOOPED = looped("Identity${Domain}:\n        Type: AWS::PinpointEmail::Identity\n        Properties:\n          Name: !Sub ${Domain}.example.com")
+
+
+NESTED = looped(
+    "Fn::ForEach::Inner:\n        - Part\n        - [a, b]\n        - Identity${Domain}${Part}:\n"
+    "            Type: AWS::PinpointEmail::Identity\n            Properties:\n              Name: !Sub ${Part}.${Domain}.example.com"
+)
+
+
+@pytest.mark.parametrize("text", [LOOPED, NESTED], ids=["loop", "nested loop"])
+def test_pinpoint_resources_inside_fn_foreach_are_refused_naming_the_loop(tmp_path, text):
+    # Skipping them would leave step 1 without their Retain and step 2 with Pinpoint resources.
+    assert lint_errors(text) == []
+    (problem,) = problems(tmp_path, text)
+    assert problem.startswith("Resources.Fn::ForEach::Identities: an Fn::ForEach makes AWS::PinpointEmail::Identity resources")
+
+
+def test_references_and_depends_on_inside_a_loop_of_other_resources_are_rewritten(tmp_path):
+    text = looped(
+        "Topic${Domain}:\n        Type: AWS::SNS::Topic\n        DependsOn: Set\n"
+        "      Queue${Domain}:\n        Type: AWS::SQS::Queue\n        Properties:\n          QueueName: !Sub ${Domain}-${Set}"
+    )
+    _, second, _, text2 = run(tmp_path, text)
+    templates = second["Resources"]["Fn::ForEach::Identities"][2]
+    assert templates["Topic${Domain}"]["DependsOn"] == "SetSes"
+    assert templates["Queue${Domain}"]["Properties"]["QueueName"] == {"Fn::Sub": "${Domain}-${SetSes}"}
+    assert lint_errors(text2) == []
+
+
+def test_a_loop_identifier_that_is_a_migrated_resources_id_is_refused(tmp_path):
+    text = looped("Topic${Set}:\n        Type: AWS::SNS::Topic", identifier="Set")
+    (problem,) = problems(tmp_path, text)
+    assert problem.startswith("Resources.Fn::ForEach::Identities: its identifier Set is also a migrated resource's logical id")
+
+
+def test_a_loop_over_migrated_logical_ids_is_refused_in_resources_and_outputs(tmp_path):
+    # Expanded, !Ref Res is !Ref Set: a reference to the old resource that no rewrite of the template reaches.
+    text = looped("Topic${Res}:\n        Type: AWS::SNS::Topic\n        Properties: { TopicName: !Ref Res }", identifier="Res").replace("[orders, billing]", "[Set]")
+    text += "Outputs:\n  Fn::ForEach::Names:\n    - Res\n    - [Set]\n    - ${Res}Name:\n        Value: !Ref Res\n"
+    assert lint_errors(text) == []
+    found = problems(tmp_path, text)
+    assert [p.split(": its collection")[0] for p in found] == ["Resources.Fn::ForEach::Identities", "Outputs.Fn::ForEach::Names"]
+    assert all("names Set, a migrated resource" in p for p in found)
+
+
+
+def test_a_loop_over_migrated_logical_ids_among_a_resources_properties_is_refused(tmp_path):
+    text = looped(
+        "Topic${Domain}:\n        Type: AWS::SNS::Topic\n        Properties:\n          DisplayName: x\n"
+        "          Fn::ForEach::Tags:\n            - Res\n            - [Set]\n            - Tags: [{ Key: !Ref Res, Value: x }]"
+    )
+    (problem,) = problems(tmp_path, text)
+    assert problem.startswith("Resources.Fn::ForEach::Identities.Topic${Domain}.Fn::ForEach::Tags: its collection names Set")
+
+
+def test_a_getatt_of_a_built_logical_id_that_may_name_a_migrated_resource_is_refused(tmp_path):
+    text = IDENTITY + "Outputs:\n  Record:\n    Value: !GetAtt [!Sub 'Dom${AWS::Region}', IdentityDNSRecordName1]\n"
+    (problem,) = problems(tmp_path, text)
+    assert problem.startswith("Outputs.Record: Fn::GetAtt of a logical id that an intrinsic function builds may name a migrated resource")
+    # One that cannot name any of them is left as it is.
+    _, second, _, _ = run(tmp_path, text.replace("'Dom${AWS::Region}'", "'Topic${AWS::Region}'"))
+    assert second["Outputs"]["Record"]["Value"] == {"Fn::GetAtt": [{"Fn::Sub": "Topic${AWS::Region}"}, "IdentityDNSRecordName1"]}
+
+
+@pytest.mark.parametrize("output", ["!Ref Events", "!Sub '${Events}'", "!Sub ['${X}', { X: !Ref Events }]"])
+def test_a_ref_of_an_event_destination_is_refused_because_its_value_changes(tmp_path, output):
+    # Pinpoint's Ref is the destination's generated Id, ours "<set>|<name>": an import of it would break.
+    (problem,) = problems(tmp_path, EVENT_DESTINATION + f"Outputs:\n  Destination:\n    Value: {output}\n    Export: {{ Name: dest }}\n")
+    assert problem.startswith("Outputs.Destination: Ref Events (or ${Events}) is the Id that AWS::PinpointEmail::ConfigurationSetEventDestination generated")
+    assert "EventDestinationName of Events" in problem
+
+
+def test_depends_on_an_event_destination_is_still_rewritten(tmp_path):
+    _, second, _, _ = run(tmp_path, EVENT_DESTINATION + "  Topic:\n    Type: AWS::SNS::Topic\n    DependsOn: Events\n")
+    assert second["Resources"]["Topic"]["DependsOn"] == "EventsSes"
+
+
 def test_references_to_other_resources_and_pseudo_parameters_are_left_alone(tmp_path):
     _, second, _, _ = run(tmp_path, EVERYTHING)
     source = decoded(EVERYTHING)
@@ -580,7 +741,7 @@ def test_an_event_type_that_is_not_pinpoints_is_refused(tmp_path):
 
 
 def test_an_event_type_given_by_an_intrinsic_function_is_refused(tmp_path):
-    (problem,) = problems(tmp_path, EVENT_DESTINATION.replace("[SEND, REJECT,", "[!Ref AWS::NoValue, REJECT,"))
+    (problem,) = problems(tmp_path, EVENT_DESTINATION.replace("[SEND, REJECT,", "[!Select [0, [SEND]], REJECT,"))
     assert "MatchingEventTypes[0] is an intrinsic function" in problem
 
 
@@ -589,14 +750,68 @@ def test_an_unknown_dimension_source_is_refused(tmp_path):
     assert problem.startswith("Events: EventDestination.CloudWatchDestination.DimensionConfigurations[2].DimensionValueSource is 'linkTag'")
 
 
-def test_an_object_built_by_an_intrinsic_function_is_refused(tmp_path):
+def test_an_object_built_by_an_intrinsic_function_other_than_fn_if_is_refused(tmp_path):
     text = IDENTITY.replace(
         "      MailFromAttributes:\n        MailFromDomain: bounce.orders.example.com\n        BehaviorOnMxFailure: REJECT_MESSAGE\n",
-        "      MailFromAttributes: !If [Always, { MailFromDomain: bounce.orders.example.com }, !Ref AWS::NoValue]\n",
+        "      MailFromAttributes: !FindInMap [Mail, From, Attributes]\n",
     )
-    assert "!If" in text
     (problem,) = problems(tmp_path, text)
-    assert problem.startswith("Domain: MailFromAttributes is built by an intrinsic function")
+    assert problem.startswith("Domain: MailFromAttributes is built by Fn::FindInMap; only a literal object or an Fn::If of them can be translated")
+
+
+OPTIONAL_MAIL_FROM = IDENTITY.replace(
+    "      MailFromAttributes:\n        MailFromDomain: bounce.orders.example.com\n        BehaviorOnMxFailure: REJECT_MESSAGE\n",
+    "      MailFromAttributes: !If [HasMailFrom, { MailFromDomain: !Ref MailFrom, BehaviorOnMxFailure: REJECT_MESSAGE }, !Ref AWS::NoValue]\n",
+).replace("Resources:\n", "Parameters:\n  MailFrom: { Type: String, Default: '' }\nConditions:\n  HasMailFrom: !Not [!Equals [!Ref MailFrom, '']]\nResources:\n")
+
+
+def test_an_optional_mail_from_in_fn_if_is_translated_branch_by_branch(tmp_path):
+    assert lint_errors(OPTIONAL_MAIL_FROM) == []
+    _, second, _, text2 = run(tmp_path, OPTIONAL_MAIL_FROM)
+    assert second["Resources"]["DomainSes"]["Properties"]["MailFromAttributes"] == {
+        "Fn::If": ["HasMailFrom", {"MailFromDomain": {"Ref": "MailFrom"}, "BehaviorOnMxFailure": "REJECT_MESSAGE"}, {"Ref": "AWS::NoValue"}]
+    }
+    assert lint_errors(text2) == []
+
+
+def test_fn_if_of_lists_items_and_literal_values_is_translated_and_a_bad_branch_named(tmp_path):
+    text = EVENT_DESTINATION.replace("[SEND, REJECT,", "[SEND, !If [Odd, OPEN, !Ref AWS::NoValue], REJECT,").replace(
+        "DimensionValueSource: LINK_TAG", "DimensionValueSource: !If [Odd, LINK_TAG, EMAIL_HEADER]"
+    ).replace(
+        "        SnsDestination:\n          TopicArn: arn:aws:sns:us-east-1:123456789012:ses-events\n",
+        "        SnsDestination: !If [Odd, { TopicArn: !If [Even, arn:aws:sns:us-east-1:123456789012:a, arn:aws:sns:us-east-1:123456789012:b] }, !Ref AWS::NoValue]\n",
+    ) + "Conditions:\n  Odd: !Equals [!Ref AWS::Region, us-east-1]\n  Even: !Equals [!Ref AWS::AccountId, '123456789012']\n"
+    assert lint_errors(text) == []
+    _, second, _, text2 = run(tmp_path, text)
+    destination = second["Resources"]["EventsSes"]["Properties"]["EventDestination"]
+    assert destination["MatchingEventTypes"][:3] == ["send", {"Fn::If": ["Odd", "open", {"Ref": "AWS::NoValue"}]}, "reject"]
+    assert destination["CloudWatchDestination"]["DimensionConfigurations"][2]["DimensionValueSource"] == {"Fn::If": ["Odd", "linkTag", "emailHeader"]}
+    arns = {"Fn::If": ["Even", "arn:aws:sns:us-east-1:123456789012:a", "arn:aws:sns:us-east-1:123456789012:b"]}
+    assert destination["SnsDestination"] == {"Fn::If": ["Odd", {"TopicARN": arns}, {"Ref": "AWS::NoValue"}]}
+    assert lint_errors(text2) == []
+    (problem,) = problems(tmp_path, text.replace("!If [Odd, LINK_TAG, EMAIL_HEADER]", "!If [Odd, LINK_TAG, header]"))
+    assert problem.startswith("Events: EventDestination.CloudWatchDestination.DimensionConfigurations[2].DimensionValueSource.Fn::If[2] is 'header'")
+
+
+def test_tags_in_fn_if_are_translated(tmp_path):
+    text = IDENTITY.replace("      Tags:\n        - { Key: team, Value: orders }\n", "      Tags: !If [Odd, [{ Key: team, Value: orders }], !Ref AWS::NoValue]\n")
+    _, second, _, _ = run(tmp_path, text + "Conditions:\n  Odd: !Equals [!Ref AWS::Region, us-east-1]\n")
+    assert second["Resources"]["DomainSes"]["Properties"]["Tags"] == {"Fn::If": ["Odd", [{"Key": "team", "Value": "orders"}], {"Ref": "AWS::NoValue"}]}
+
+
+def test_fn_if_around_the_event_destination_or_the_properties_is_refused(tmp_path):
+    # EventDestinationName goes into the translated EventDestination, outside the If's branches.
+    text = EVENT_DESTINATION.split("      EventDestination:")[0] + "      EventDestination: !If [Odd, { Enabled: true }, { Enabled: false }]\n"
+    (problem,) = problems(tmp_path, text)
+    assert problem.startswith("Events: EventDestination is an Fn::If or AWS::NoValue, and its translation EventDestination also holds EventDestinationName")
+    (problem,) = problems(tmp_path, HEAD + "  Pool:\n    Type: AWS::PinpointEmail::DedicatedIpPool\n    Properties: !If [Odd, { PoolName: a }, { PoolName: b }]\n")
+    assert problem.startswith("Pool: Properties is built by Fn::If; only a literal object can be translated")
+
+
+def test_a_link_inside_fn_if_that_leaves_the_stack_is_listed(tmp_path):
+    text = CONFIGURATION_SET.replace("DeliveryOptions: { SendingPoolName: !Ref Pool }", "DeliveryOptions: !If [Odd, { SendingPoolName: !If [Odd, !Ref Pool, shared] }, !Ref AWS::NoValue]")
+    _, second, _, _ = run(tmp_path, text + "Conditions:\n  Odd: !Equals [!Ref AWS::Region, us-east-1]\n")
+    assert tool.outside_links(second) == ["SetSes.DeliveryOptions.SendingPoolName: shared"]
 
 
 def test_a_template_without_pinpoint_resources_is_refused(tmp_path):
@@ -635,15 +850,42 @@ def test_the_command_writes_step1_and_step2_that_cfn_lint_accepts(tmp_path):
     assert lint_run.returncode == 0, lint_run.stdout + lint_run.stderr
 
 
-def test_the_command_says_which_provider_parameters_step2_needs(tmp_path):
+def test_the_command_prints_the_next_steps_with_the_provider_parameters_and_provider_stack(tmp_path):
     source = tmp_path / "template.yaml"
     source.write_text(EVERYTHING)
-    result = _cli(str(source), "--out", str(tmp_path / "migration"))
+    out = tmp_path / "migration"
+    result = _cli(str(source), "--out", str(out))
     assert result.returncode == 0, result.stderr
-    # Every link is a Ref of the template's own resources: adoption alone.
-    assert result.stdout.splitlines()[1:] == ["deploy step2.yaml while the provider stack has AllowAdoption=true"]
-    step2 = (tmp_path / "migration" / "step2.yaml").read_text()
-    assert "AllowAdoption=true" in step2 and "AllowUnmanagedLinks=true" in step2 and "HostedZoneIds" in step2
+    lines = result.stdout.splitlines()
+    # Every link is a Ref of the template's own resources: adoption alone, AllowUnmanagedLinks untouched.
+    assert "     sam deploy --parameter-overrides AllowAdoption=true" in lines
+    assert f"     aws cloudformation deploy --template-file {out / 'step1.yaml'} --stack-name STACK" in lines
+    assert f"     aws cloudformation deploy --template-file {out / 'step2.yaml'} --stack-name STACK --parameter-overrides ProviderStack=ses-custom-resources" in lines
+    assert "     sam deploy --parameter-overrides AllowAdoption=false" in lines
+    assert "AllowUnmanagedLinks needs no change: every link of step 2 is to a resource of the stack." in lines
+    assert any("default ses-custom-resources" in line for line in lines)
+    # The step 2 header says the same, with the files' own names.
+    step2 = (out / "step2.yaml").read_text()
+    header = step2[: step2.index("AWSTemplateFormatVersion")]
+    assert "#      aws cloudformation deploy --template-file step2.yaml --stack-name STACK --parameter-overrides ProviderStack=ses-custom-resources\n" in header
+    assert "AllowAdoption=true" in header and "AllowAdoption=false" in header and "HostedZoneIds" in header
+
+
+def test_the_next_steps_keep_a_provider_stack_default_of_the_template_and_use_sam_for_sam_templates(tmp_path):
+    text = SAM.replace("Resources:\n", "Parameters:\n  ProviderStack: { Type: String, Default: mail-provider }\nResources:\n", 1)
+    _, _, first, second = run(tmp_path, text)
+    assert "#   sam deploy --template-file step1.yaml --stack-name STACK\n" in first
+    assert "#      sam deploy --template-file step2.yaml --stack-name STACK --parameter-overrides ProviderStack=mail-provider\n" in second
+    assert "relative paths (CodeUri ...)" in second
+
+
+def test_the_command_warns_of_sams_relative_paths_only_when_the_steps_are_not_beside_the_template(tmp_path):
+    source = tmp_path / "template.yaml"
+    source.write_text(SAM)
+    elsewhere, beside = _cli(str(source), "--out", str(tmp_path / "migration")), _cli(str(source), "--out", str(tmp_path))
+    assert elsewhere.returncode == beside.returncode == 0
+    assert "relative paths (CodeUri ...)" in elsewhere.stdout and "relative paths" not in beside.stdout
+    assert f"     sam deploy --template-file {tmp_path / 'step1.yaml'} --stack-name STACK" in beside.stdout.splitlines()
 
 
 def test_the_command_lists_the_links_outside_the_stack_that_need_allow_unmanaged_links(tmp_path):
@@ -653,8 +895,11 @@ def test_the_command_lists_the_links_outside_the_stack_that_need_allow_unmanaged
     result = _cli(str(source), "--out", str(tmp_path / "migration"))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert "AllowUnmanagedLinks=true" in lines[2]
-    assert lines[3:] == ["  SetSes.DeliveryOptions.SendingPoolName: shared-pool", "  EventsSes.ConfigurationSetName: orders"]
+    assert "     sam deploy --parameter-overrides AllowAdoption=true AllowUnmanagedLinks=true" in lines
+    assert "     sam deploy --parameter-overrides AllowAdoption=false AllowUnmanagedLinks=false" in lines
+    at = next(i for i, line in enumerate(lines) if line.startswith("AllowUnmanagedLinks=true because"))
+    assert lines[at + 1 : at + 3] == ["  SetSes.DeliveryOptions.SendingPoolName: shared-pool", "  EventsSes.ConfigurationSetName: orders"]
+    assert "#   SetSes.DeliveryOptions.SendingPoolName: shared-pool\n" in (tmp_path / "migration" / "step2.yaml").read_text()
 
 
 def test_the_tools_link_properties_are_the_provider_types_links():
@@ -699,6 +944,63 @@ def test_no_yaml_aliases_are_written_even_for_repeated_values():
     assert "&" not in text and "*" not in text
 
 
+MULTI_LINE = IDENTITY + """\
+  Notify:
+    Type: AWS::Lambda::Function
+    Properties:
+      Runtime: python3.12
+      Handler: index.handler
+      Role: arn:aws:iam::123456789012:role/notify
+      Code:
+        ZipFile: |
+          import os
+
+          def handler(event, context):
+              # the identity's name, from the environment
+              return os.environ["IDENTITY"]
+      Environment:
+        Variables:
+          IDENTITY: !Ref Domain
+          POLICY: !Sub |
+            {
+              "identity": "${Domain}",
+              "record": "${Domain.IdentityDNSRecordName1}"
+            }
+"""
+
+
+def test_multi_line_strings_are_written_as_blocks(tmp_path):
+    # One double-quoted line of 2,000 characters cannot be read or reviewed; a block reads as the input did.
+    _, second, _, text2 = run(tmp_path, MULTI_LINE)
+    assert "        ZipFile: |\n          import os\n\n          def handler(event, context):\n              # the identity's name" in text2
+    assert '          POLICY: !Sub |\n            {\n              "identity": "${DomainSes}",\n' in text2
+    assert second["Resources"]["Notify"]["Properties"]["Environment"]["Variables"]["POLICY"] == {
+        "Fn::Sub": '{\n  "identity": "${DomainSes}",\n  "record": "${DomainSes.DkimDNSTokenName1}"\n}\n'
+    }
+    assert lint_errors(text2) == []
+
+
+def test_the_leading_comment_block_is_carried_to_both_steps_after_the_header(tmp_path):
+    text = "# The orders service's mail.\n#\n# Owner: orders team.\n\n" + IDENTITY.replace("      Tags:", "      # not carried: PyYAML drops comments\n      Tags:")
+    _, _, first, second = run(tmp_path, text)
+    for written in (first, second):
+        assert "\n\n# The orders service's mail.\n#\n# Owner: orders team.\n\nAWSTemplateFormatVersion" in written
+        assert "not carried" not in written
+
+
+def test_the_command_names_the_lines_of_the_comments_it_drops(tmp_path):
+    source = tmp_path / "template.yaml"
+    source.write_text("# kept\n" + MULTI_LINE.replace("    Type: AWS::Lambda::Function\n", "    Type: AWS::Lambda::Function  # dropped\n"))
+    result = _cli(str(source), "--out", str(tmp_path / "migration"))
+    assert result.returncode == 0, result.stderr
+    # The # of the ZipFile's code is code, not a comment of the template.
+    dropped = 1 + MULTI_LINE.splitlines().index("    Type: AWS::Lambda::Function") + 1
+    assert result.stdout.splitlines()[-1] == (
+        f"{source} has comments that the steps do not carry (PyYAML, the YAML library here, drops all but the leading block): "
+        f"line {dropped}; copy the ones you need"
+    )
+
+
 def test_the_output_starts_with_a_comment_that_says_which_step_it_is(tmp_path):
     _, _, first, second = run(tmp_path, IDENTITY)
     assert first.startswith("# Step 1 of 2") and second.startswith("# Step 2 of 2")
@@ -721,6 +1023,9 @@ NAMES = st.from_regex(r"[A-Za-z][A-Za-z0-9]{0,8}(\.[A-Za-z0-9]{1,5})?", fullmatc
 SCALARS = st.one_of(
     st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=20),
     st.sampled_from(["true", "yes", "null", "1800", "!x", "*a", "&b", "- x", "a: b", "${X}", "{a}", "[1]", "#c", " ", "'", '"']),
+    # Several lines, written as blocks where YAML allows: breaks, indents, trailing spaces, other line breaks.
+    st.sampled_from(["a\nb", "a\n", "a\n\n", "\n", " a\nb", "a \nb", "a\n b", "\ta\nb", "#x\ny", "a\n\nb\n ", "- a\n- b\n", "x\x85y\n", "a\u2028b\n", "a\r\nb", "${A}\n  ${B}\n"]),
+    st.text(alphabet=st.sampled_from("ab #:-|>'\"\n\t"), max_size=12),
     st.booleans(),
     st.integers(),
 )
@@ -742,6 +1047,8 @@ VALUES = st.recursive(SCALARS, _intrinsics, max_leaves=12)
 
 @settings(max_examples=300, deadline=None)
 @given(VALUES)
+@example("x\x85y\n")  # PyYAML's single quotes wrote \x85 raw, which reads back as a space
+@example({"Fn::Sub": "a\n  ${B}\n"})  # a !Sub | block
 def test_whatever_is_written_reads_back_the_same_through_cfn_lints_decoder(value):
     text = tool.dump({"Value": value})
     template, matches = decode_str(text)

@@ -14,25 +14,39 @@ cfn-lint's own decoder. Two templates are written, to be deployed in this order:
                   deletes the new resources it created, and those are the SES resources
                   the stack has sent mail with; Retain makes CloudFormation skip that
                   Delete); every Ref, Fn::GetAtt, ${} of Fn::Sub and DependsOn naming an
-                  old resource names the new one. Removing the old resources deletes
-                  nothing: step 1 made them Retain. Once step 2 is complete, a later deploy
-                  may drop the two policies (or restore the input's) to let the stack own
-                  deletion again.
+                  old resource names the new one, in every section that can hold one
+                  (Resources, Fn::ForEach loops of other resources included, Outputs,
+                  Conditions, Rules, Metadata, SAM's Globals). Removing the old resources
+                  deletes nothing: step 1 made them Retain. Once step 2 is complete, a
+                  later deploy may drop the two policies (or restore the input's) to let
+                  the stack own deletion again.
 
-Provider parameters for step 2: AllowAdoption=true while it is deployed (the new resources
-adopt), and AllowUnmanagedLinks=true if a resource links to one that this stack does not
-make (a SendingPoolName or ConfigurationSetName that is not a Ref or Fn::GetAtt of a
-resource of the template): the tool prints each such link. HostedZoneIds and
-AllowDnsOverwrite need no change: a Pinpoint migration publishes no DNS records.
+The tool prints the next steps: the provider's parameters (AllowAdoption=true while step 2
+is deployed; AllowUnmanagedLinks=true if a resource links to one that this stack does not
+make, a SendingPoolName or ConfigurationSetName that is not a Ref or Fn::GetAtt of a
+resource of the template, each listed), the deploy commands of both steps (sam deploy for
+a SAM template), and ProviderStack, the parameter step 2 adds for the provider's stack
+name. step2.yaml's header says the same. HostedZoneIds and AllowDnsOverwrite need no
+change: a Pinpoint migration publishes no DNS records.
 
 --name gives the SES name of a resource whose template leaves it to CloudFormation (a
 DedicatedIpPool without PoolName): adoption needs the name of what it adopts.
 
-Whatever cannot be translated exactly (a property that AWS::PinpointEmail::* does not
-have, a PinpointDestination, an Fn::GetAtt attribute with no equivalent, an event type or
-dimension source that is not Pinpoint's, an object built by an intrinsic function) is
-refused: every problem is printed, naming the resource and the property, nothing is
-written, and the exit status is 2.
+An Fn::If of a property object, a list, a list item or a literal value (MailFromAttributes:
+!If [HasMailFrom, {...}, !Ref AWS::NoValue]) is translated branch by branch, AWS::NoValue
+kept. Whatever cannot be translated or rewritten exactly (a property that
+AWS::PinpointEmail::* does not have, a PinpointDestination, an Fn::GetAtt attribute with no
+equivalent, a Ref of an event destination, whose value changes, an event type or dimension
+source that is not Pinpoint's, an object built by another intrinsic function, an Fn::If
+around EventDestination or Properties, Pinpoint resources inside Fn::ForEach, a loop over
+migrated logical ids, a macro whose output the tool cannot see) is refused: every problem
+is printed, naming the resource and the property or the place, nothing is written, and the
+exit status is 2.
+
+YAML is written with PyYAML (pinned in requirements-dev.txt; ruamel.yaml, which can keep
+comments, is not a dependency of the project), in the short forms, multi-line strings as
+"|" blocks. PyYAML drops comments: the template's leading comment block is carried to both
+steps, and the tool prints the lines of the other comments, which are not.
 """
 
 from __future__ import annotations
@@ -221,6 +235,7 @@ MIGRATIONS: dict[str, Migration] = {
 }
 
 INTRINSIC_KEYS = {"Ref", "Condition"}
+DESTINATION_TYPE = "AWS::PinpointEmail::ConfigurationSetEventDestination"
 
 
 def is_intrinsic(value: Any) -> bool:
@@ -261,9 +276,41 @@ def _put(target: dict, path: str, value: Any) -> None:
     target[last] = value
 
 
+NO_VALUE = {"Ref": "AWS::NoValue"}
+
+
+def is_if(value: Any) -> bool:
+    return isinstance(value, dict) and len(value) == 1 and isinstance(value.get("Fn::If"), list) and len(value["Fn::If"]) == 3
+
+
+def _structural(node: Any) -> bool:
+    """A node whose translation rebuilds the value (an object, a list, a table of literals),
+    so that an Fn::If's branches are translated one by one; a plain Leaf copies any value."""
+    return isinstance(node, (Obj, Each)) or (isinstance(node, Leaf) and node.values is not None)
+
+
+def _standalone(node: Any, value: Any, where: str, problems: list[str], label: str, kind: str) -> Any:
+    """What `node` makes of `value` standing alone: a list item, a branch of Fn::If.
+    AWS::NoValue stays (the property or item is left out); each branch of an Fn::If is
+    translated as if it were the value, the condition kept."""
+    if value == NO_VALUE:
+        return value
+    if is_if(value):
+        condition, *branches = value["Fn::If"]
+        return {"Fn::If": [condition, *(_standalone(node, b, f"{where}.Fn::If[{i}]", problems, label, kind) for i, b in enumerate(branches, 1))]}
+    holder: dict = {}
+    if isinstance(node, Obj):
+        _translate(Obj(None, node.fields), value, where, holder, problems, label, kind)
+        return holder
+    _translate(Leaf("", node.values) if isinstance(node, Leaf) else Each("", node.item), value, where, holder, problems, label, kind)
+    return holder.get("")
+
+
 def _translate(node: Any, value: Any, where: str, out: dict, problems: list[str], label: str, kind: str) -> None:
     """Translate `value` (at Pinpoint path `where`) by `node` into `out`."""
-    if isinstance(node, Refuse):
+    if not isinstance(node, Refuse) and _structural(node) and (is_if(value) or value == NO_VALUE) and node.target:
+        _put(out, node.target, _standalone(node, value, where, problems, label, kind))
+    elif isinstance(node, Refuse):
         problems.append(f"{label}: {where} {node.reason}")
     elif isinstance(node, Leaf):
         if node.values is None:
@@ -272,33 +319,35 @@ def _translate(node: Any, value: Any, where: str, out: dict, problems: list[str]
             _put(out, node.target, node.values[value])
         else:
             shown = "an intrinsic function" if is_intrinsic(value) else repr(value)
-            problems.append(f"{label}: {where} is {shown}; only the literal values {', '.join(node.values)} can be translated")
+            problems.append(f"{label}: {where} is {shown}; only the literal values {', '.join(node.values)} (or an Fn::If of them) can be translated")
     elif isinstance(node, Obj):
         if not isinstance(value, dict) or is_intrinsic(value):
-            kind = "built by an intrinsic function" if is_intrinsic(value) else f"not an object ({value!r})"
-            problems.append(f"{label}: {where} is {kind}; only a literal object can be translated")
+            shown = f"built by {next(iter(value))}" if is_intrinsic(value) else f"not an object ({value!r})"
+            problems.append(f"{label}: {where or 'Properties'} is {shown}; only a literal object{' or an Fn::If of them' if where else ''} can be translated")
             return
         inner = out if node.target is None else _ensure(out, node.target)
+        # Targets that a Leaf of this object writes into (EventDestinationName goes to
+        # EventDestination.Name): an Fn::If of the object there would not hold it.
+        shared = {f.target.split(".")[0]: n for n, f in node.fields.items() if isinstance(f, Leaf) and "." in f.target}
         for name, item in value.items():
             child = f"{where}.{name}" if where else name
             if name not in node.fields:
                 problems.append(f"{label}: {child} is not a property of {kind} that a template can set; it cannot be translated")
                 continue
-            _translate(node.fields[name], item, child, inner, problems, label, kind)
+            field_node = node.fields[name]
+            if (is_if(item) or item == NO_VALUE) and isinstance(field_node, (Obj, Each)) and field_node.target in shared:
+                problems.append(
+                    f"{label}: {child} is an Fn::If or AWS::NoValue, and its translation {field_node.target} also holds "
+                    f"{shared[field_node.target]}, which is outside it; write {child} out as an object"
+                )
+                continue
+            _translate(field_node, item, child, inner, problems, label, kind)
     elif isinstance(node, Each):
         if not isinstance(value, list):
-            kind = "built by an intrinsic function" if is_intrinsic(value) else f"not a list ({value!r})"
-            problems.append(f"{label}: {where} is {kind}; only a literal list can be translated")
+            shown = f"built by {next(iter(value))}" if is_intrinsic(value) else f"not a list ({value!r})"
+            problems.append(f"{label}: {where} is {shown}; only a literal list or an Fn::If of them can be translated")
             return
-        items = []
-        for index, item in enumerate(value):
-            holder: dict = {}
-            _translate(node.item, item, f"{where}[{index}]", holder, problems, label, kind)
-            if not isinstance(node.item, Leaf):
-                items.append(holder)
-            elif node.item.target in holder:  # a value, not an object: Leaf("") writes it under ""
-                items.append(holder[node.item.target])
-        _put(out, node.target, items)
+        _put(out, node.target, [_standalone(node.item, item, f"{where}[{index}]", problems, label, kind) for index, item in enumerate(value)])
     else:  # pragma: no cover - a table error
         raise TypeError(node)
 
@@ -323,9 +372,10 @@ SUB_VARIABLE = re.compile(r"\$\{(?!!)([^}]*)\}")
 class References:
     """Rewrites Ref, Fn::GetAtt, Fn::Sub's ${} and DependsOn from old logical ids to new."""
 
-    def __init__(self, renamed: dict[str, str], types: dict[str, str]):
+    def __init__(self, renamed: dict[str, str], types: dict[str, str], folder: Path | None = None):
         self.renamed = renamed  # old logical id -> new
         self.types = types  # old logical id -> Pinpoint type
+        self.folder = folder  # the template's, where a local AWS::Include is read
         self.problems: list[str] = []
 
     def attribute(self, old: str, attribute: Any, where: str) -> str | None:
@@ -340,13 +390,48 @@ class References:
         )
         return None
 
+    def ref(self, old: str, where: str) -> str:
+        """The new logical id for a Ref (or ${old}) of `old`, if its value stays the same."""
+        if self.types[old] == DESTINATION_TYPE:
+            # Pinpoint's Ref is the destination's generated Id; ours is "<set>|<name>".
+            self.problems.append(
+                f"{where}: Ref {old} (or ${{{old}}}) is the Id that {DESTINATION_TYPE} generated, and "
+                f"{MIGRATIONS[DESTINATION_TYPE].custom_type}'s Ref is another value (<ConfigurationSetName>|<EventDestinationName>), "
+                "so whatever reads it (an export another stack imports, say) would change; write what it stands for instead "
+                f"(the EventDestinationName of {old}, or DependsOn: {old} if only the order matters), deploy that, then migrate"
+            )
+        return self.renamed[old]
+
+    def computed_target(self, argument: Any, function: str, where: str) -> None:
+        """A Ref or Fn::GetAtt whose logical id an intrinsic function builds (AWS::LanguageExtensions):
+        refused when it may name a migrated resource, which the tool cannot rewrite."""
+        text = argument.get("Fn::Sub") if isinstance(argument, dict) and len(argument) == 1 else None
+        if isinstance(text, str):
+            pattern = re.compile(".*".join(re.escape(part) for part in re.split(r"[$&]\{[^}]*\}", text)))
+            if not any(pattern.fullmatch(name) for name in self.renamed):
+                return
+        self.problems.append(f"{where}: {function} of a logical id that an intrinsic function builds may name a migrated resource, which cannot be rewritten; write the logical id out")
+
+    def transform(self, argument: Any, where: str) -> None:
+        """Fn::Transform: refused unless it is an AWS::Include of a local file (SAM's OpenAPI
+        definitions, say) in which no migrated logical id appears."""
+        location = (argument.get("Parameters") or {}).get("Location") if isinstance(argument, dict) and argument.get("Name") == "AWS::Include" else None
+        local = self.folder / location if isinstance(location, str) and "://" not in location and self.folder else None
+        if local is None or not local.is_file():
+            self.problems.append(f"{where}: Fn::Transform returns what its macro makes, which the tool cannot see or rewrite; inline the snippet first")
+            return
+        text = local.read_text(errors="replace")
+        named = [old for old in self.renamed if re.search(rf"(?<![A-Za-z0-9]){re.escape(old)}(?![A-Za-z0-9])", text)]
+        if named:
+            self.problems.append(f"{where}: AWS::Include of {location} names {', '.join(named)}, which the tool cannot rewrite there; rename them in it (the new ids: {', '.join(self.renamed[n] for n in named)}) or inline it")
+
     def sub(self, text: str, defined: set[str], where: str) -> str:
         def replace(match: re.Match) -> str:
             name, dot, attribute = match.group(1).partition(".")
             if name in defined or name not in self.renamed:
                 return match.group(0)
             if not dot:
-                return "${" + self.renamed[name] + "}"
+                return "${" + self.ref(name, where) + "}"
             new = self.attribute(name, attribute, where)
             return "${" + self.renamed[name] + "." + (new or attribute) + "}"
 
@@ -360,7 +445,9 @@ class References:
         if len(value) == 1:
             ((key, argument),) = value.items()
             if key == "Ref" and isinstance(argument, str) and argument in self.renamed:
-                return {"Ref": self.renamed[argument]}
+                return {"Ref": self.ref(argument, where)}
+            if key == "Ref" and not isinstance(argument, str):
+                self.computed_target(argument, key, where)
             if key == "Fn::GetAtt":
                 return {"Fn::GetAtt": self.getatt(argument, where)}
             if key == "Fn::Sub":
@@ -369,6 +456,11 @@ class References:
                 if isinstance(argument, list) and len(argument) == 2 and isinstance(argument[0], str) and isinstance(argument[1], dict):
                     variables = self.rewrite(argument[1], where)
                     return {"Fn::Sub": [self.sub(argument[0], set(argument[1]), where), variables]}
+            if key == "Fn::Transform":
+                self.transform(argument, where)
+        for key, argument in value.items():
+            if is_for_each(key, argument):  # a loop among a resource's properties
+                self.loop(argument, f"{where}.{key}")
         return {k: self.rewrite(v, where) for k, v in value.items()}
 
     def getatt(self, argument: Any, where: str) -> Any:
@@ -378,10 +470,12 @@ class References:
                 new = self.attribute(name, attribute, where)
                 return f"{self.renamed[name]}.{new or attribute}"
             return argument
-        if isinstance(argument, list) and len(argument) == 2 and argument[0] in self.renamed:
+        if isinstance(argument, list) and len(argument) == 2 and isinstance(argument[0], str) and argument[0] in self.renamed:
             name, attribute = argument
             new = self.attribute(name, attribute, where)
             return [self.renamed[name], new or attribute]
+        if isinstance(argument, list) and argument and not isinstance(argument[0], str):
+            self.computed_target(argument[0], "Fn::GetAtt", where)
         return self.rewrite(argument, where)
 
     def depends_on(self, value: Any) -> Any:
@@ -391,8 +485,63 @@ class References:
             return [self.renamed.get(v, v) if isinstance(v, str) else v for v in value]
         return value
 
+    def resource(self, resource: Any, where: str) -> Any:
+        rewritten = self.rewrite(resource, where)
+        if isinstance(rewritten, dict) and "DependsOn" in rewritten:
+            rewritten["DependsOn"] = self.depends_on(rewritten["DependsOn"])
+        return rewritten
+
+    def loop(self, value: list, where: str) -> None:
+        """An Fn::ForEach whose expansion may name a migrated resource, which the tool cannot rewrite."""
+        identifier, collection, _ = value
+        if identifier in self.renamed:
+            self.problems.append(f"{where}: its identifier {identifier} is also a migrated resource's logical id, which ${{{identifier}}} would stand for; rename the identifier")
+        # !Ref Identifier in the loop becomes !Ref <item>: a Ref of the old resource once expanded.
+        named = [item for item in collection if isinstance(item, str) and item in self.renamed] if isinstance(collection, list) else []
+        if named:
+            self.problems.append(
+                f"{where}: its collection names {', '.join(named)}, a migrated resource, which a Ref or Fn::GetAtt of the identifier "
+                "would reference once the loop is expanded and the tool cannot rewrite; write those out of the loop"
+            )
+
+    def section(self, value: Any, key: str) -> Any:
+        """A section of the template but Resources, each entry labelled by its path."""
+        if not isinstance(value, dict):
+            return self.rewrite(value, key)
+        for name, entry in value.items():
+            if is_for_each(name, entry):  # Outputs' loops are entries of the section
+                self.loop(entry, f"{key}.{name}")
+        return {name: self.rewrite(entry, f"{key}.{name}") for name, entry in value.items()}
+
+    def resources(self, resources: dict, where: str) -> dict:
+        """Resources, or the resource templates of an Fn::ForEach (whose DependsOn count too)."""
+        result = {}
+        for name, value in resources.items():
+            if is_for_each(name, value):
+                self.loop(value, f"{where}.{name}")
+                identifier, collection, fragment = value
+                result[name] = [identifier, self.rewrite(collection, f"{where}.{name}"), self.resources(fragment, f"{where}.{name}")]
+            else:
+                result[name] = self.resource(value, name if where == "Resources" else f"{where}.{name}")
+        return result
+
 
 # --- the two steps -------------------------------------------------------------------------
+
+
+def is_for_each(name: str, value: Any) -> bool:
+    """An Fn::ForEach of AWS::LanguageExtensions: [identifier, collection, {templates}]."""
+    return name.startswith("Fn::ForEach::") and isinstance(value, list) and len(value) == 3 and isinstance(value[0], str) and isinstance(value[2], dict)
+
+
+def _looped_pinpoint_types(fragment: dict) -> set[str]:
+    found = set()
+    for name, value in fragment.items():
+        if is_for_each(name, value):
+            found |= _looped_pinpoint_types(value[2])
+        elif isinstance(value, dict) and str(value.get("Type", "")).startswith("AWS::PinpointEmail::"):
+            found.add(str(value["Type"]))
+    return found
 
 
 def pinpoint_resources(template: dict) -> dict[str, dict]:
@@ -400,9 +549,18 @@ def pinpoint_resources(template: dict) -> dict[str, dict]:
     if not isinstance(resources, dict):
         raise Refused(["the template has no Resources"])
     found = {n: r for n, r in resources.items() if isinstance(r, dict) and str(r.get("Type", "")).startswith("AWS::PinpointEmail::")}
-    unknown = [f"{n}: {r['Type']} is not a type this tool knows ({', '.join(MIGRATIONS)})" for n, r in found.items() if r["Type"] not in MIGRATIONS]
-    if unknown:
-        raise Refused(unknown)
+    problems = [f"{n}: {r['Type']} is not a type this tool knows ({', '.join(MIGRATIONS)})" for n, r in found.items() if r["Type"] not in MIGRATIONS]
+    # The templates of a loop are resources only once CloudFormation expands it; the tool
+    # cannot give them Retain or translate them one by one, so it refuses rather than skip them.
+    for name, value in resources.items():
+        looped = _looped_pinpoint_types(value[2]) if is_for_each(name, value) else set()
+        if looped:
+            problems.append(
+                f"Resources.{name}: an Fn::ForEach makes {', '.join(sorted(looped))} resources, which the tool cannot "
+                "migrate inside a loop; write them out as resources of their own first (same logical ids and names), deploy that, then migrate"
+            )
+    if problems:
+        raise Refused(problems)
     if not found:
         raise Refused(["the template has no AWS::PinpointEmail::* resource: nothing to migrate"])
     return found
@@ -456,7 +614,25 @@ def _with_parameter(template: dict) -> dict:
     return result
 
 
-def step2(template: dict, names: dict[str, str] | None = None) -> dict:
+# Sections whose values are literals: no Ref, Fn::GetAtt or Fn::Sub can be there.
+WITHOUT_REFERENCES = ("AWSTemplateFormatVersion", "Description", "Parameters", "Mappings")
+# The transforms whose output the tool can foresee: SAM's keeps Ref, Fn::GetAtt and Fn::Sub
+# as they are written (Globals rewritten too), AWS::LanguageExtensions expands what the tool
+# checks (Fn::ForEach). Any other macro may make references out of plain strings.
+KNOWN_TRANSFORMS = ("AWS::Serverless-2016-10-31", "AWS::LanguageExtensions")
+
+
+def unseen_transforms(value: Any) -> list[str]:
+    names = value if isinstance(value, list) else [value]
+    return [
+        f"Transform: {name if isinstance(name, str) else dump(name).strip()} is a macro whose output the tool cannot see or rewrite "
+        f"(it knows {' and '.join(KNOWN_TRANSFORMS)}); migrate the template it expands to, or remove the macro first"
+        for name in names
+        if name not in KNOWN_TRANSFORMS
+    ]
+
+
+def step2(template: dict, names: dict[str, str] | None = None, folder: Path | None = None) -> dict:
     """Each AWS::PinpointEmail::* resource replaced by its Custom::* type under a new logical id."""
     names = names or {}
     old = pinpoint_resources(template)
@@ -470,7 +646,7 @@ def step2(template: dict, names: dict[str, str] | None = None) -> dict:
         if name not in old:
             problems.append(f"--name {name}=...: {name} is not an AWS::PinpointEmail::* resource of the template")
     renamed = new_logical_ids(template, list(old))
-    references = References(renamed, {n: r["Type"] for n, r in old.items()})
+    references = References(renamed, {n: r["Type"] for n, r in old.items()}, folder)
 
     resources: dict[str, tuple[str, Any]] = {}  # logical id in step 2 -> (id in the input, resource)
     for name, resource in template["Resources"].items():
@@ -482,7 +658,7 @@ def step2(template: dict, names: dict[str, str] | None = None) -> dict:
             if key not in ("Type", "Properties", *CARRIED_ATTRIBUTES):
                 problems.append(f"{name}: the resource attribute {key} cannot be carried to {migration.custom_type}")
         properties = resource.get("Properties") or {}
-        if isinstance(properties, dict) and migration.name_property not in properties:
+        if isinstance(properties, dict) and not is_intrinsic(properties) and migration.name_property not in properties:
             if name in names:
                 properties = {migration.name_property: names[name], **properties}
             else:
@@ -505,12 +681,13 @@ def step2(template: dict, names: dict[str, str] | None = None) -> dict:
         if key == "Resources":
             value = {}
             for name, (label, resource) in resources.items():
-                rewritten = references.rewrite(resource, label)
-                if isinstance(rewritten, dict) and "DependsOn" in rewritten:
-                    rewritten["DependsOn"] = references.depends_on(rewritten["DependsOn"])
-                value[name] = rewritten
-        elif key in ("Outputs", "Conditions", "Rules", "Metadata"):
-            value = {k: references.rewrite(v, f"{key}.{k}") for k, v in value.items()} if isinstance(value, dict) else value
+                # A loop's templates are labelled by their path; a resource by its id in the input.
+                value[name] = references.resources({name: resource}, key)[name] if is_for_each(name, resource) else references.resource(resource, label)
+        elif key == "Transform":
+            problems += unseen_transforms(value)
+        elif key not in WITHOUT_REFERENCES:
+            # Outputs, Conditions, Rules, Metadata, SAM's Globals and any other section.
+            value = references.section(value, key)
         result[key] = value
     problems += references.problems
     if problems:
@@ -559,7 +736,7 @@ def _represent_dict(dumper: _Dumper, data: dict) -> yaml.Node:
         if tag == "!GetAtt" and isinstance(argument, list) and len(argument) == 2 and all(isinstance(a, str) for a in argument) and "." not in argument[0]:
             return dumper.represent_scalar(tag, ".".join(argument))
         if tag and isinstance(argument, str):
-            return dumper.represent_scalar(tag, argument)
+            return dumper.represent_scalar(tag, argument, style=_block(argument))
         if tag and isinstance(argument, list):
             return dumper.represent_sequence(tag, argument)
         if tag and isinstance(argument, dict):
@@ -569,7 +746,23 @@ def _represent_dict(dumper: _Dumper, data: dict) -> yaml.Node:
     return dumper.represent_dict(data)
 
 
+def _block(text: str) -> str | None:
+    """"|" for a string of several lines (a !Sub | template, a ZipFile's code), as written by
+    hand; PyYAML falls back to quotes where a block cannot hold it (trailing spaces, say).
+    A string with another line break (\r, \x85, \u2028, \u2029) is double-quoted, where
+    it is escaped: YAML reads it back as "\n" from a block, and PyYAML's single quotes
+    lose it too."""
+    if any(c in text for c in "\r\x85\u2028\u2029"):
+        return '"'
+    return "|" if "\n" in text else None
+
+
+def _represent_str(dumper: _Dumper, data: str) -> yaml.Node:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=_block(data))
+
+
 _Dumper.add_representer(dict, _represent_dict)
+_Dumper.add_representer(str, _represent_str)
 
 
 def dump(template: dict, header: str = "") -> str:
@@ -589,6 +782,18 @@ LINK_PROPERTIES = {
 }
 
 
+def _values_at(value: Any, parts: list[str]) -> Any:
+    """The values at a property path, through each branch of an Fn::If on the way."""
+    if is_if(value):
+        for branch in value["Fn::If"][1:]:
+            yield from _values_at(branch, parts)
+    elif not parts:
+        if value is not None and value != NO_VALUE:
+            yield value
+    elif isinstance(value, dict):
+        yield from _values_at(value.get(parts[0]), parts[1:])
+
+
 def outside_links(template: dict) -> list[str]:
     """The links of step 2 to something it may not make itself, as `Resource.Path: value`:
     anything but a Ref or Fn::GetAtt of one of its resources (which CloudFormation also
@@ -596,45 +801,111 @@ def outside_links(template: dict) -> list[str]:
     resources = template.get("Resources") or {}
     found = []
     for name, resource in resources.items():
+        if not isinstance(resource, dict):  # an Fn::ForEach: none of it comes from Pinpoint
+            continue
         for path in LINK_PROPERTIES.get(resource.get("Type"), ()):
-            value: Any = resource.get("Properties") or {}
-            for part in path.split("."):
-                value = value.get(part) if isinstance(value, dict) else None
-            if value is None:
-                continue
-            target = value.get("Ref") if isinstance(value, dict) else None
-            if isinstance(value, dict) and "Fn::GetAtt" in value:
-                attribute = value["Fn::GetAtt"]
-                target = attribute[0] if isinstance(attribute, list) else str(attribute).split(".")[0]
-            if target not in resources:
-                found.append(f"{name}.{path}: {value if isinstance(value, str) else dump(value).strip()}")
+            for value in _values_at(resource.get("Properties") or {}, path.split(".")):
+                target = value.get("Ref") if isinstance(value, dict) else None
+                if isinstance(value, dict) and "Fn::GetAtt" in value:
+                    attribute = value["Fn::GetAtt"]
+                    target = attribute[0] if isinstance(attribute, list) else str(attribute).split(".")[0]
+                if target not in resources:
+                    found.append(f"{name}.{path}: {value if isinstance(value, str) else dump(value).strip()}")
     return found
 
 
-def headers(source: str) -> tuple[str, str]:
+SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
+
+
+def next_steps(first: str, second: str, template: dict, links: list[str], beside_template: bool = False) -> list[str]:
+    """The commands of the move, from the provider's parameters to the two steps and back."""
+    transforms = template.get("Transform")
+    sam = SAM_TRANSFORM in (transforms if isinstance(transforms, list) else [transforms])
+    # sam deploy packages a SAM template's local code (CodeUri) first; aws cloudformation deploy would not.
+    deploy = "sam deploy --template-file" if sam else "aws cloudformation deploy --template-file"
+    default = (template.get("Parameters") or {}).get(PROVIDER_PARAMETER, {}).get("Default", PROVIDER_DEFAULT)
+    lines = [
+        "Next steps (STACK is your stack's name; add the --capabilities and the other options that your deploys of it use;",
+        "parameters you do not override keep their values):",
+        f"1. The provider stack allows adoption{', and links outside the stack' if links else ''} (from the provider's project):",
+        f"     sam deploy --parameter-overrides AllowAdoption=true{' AllowUnmanagedLinks=true' if links else ''}",
+        "2. Step 1, Retain on every Pinpoint resource (no call to SES):",
+        f"     {deploy} {first} --stack-name STACK",
+        f"3. Step 2, the Custom::* resources adopt the SES ones. ProviderStack, a parameter step 2 adds, names the provider's",
+        f"   stack (default {default}); give yours if it differs:",
+        f"     {deploy} {second} --stack-name STACK --parameter-overrides ProviderStack={default}",
+        f"4. The provider back to refusing adoption{' and unmanaged links' if links else ''}:",
+        f"     sam deploy --parameter-overrides AllowAdoption=false{' AllowUnmanagedLinks=false' if links else ''}",
+    ]
+    if sam and not beside_template:
+        lines.append(f"sam deploy reads the template's relative paths (CodeUri ...) from the folder of {first}: write the steps next to the template.")
+    if links:
+        lines.append("AllowUnmanagedLinks=true because these link outside the stack (if another stack of the provider makes one, its ShareWith may name yours instead):")
+        lines += [f"  {link}" for link in links]
+    else:
+        lines.append("AllowUnmanagedLinks needs no change: every link of step 2 is to a resource of the stack.")
+    lines.append("HostedZoneIds and AllowDnsOverwrite need no change: a Pinpoint migration publishes no DNS records.")
+    return lines
+
+
+def headers(source: str, second_template: dict) -> tuple[str, str]:
+    steps = next_steps("step1.yaml", "step2.yaml", second_template, outside_links(second_template))
     first = (
         f"# Step 1 of 2 of the move off Amazon Pinpoint, from {source} (python -m tools.migrate_pinpoint).\n"
-        "# Every AWS::PinpointEmail::* resource is Retained; nothing else changes. Deploy this, then step2.yaml.\n"
+        "# Every AWS::PinpointEmail::* resource is Retained; nothing else changes. Deploy this, then step2.yaml:\n"
+        f"#   {steps[5].strip()}\n"  # the command of step 1
+        "# (step2.yaml's header has every step.)\n"
     )
     second = (
         f"# Step 2 of 2 of the move off Amazon Pinpoint, from {source} (python -m tools.migrate_pinpoint).\n"
         "# Each AWS::PinpointEmail::* resource becomes a Custom::* resource that adopts the same SES resource;\n"
-        "# the old ones leave the stack and, Retained by step1.yaml, stay in SES. The provider stack must\n"
-        "# run with AllowAdoption=true while this is deployed, and with AllowUnmanagedLinks=true if a resource\n"
-        "# here links to one this stack does not make (python -m tools.migrate_pinpoint lists them); HostedZoneIds\n"
-        "# and AllowDnsOverwrite need no change: no DNS record is published. The new resources are Retained too, so that\n"
-        "# a rollback of this update cannot delete what they adopted; once it is complete, a later deploy\n"
-        "# may remove DeletionPolicy and UpdateReplacePolicy to let the stack own their deletion.\n"
+        "# the old ones leave the stack and, Retained by step1.yaml, stay in SES. The new resources are Retained\n"
+        "# too, so that a rollback of this update cannot delete what they adopted; once it is complete, a later\n"
+        "# deploy may remove DeletionPolicy and UpdateReplacePolicy to let the stack own their deletion.\n"
+        + "".join(f"# {line}\n" for line in steps)
     )
     return first, second
+
+
+def leading_comments(text: str) -> str:
+    """The comment lines a template opens with (what it is, a licence), blank lines between
+    them kept: the one place where comments can be carried over whole."""
+    lines = []
+    for line in text.splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            break
+        lines.append(line)
+    block = "\n".join(lines).strip("\n")
+    return block + "\n" if block else ""
+
+
+def dropped_comments(text: str) -> list[int]:
+    """The lines (from 1) of the comments after the leading block, which PyYAML drops: a # at
+    the start of a line or after a space, outside every scalar (a ZipFile's # is code)."""
+    try:
+        tokens = list(yaml.scan(text, Loader=yaml.SafeLoader))
+    except yaml.YAMLError:
+        return []
+    scalars = [(t.start_mark.index, t.end_mark.index) for t in tokens if isinstance(t, yaml.ScalarToken)]
+    skip = len(leading_comments(text).splitlines())
+    found, offset = [], 0
+    for number, line in enumerate(text.splitlines(keepends=True), 1):
+        hashes = [offset + i for i, c in enumerate(line) if c == "#" and (i == 0 or line[i - 1] in " \t")]
+        if number > skip and any(not any(start <= h < end for start, end in scalars) for h in hashes):
+            found.append(number)
+        offset += len(line)
+    return found
 
 
 def migrate(path: Path, names: dict[str, str] | None = None) -> tuple[str, str]:
     """The texts of step1.yaml and step2.yaml for the template at `path`; Refused otherwise."""
     template = load(path)
-    first, second = step1(template), step2(template, names)
-    header1, header2 = headers(path.name)
-    return dump(first, header1), dump(second, header2)
+    first, second = step1(template), step2(template, names, path.parent)
+    header1, header2 = headers(path.name, second)
+    comments = leading_comments(path.read_text())
+    if comments:
+        comments = f"\n{comments}\n"  # apart from the tool's header and from the template
+    return dump(first, header1 + comments), dump(second, header2 + comments)
 
 
 def _name(text: str) -> tuple[str, str]:
@@ -667,12 +938,17 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / "step1.yaml").write_text(first)
     (args.out / "step2.yaml").write_text(second)
     print(f"wrote {args.out / 'step1.yaml'} and {args.out / 'step2.yaml'}")
-    print("deploy step2.yaml while the provider stack has AllowAdoption=true")
-    links = outside_links(load(args.out / "step2.yaml"))
-    if links:
-        print("and AllowUnmanagedLinks=true (or the linked resource's ShareWith, if another stack manages it): these link outside the stack:")
-        for link in links:
-            print(f"  {link}")
+    step2_template = load(args.out / "step2.yaml")
+    beside = args.out.resolve() == args.template.resolve().parent
+    for line in next_steps(str(args.out / "step1.yaml"), str(args.out / "step2.yaml"), step2_template, outside_links(step2_template), beside):
+        print(line)
+    dropped = dropped_comments(args.template.read_text())
+    if dropped:
+        shown = ", ".join(map(str, dropped[:12])) + (", ..." if len(dropped) > 12 else "")
+        print(
+            f"{args.template} has comments that the steps do not carry (PyYAML, the YAML library here, drops all but the "
+            f"leading block): line{'s' if len(dropped) > 1 else ''} {shown}; copy the ones you need"
+        )
     return 0
 
 
