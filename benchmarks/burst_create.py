@@ -1,7 +1,7 @@
 """(e) A stack of 200 custom resources created at once, as CloudFormation does when none
 depends on another, against SES throttled at R requests per second.
 
-Each resource is its own container: its own handler (ses_provider.adapter.make_handler), on
+Each resource is its own container: its own handler (ses_provider.protocol.make_handler), on
 its own thread, with a Lambda context of the function's Timeout (120 s), on the real path
 (journal, claim, record, stack tags, the answer PUT to a local HTTPS endpoint). Behind the
 clients: `make emulator`'s moto in a process of its own, and in front of it a throttling proxy
@@ -113,7 +113,7 @@ class Context:
 
 
 def measure(rate: float = 20.0, count: int = 200, timeout_ms: int = TIMEOUT_MS) -> dict:
-    from ses_provider import adapter, configuration_set
+    from ses_provider import protocol, configuration_set
     from tests.harness import ResponseEndpoint, environment, load_event
 
     throttle = TokenBucket(rate)
@@ -123,8 +123,8 @@ def measure(rate: float = 20.0, count: int = 200, timeout_ms: int = TIMEOUT_MS) 
         proxied = f"http://127.0.0.1:{proxy.server_address[1]}"
         template = load_event(KIND, "create")
         devnull = open(os.devnull, "w")  # noqa: SIM115 - the 200 handlers' logs
-        level = adapter.logger.log_level
-        adapter.logger.setLevel("ERROR")  # 400 lines of request and response otherwise
+        level = protocol.events.logger.log_level
+        protocol.events.logger.setLevel("ERROR")  # 400 lines of request and response otherwise
         try:
             with environment(
                 AWS_ENDPOINT_URL=proxied, AWS_REGION="us-east-1", AWS_DEFAULT_REGION="us-east-1",
@@ -133,7 +133,7 @@ def measure(rate: float = 20.0, count: int = 200, timeout_ms: int = TIMEOUT_MS) 
             ), contextlib.redirect_stdout(devnull):
                 handlers = []
                 for _ in range(count):  # one container each, its clients built (see the docstring)
-                    handler = adapter.make_handler(configuration_set)
+                    handler = protocol.make_handler(configuration_set)
                     provider = handler.provider
                     for client in (provider.client, provider.cloudformation, provider.journal.client):
                         client.meta  # noqa: B018 - built now
@@ -160,7 +160,7 @@ def measure(rate: float = 20.0, count: int = 200, timeout_ms: int = TIMEOUT_MS) 
             proxy.shutdown()
             proxy.server_close()
             devnull.close()
-            adapter.logger.setLevel(level)
+            protocol.events.logger.setLevel(level)
     statuses = [answer.body["Status"] for answer in answers]
     calls = throttle.admitted / count
     bound = count * calls / rate

@@ -102,11 +102,11 @@ def paths(function: str) -> list[tuple[str, dict, str]]:
 
 
 def measure() -> dict[str, dict[str, tuple[Counter, list[str]]]]:
-    from ses_provider import adapter
+    from ses_provider import protocol
 
     counting = Counting()
     results: dict[str, dict[str, tuple[Counter, list[str]]]] = {}
-    with logs_of(adapter.logger, io.StringIO()), local_environment() as local:
+    with logs_of(protocol.events.logger, io.StringIO()), local_environment() as local:
         for function in TYPES:
             local.reset()
             results[function] = {}

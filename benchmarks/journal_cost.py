@@ -43,10 +43,10 @@ def timed(invoker: Invoker, event: dict, journal: bool, calls: list[str]) -> flo
 def main(rounds: int = 21) -> None:
     import io
 
-    from ses_provider import adapter
+    from ses_provider import protocol
 
     create, delete = load_event("dedicated_ip_pool", "create"), load_event("dedicated_ip_pool", "delete")
-    with logs_of(adapter.logger, io.StringIO()), local_environment() as local:
+    with logs_of(protocol.events.logger, io.StringIO()), local_environment() as local:
         invoker = local.invoker
         calls: list[str] = []
         with invoker._environment():

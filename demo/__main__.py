@@ -292,11 +292,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--verbose", action="store_true", help="show the functions' own (JSON) logs on stderr")
     args = parser.parse_args(argv)
 
-    from ses_provider import adapter
+    from ses_provider import protocol
 
     started = time.monotonic()
     logs = io.StringIO()
-    with logs_of(adapter.logger, sys.stderr if args.verbose else logs), local_environment() as local:
+    with logs_of(protocol.events.logger, sys.stderr if args.verbose else logs), local_environment() as local:
         print(f"Local SES v2 (moto + fidelity patches): {local.ses_url}")
         print(f"CloudFormation response endpoint:       https://127.0.0.1:{local.endpoint.port}/cfn-response/")
         print(f"Stack ses-demo, tagged:                 {_show(STACK_TAGS)}\n")

@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from ses_provider import adapter, dedicated_ip_pool, desired_state, email_identity, naming
+from ses_provider import protocol, dedicated_ip_pool, desired_state, email_identity, naming
 
 from .conftest import FakeContext
 from .harness import logs_of
@@ -28,7 +28,7 @@ class NoStackTags:
 
 
 def make_handler(resource, client=None):
-    return adapter.make_handler(resource, client, cloudformation=NoStackTags())
+    return protocol.make_handler(resource, client, cloudformation=NoStackTags())
 
 
 def event(request_type, props, physical_id=None, old=None):
@@ -53,14 +53,14 @@ def event(request_type, props, physical_id=None, old=None):
 def answers(monkeypatch):
     """Every response the handler PUTs, decoded."""
     sent = []
-    monkeypatch.setattr(adapter, "put_response", lambda url, body, deadline: sent.append((url, json.loads(body))) or True)
+    monkeypatch.setattr(protocol.response, "put_response", lambda url, body, deadline: sent.append((url, json.loads(body))) or True)
     return sent
 
 
 @pytest.fixture
 def logs():
     """What the function writes to CloudWatch: the Powertools handler's formatted output."""
-    with logs_of(adapter.logger) as stream:
+    with logs_of(protocol.events.logger) as stream:
         yield stream
 
 
@@ -114,7 +114,7 @@ def test_invalid_input_is_answered_failed_naming_the_property_without_an_ses_cli
         raise AssertionError("an SES client was built for invalid input")
 
     handler = make_handler(dedicated_ip_pool)
-    handler.provider.client = adapter.LazyClient(no_client)
+    handler.provider.client = protocol.clients.LazyClient(no_client)
     handler(event("Create", {"PoolName": "bulk", "ScalingMode": "FAST"}), FakeContext())
     [(_, body)] = answers
     assert body["Status"] == "FAILED"
@@ -186,7 +186,7 @@ def test_shortly_before_the_lambda_timeout_failed_is_sent_once_and_never_a_secon
 
 
 def test_the_timeout_margin_leaves_five_seconds_for_the_answer():
-    assert adapter.TIMEOUT_MARGIN_SECONDS >= 5
+    assert protocol.timer.TIMEOUT_MARGIN_SECONDS >= 5
 
 
 def test_a_response_over_4096_bytes_becomes_failed_instead(answers, monkeypatch):
@@ -228,16 +228,16 @@ def test_a_long_reason_is_cut_to_256_characters_keeping_its_start(answers, monke
     stack = "arn:aws:cloudformation:us-east-1:123456789012:stack/" + "s" * 128 + "/11111111-2222-3333-4444-555555555555"
 
     def refuse(*args):
-        raise adapter.lifecycle.ProviderError(f"DedicatedIpPool {'p' * 64} of {'L' * 255} in stack {stack}: refused")
+        raise protocol.delivery.lifecycle.ProviderError(f"DedicatedIpPool {'p' * 64} of {'L' * 255} in stack {stack}: refused")
 
-    monkeypatch.setattr(adapter.lifecycle, "create", refuse)
+    monkeypatch.setattr(protocol.delivery.lifecycle, "create", refuse)
     make_handler(dedicated_ip_pool, object())({**event("Create", {"PoolName": "bulk"}), "StackId": stack}, FakeContext())
     [(_, body)] = answers
     assert len(body["Reason"]) == 256 and body["Reason"].startswith("DedicatedIpPool ppp") and body["Reason"].endswith("...")
 
 
 def test_a_reason_of_256_characters_is_sent_whole():
-    assert adapter.shorten("r" * 256) == "r" * 256 and adapter.shorten("r" * 257) == "r" * 253 + "..."
+    assert protocol.response.shorten("r" * 256) == "r" * 256 and protocol.response.shorten("r" * 257) == "r" * 253 + "..."
 
 
 def test_the_response_carries_no_no_echo_flag_since_no_attribute_is_secret(answers, ses):
@@ -309,7 +309,7 @@ def test_a_create_cut_short_after_its_claim_answers_with_the_name_so_the_rollbac
     from tests.test_lifecycle import MemoryStore
 
     ses, store = SlowSes(), MemoryStore()
-    handler = adapter.make_handler(dedicated_ip_pool, ses, cloudformation=NoStackTags(), store=store)
+    handler = protocol.make_handler(dedicated_ip_pool, ses, cloudformation=NoStackTags(), store=store)
     handler.provider.timeout_margin = 0.0
     done = run_until_the_timeout_answer(handler, event("Create", {"PoolName": "bulk"}), answers)
     [(_, body)] = answers
@@ -318,7 +318,7 @@ def test_a_create_cut_short_after_its_claim_answers_with_the_name_so_the_rollbac
     done.join(5)
     assert len(answers) == 1 and ses.pools == {"bulk"}
     # CloudFormation's rollback Delete, with the id it was given, removes pool and record.
-    adapter.make_handler(dedicated_ip_pool, ses, cloudformation=NoStackTags(), store=store)(
+    protocol.make_handler(dedicated_ip_pool, ses, cloudformation=NoStackTags(), store=store)(
         event("Delete", {"PoolName": "bulk"}, physical_id="bulk"), FakeContext()
     )
     assert ses.pools == set() and store.records == {}
@@ -330,7 +330,7 @@ def test_a_replacement_made_after_the_timeout_answer_is_removed_again(answers):
     ses, store = SlowSes(existing={"old-pool"}), MemoryStore()
     old_arn = "arn:aws:ses:us-east-1:123456789012:dedicated-ip-pool/old-pool"
     store.records[old_arn] = desired_state.Record(old_arn, STACK, "Pool", "Custom::DedicatedIpPool", "old-pool", {}, {})
-    handler = adapter.make_handler(dedicated_ip_pool, ses, cloudformation=NoStackTags(), store=store)
+    handler = protocol.make_handler(dedicated_ip_pool, ses, cloudformation=NoStackTags(), store=store)
     handler.provider.timeout_margin = 0.0
     request = event("Update", {"PoolName": "new-pool"}, physical_id="old-pool", old={"PoolName": "old-pool"})
     done = run_until_the_timeout_answer(handler, request, answers)

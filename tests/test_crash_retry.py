@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from ses_provider import adapter
+from ses_provider import protocol
 from ses_provider.client import ArnBuilder
 from tests import moto_ses_fidelity
 from tests.conftest import FakeContext
@@ -100,7 +100,7 @@ class Crash(BaseException):
 @pytest.fixture(autouse=True)
 def logs_without_secrets():
     """Every path here logs; none of it may show the ResponseURL's credentials."""
-    with logs_of(adapter.logger) as stream:
+    with logs_of(protocol.events.logger) as stream:
         yield
     written = stream.getvalue()
     assert "X-Amz-Signature" not in written and "X-Amz-Credential" not in written

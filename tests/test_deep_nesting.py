@@ -3,7 +3,7 @@
 Python recurses on nested values (json.dumps, str(), copy.deepcopy, a recursive walk); past
 about a thousand levels that raises RecursionError, which before any answer would leave the
 stack waiting for its timeout after Lambda's two retries. The adapter refuses events deeper
-than adapter.MAX_DEPTH first (an iterative walk), and logs them cut at that depth.
+than protocol.events.MAX_DEPTH first (an iterative walk), and logs them cut at that depth.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import json
 import pytest
 
 from ses_provider import (
-    adapter,
+    protocol,
     configuration_set,
     configuration_set_event_destination,
     dedicated_ip_pool,
@@ -57,36 +57,36 @@ def test_a_property_nested_deeper_than_python_recurses_gets_one_failed_answer_an
     parsed = json.loads(text)  # as Lambda's runtime hands the event over
     env.endpoint.clear()
 
-    with logs_of(adapter.logger) as stream:
+    with logs_of(protocol.events.logger) as stream:
         result, ses_calls = env.invoker.call("email_identity", parsed)
 
     assert result is None and ses_calls == []
     (response,) = env.endpoint.wait_for(1)
     assert response.body["Status"] == "FAILED"
-    assert response.body["Reason"] == f"the event nests objects or lists deeper than {adapter.MAX_DEPTH} levels; no property needs that many"
+    assert response.body["Reason"] == f"the event nests objects or lists deeper than {protocol.events.MAX_DEPTH} levels; no property needs that many"
     assert response.body["PhysicalResourceId"] == naming.failed_create_id(request_id)
-    assert adapter.TOO_DEEP in stream.getvalue()  # the request is logged, cut where it got too deep
+    assert protocol.events.TOO_DEEP in stream.getvalue()  # the request is logged, cut where it got too deep
 
 
 def test_nesting_beyond_what_json_loads_takes_is_answered_too():
     """100,000 levels, given as an object (no JSON parser hands it over): still one FAILED."""
     sent = []
-    handler = adapter.make_handler(dedicated_ip_pool, client=object())
+    handler = protocol.make_handler(dedicated_ip_pool, client=object())
     event = {
         "RequestType": "Create", "RequestId": "r", "StackId": STACK, "LogicalResourceId": "Pool",
         "ResponseURL": "https://127.0.0.1:9/response?X-Amz-Signature=s", "ResourceProperties": {"PoolName": nested(100_000)},
     }
-    original = adapter.put_response
-    adapter.put_response = lambda url, body, deadline: sent.append(json.loads(body)) or True
+    original = protocol.response.put_response
+    protocol.response.put_response = lambda url, body, deadline: sent.append(json.loads(body)) or True
     try:
         handler(event, FakeContext())
         # Every other field deep as well: echoed fields are never str()'d.
         handler({**event, **{key: nested(100_000, "list") for key in ("RequestId", "StackId", "LogicalResourceId")}}, FakeContext())
     finally:
-        adapter.put_response = original
+        protocol.response.put_response = original
 
     assert [body["Status"] for body in sent] == ["FAILED", "FAILED"]
-    assert all(f"deeper than {adapter.MAX_DEPTH} levels" in body["Reason"] for body in sent)
+    assert all(f"deeper than {protocol.events.MAX_DEPTH} levels" in body["Reason"] for body in sent)
 
 
 def test_the_rollback_delete_of_a_refused_deep_create_succeeds_so_that_the_rollback_completes(env):
@@ -104,15 +104,15 @@ def test_the_rollback_delete_of_a_refused_deep_create_succeeds_so_that_the_rollb
 
 def test_an_event_is_refused_one_level_past_the_depth_limit_and_not_at_it():
     request = {"RequestType": "Create", "RequestId": "r", "StackId": STACK, "LogicalResourceId": "L", "ResponseURL": "https://h/p"}
-    at_limit = {**request, "ResourceProperties": nested(adapter.MAX_DEPTH - 1)}  # the event counts
-    past = {**request, "ResourceProperties": nested(adapter.MAX_DEPTH)}
-    assert (adapter.depth(at_limit), adapter.malformed(at_limit)) == (adapter.MAX_DEPTH, None)
-    assert adapter.depth(past) == adapter.MAX_DEPTH + 1 and "deeper than" in adapter.malformed(past)
-    assert adapter.depth(nested(100_000)) == adapter.MAX_DEPTH + 1  # the walk stops once past the limit
-    cut, levels = adapter.redact(nested(100_000), frozenset()), 0
+    at_limit = {**request, "ResourceProperties": nested(protocol.events.MAX_DEPTH - 1)}  # the event counts
+    past = {**request, "ResourceProperties": nested(protocol.events.MAX_DEPTH)}
+    assert (protocol.events.depth(at_limit), protocol.events.malformed(at_limit)) == (protocol.events.MAX_DEPTH, None)
+    assert protocol.events.depth(past) == protocol.events.MAX_DEPTH + 1 and "deeper than" in protocol.events.malformed(past)
+    assert protocol.events.depth(nested(100_000)) == protocol.events.MAX_DEPTH + 1  # the walk stops once past the limit
+    cut, levels = protocol.events.redact(nested(100_000), frozenset()), 0
     while isinstance(cut, dict):
         cut, levels = cut["a"], levels + 1
-    assert (levels, cut) == (adapter.MAX_DEPTH, adapter.TOO_DEEP)  # what a log shows of it
+    assert (levels, cut) == (protocol.events.MAX_DEPTH, protocol.events.TOO_DEEP)  # what a log shows of it
 
 
 # IAM's policy grammar, from a policy document down: Statement[0].Condition.<operator>.<key>[0].
@@ -133,4 +133,4 @@ def test_the_depth_limit_leaves_room_over_the_deepest_property_of_every_schema()
     modules = [email_identity, configuration_set, configuration_set_event_destination, dedicated_ip_pool, deliverability_test_report]
     deepest = 1 + max(schema_depth(module.TYPE.properties) for module in modules)  # 1: the event itself
     assert deepest == 9  # adapter's MAX_DEPTH comment quotes it: an identity policy's condition
-    assert adapter.MAX_DEPTH >= 3 * deepest
+    assert protocol.events.MAX_DEPTH >= 3 * deepest

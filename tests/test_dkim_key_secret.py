@@ -17,7 +17,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from ses_provider import adapter, dkim_keys, parameters
+from ses_provider import protocol, dkim_keys, parameters
 from ses_provider.client import ArnBuilder
 from ses_provider.schema import InvalidProperty
 from tests import moto_ses_fidelity
@@ -177,7 +177,7 @@ def test_a_key_from_ssm_reaches_ses_and_the_txt_record_and_nothing_else_through_
     _put_parameter(env, _der_b64(first))
     caplog.set_level(logging.INFO)  # every logger at the level the functions log at
     sent: list[dict] = []
-    with logs_of(adapter.logger) as logged:
+    with logs_of(protocol.events.logger) as logged:
         created = env.invoker.invoke_full("email_identity", _ssm_event("create_byodkim_secret"))
         assert created.body["Status"] == "SUCCESS", created.body["Reason"]
         assert created.body["Data"]["DkimTxtRecordValue"] == f"p={_public_b64(first)}"

@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from ses_provider import adapter, email_identity
+from ses_provider import protocol, email_identity
 from ses_provider.client import ArnBuilder
 from ses_provider.journal import Answer
 from ses_provider.request import Request
@@ -254,8 +254,8 @@ def test_the_worst_case_response_fits_in_4096_bytes_with_every_attribute_set(env
         assert body["Status"] == "SUCCESS", body["Reason"]
         assert len(body["Data"]["MailFromMxRecordName"]) == 253
         # The real body, built by the adapter's own code, as sent.
-        assert adapter.within_limits(invocation.event, Answer("SUCCESS", "", body["PhysicalResourceId"], body["Data"])).status == "SUCCESS"
-        assert len(json.dumps(adapter._body(invocation.event, Answer("SUCCESS", "", body["PhysicalResourceId"], body["Data"]))).encode()) <= 4096
+        assert protocol.response.within_limits(invocation.event, Answer("SUCCESS", "", body["PhysicalResourceId"], body["Data"])).status == "SUCCESS"
+        assert len(json.dumps(protocol.response.body(invocation.event, Answer("SUCCESS", "", body["PhysicalResourceId"], body["Data"]))).encode()) <= 4096
         assert len(invocation.response.raw) <= 4096
         # Every individual record attribute is there, whatever DnsRecords gave up.
         assert all(body["Data"][a] for a in DNS_ATTRIBUTES if a not in ("DnsRecords", "DkimTxtRecordName", "DkimTxtRecordValue"))
@@ -275,8 +275,8 @@ def test_the_worst_case_response_fits_in_4096_bytes_with_every_attribute_set(env
         data = {**invocation.body["Data"], "DnsRecords": ""}
         answer = Answer("SUCCESS", "", invocation.body["PhysicalResourceId"], data)
         evt = {**invocation.event, "StackId": longest_stack}
-        assert adapter.within_limits(evt, answer).status == "SUCCESS"
-        sizes.append(len(json.dumps(adapter._body(evt, answer)).encode()))
+        assert protocol.response.within_limits(evt, answer).status == "SUCCESS"
+        sizes.append(len(json.dumps(protocol.response.body(evt, answer)).encode()))
     assert max(sizes) == WORST_CASE_WITHOUT_DNS_RECORDS_BYTES
 
 
@@ -293,8 +293,8 @@ def _fitted_to(extra: int) -> tuple[dict, list[str]]:
         return Request("arn:aws:cloudformation:us-east-1:123456789012:stack/s/x", logical_id, "r", ArnBuilder("aws", REGION, "1"))
 
     full = email_identity.attributes("example.com", identity, request("L"), {})
-    size = len(json.dumps(adapter._body({"StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/s/x", "RequestId": "r", "LogicalResourceId": "L"}, Answer("SUCCESS", "", "example.com", full))).encode())
-    logical_id = "L" * (1 + adapter.MAX_RESPONSE_BYTES - size + extra)
+    size = len(json.dumps(protocol.response.body({"StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/s/x", "RequestId": "r", "LogicalResourceId": "L"}, Answer("SUCCESS", "", "example.com", full))).encode())
+    logical_id = "L" * (1 + protocol.response.MAX_RESPONSE_BYTES - size + extra)
     data = email_identity.attributes("example.com", identity, request(logical_id), {})
     return data, [r["Type"] for r in json.loads(data["DnsRecords"] or "[]")]
 

@@ -15,7 +15,7 @@ from collections import Counter
 
 import pytest
 
-from ses_provider import adapter
+from ses_provider import protocol
 from tests.fault_proxy import (
     ACCESS_DENIED,
     BAD_REQUEST,
@@ -125,7 +125,7 @@ def test_every_fault_at_every_ses_call_gets_one_answer_and_leaves_ses_as_the_ans
     assert baseline.body["Status"] == "SUCCESS", baseline.body["Reason"]
     requests = ses_requests(proxy)
     after = state(local, function)
-    with logs_of(adapter.logger) as logs:
+    with logs_of(protocol.events.logger) as logs:
         for fault in TRANSIENT + PERMANENT:
             for number in range(1, requests + 1):
                 prepare(local, function, setup)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from ses_provider import adapter, configuration_set, configuration_set_event_destination, dedicated_ip_pool, email_identity
+from ses_provider import protocol, configuration_set, configuration_set_event_destination, dedicated_ip_pool, email_identity
 from ses_provider.schema import Array, Boolean, Integer, Object, String
 
 from .conftest import FakeContext
@@ -74,8 +74,8 @@ junk_scalars = st.one_of(
 
 
 
-# Deeper than any property (adapter.MAX_DEPTH), and deeper than Python can recurse.
-deep = st.tuples(st.integers(adapter.MAX_DEPTH - 2, 3000), st.sampled_from(["object", "list"])).map(lambda pair: nested(*pair))
+# Deeper than any property (protocol.events.MAX_DEPTH), and deeper than Python can recurse.
+deep = st.tuples(st.integers(protocol.events.MAX_DEPTH - 2, 3000), st.sampled_from(["object", "list"])).map(lambda pair: nested(*pair))
 junk_scalars = st.one_of(junk_scalars, deep)
 junk = st.recursive(junk_scalars, lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=12), inner, max_size=4)), max_leaves=12)
 
@@ -129,14 +129,14 @@ def events(function: str) -> st.SearchStrategy:
 @pytest.fixture(scope="module")
 def answers():
     sent: list[dict] = []
-    original, level = adapter.put_response, adapter.logger.log_level
-    adapter.put_response = lambda url, body, deadline: sent.append(json.loads(body)) or True
+    original, level = protocol.response.put_response, protocol.events.logger.log_level
+    protocol.response.put_response = lambda url, body, deadline: sent.append(json.loads(body)) or True
     # Thousands of requests with 20 kB strings: what is logged is checked elsewhere.
-    adapter.logger.setLevel("ERROR")
+    protocol.events.logger.setLevel("ERROR")
     logging.getLogger("crhelper").setLevel(logging.CRITICAL)
     yield sent
-    adapter.put_response = original
-    adapter.logger.setLevel(level)
+    protocol.response.put_response = original
+    protocol.events.logger.setLevel(level)
     logging.getLogger("crhelper").setLevel(logging.WARNING)
 
 

@@ -23,7 +23,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from ses_provider import adapter, configuration_set, dedicated_ip_pool, desired_state, email_identity
+from ses_provider import protocol, configuration_set, dedicated_ip_pool, desired_state, email_identity
 from tests.harness import EVENTS, FUNCTION_NAMES, STACK_TAGS, anew, arn, live_tags, load_event, logs_of
 
 FAILED_CREATE_MARKER = "SESProvider::CREATE_FAILED::"
@@ -194,7 +194,7 @@ def function_logs(caplog, capsys):
     """Everything the function logs at its running level: the Powertools output that Lambda
     sends to CloudWatch, every log record with its extra fields, and stdout/stderr."""
     caplog.set_level(logging.INFO)
-    with logs_of(adapter.logger) as stream:
+    with logs_of(protocol.events.logger) as stream:
 
         def text() -> str:
             records = "\n".join(f"{r.getMessage()} {json.dumps(vars(r), default=str)}" for r in caplog.records)

@@ -14,7 +14,7 @@ import pytest
 
 from ses_provider import configuration_set, desired_state, lifecycle, links
 from ses_provider import configuration_set_event_destination as destination
-from ses_provider.adapter import ReadAhead
+from ses_provider.protocol.clients import ReadAhead
 from ses_provider.client import ArnBuilder
 from ses_provider.request import Request
 from tests import moto_ses_fidelity

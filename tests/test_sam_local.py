@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from ses_provider import adapter
+from ses_provider import protocol
 from ses_provider.client import use_local_endpoint
 from tests.harness import EVENTS, STACK_TAGS, anew, aws_client, load_event, ses_client
 from tools import emulator, invoke
@@ -86,12 +86,12 @@ def test_sam_local_invoke_with_the_env_vars_creates_the_identity_in_the_emulator
 
 def test_an_undelivered_answer_is_printed_only_under_sam_local(monkeypatch, capsys):
     event = {**load_event("email_identity", "create"), "ResponseURL": ""}
-    answer = adapter.Answer(adapter.SUCCESS, "", "example.com", {"Arn": "arn"})
+    answer = protocol.response.Answer(protocol.response.SUCCESS, "", "example.com", {"Arn": "arn"})
     monkeypatch.delenv("AWS_SAM_LOCAL", raising=False)
-    adapter.send(event, answer, deadline=0)
+    protocol.response.send(event, answer, deadline=0)
     assert "UndeliveredResponse" not in capsys.readouterr().out
     monkeypatch.setenv("AWS_SAM_LOCAL", "true")
-    adapter.send(event, answer, deadline=0)
+    protocol.response.send(event, answer, deadline=0)
     printed = _printed_answer(capsys.readouterr().out)
     assert printed["Status"] == "SUCCESS" and printed["Data"] == {"Arn": "arn"}
     assert "ResponseURL" not in json.dumps(printed)

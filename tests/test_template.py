@@ -25,9 +25,9 @@ from ses_provider import (
     journal,
     links,
     tag_sync,
-    waiting,
 )
-from ses_provider.adapter import TIMEOUT_MARGIN_SECONDS
+from ses_provider.protocol import continuation
+from ses_provider.protocol.timer import TIMEOUT_MARGIN_SECONDS
 
 REPO = Path(__file__).resolve().parent.parent
 TEMPLATE_FILE = REPO / "template.yaml"
@@ -406,9 +406,9 @@ def test_waiting_for_verification_exists_only_while_the_provider_allows_it(templ
     assert template["Conditions"]["VerificationWaitingOn"] == {"Fn::Equals": [{"Ref": "VerificationWaiting"}, "true"]}
     assert all(template["Resources"][name]["Condition"] == "VerificationWaitingOn" for name in WAITING)
     variables = function_properties(template, "EmailIdentityFunction")["Environment"]["Variables"]
-    assert variables[waiting.QUEUE_ENVIRONMENT] == {"Fn::If": ["VerificationWaitingOn", {"Ref": "VerificationQueue"}, ""]}
+    assert variables[continuation.QUEUE_ENVIRONMENT] == {"Fn::If": ["VerificationWaitingOn", {"Ref": "VerificationQueue"}, ""]}
     others = [n for n in FUNCTIONS if n != "EmailIdentityFunction"]
-    assert all(waiting.QUEUE_ENVIRONMENT not in function_properties(template, n)["Environment"]["Variables"] for n in others)
+    assert all(continuation.QUEUE_ENVIRONMENT not in function_properties(template, n)["Environment"]["Variables"] for n in others)
 
 
 def test_the_verification_queue_is_encrypted_and_outlasts_a_poll_of_the_function(template):
@@ -425,8 +425,8 @@ def test_the_function_may_use_exactly_its_queue_and_only_through_the_statements_
     assert policy["Properties"]["RoleName"] == {"Ref": "EmailIdentityFunctionRole"}  # SAM's role of the function
     granted = by_sid(policy["Properties"]["PolicyDocument"]["Statement"])
     assert granted == {
-        "HandOnAndPollWaits": (set(waiting.QUEUE_ACTIONS), [QUEUE_ARN]),
-        "ReceiveWaits": (set(waiting.EVENT_SOURCE_ACTIONS), [QUEUE_ARN]),
+        "HandOnAndPollWaits": (set(continuation.QUEUE_ACTIONS), [QUEUE_ARN]),
+        "ReceiveWaits": (set(continuation.EVENT_SOURCE_ACTIONS), [QUEUE_ARN]),
     }
 
 
@@ -507,8 +507,8 @@ def built(tmp_path_factory) -> Path:
 @pytest.mark.slow
 def test_sam_build_puts_the_package_and_its_dependencies_in_the_layer(built):
     python = built / "SesProviderLayer" / "python"
-    assert (python / "ses_provider" / "adapter.py").is_file()
-    assert not (python / "crhelper").exists()  # the protocol is ours (adapter.py)
+    assert (python / "ses_provider" / "protocol" / "delivery.py").is_file()
+    assert not (python / "crhelper").exists()  # the protocol is ours (ses_provider.protocol)
     assert (python / "aws_lambda_powertools").is_dir()
 
 

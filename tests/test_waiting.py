@@ -18,7 +18,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from ses_provider import adapter, email_identity, waiting
+from ses_provider import email_identity, protocol, waiting
+from ses_provider.protocol import continuation
 from ses_provider.journal import Entry, Journal
 from tests import moto_ses_fidelity
 from tests.harness import ACCOUNT, REGION, TABLE, Queue, anew, aws_client, environment, load_event, logs_of
@@ -189,7 +190,7 @@ def test_verification_arriving_mid_wait_gives_exactly_one_success_with_fresh_att
     assert pending_poll == ["sqs:ChangeMessageVisibility", "dynamodb:UpdateItem", "sesv2:GetEmailIdentity", "sqs:ChangeMessageVisibility"]
     assert answering_poll == ["sqs:ChangeMessageVisibility", "dynamodb:UpdateItem", "sesv2:GetEmailIdentity", "dynamodb:UpdateItem"]
     sqs = {call for call in handed_off + pending_poll if call.startswith("sqs:")}
-    assert sqs == set(waiting.QUEUE_ACTIONS)  # what template.yaml grants (tests/test_template.py)
+    assert sqs == set(continuation.QUEUE_ACTIONS)  # what template.yaml grants (tests/test_template.py)
 
 
 def test_waitfor_sending_answers_once_ses_reports_the_identity_verified_for_sending(env, queue):
@@ -392,7 +393,7 @@ def test_waitfor_fails_before_any_ses_call_when_the_provider_has_waiting_switche
 
 
 def test_the_polls_never_log_the_response_url_signature(env, queue):
-    with logs_of(adapter.logger) as stream:
+    with logs_of(protocol.events.logger) as stream:
         first = hand_off(env, waiting_for(load_event(EMAIL, "create")))
         poll(env, queue)
         dkim_verified(DOMAIN)
@@ -413,7 +414,7 @@ def test_the_polls_never_log_the_response_url_signature(env, queue):
 )
 def test_the_wait_ends_a_margin_before_cloudformation_stops_waiting(service_timeout, timeout, expected):
     raw = {} if service_timeout is None else {"ServiceTimeout": service_timeout}
-    assert waiting.wait_seconds({"VerificationTimeout": timeout}, raw) == expected
+    assert continuation.wait_seconds(timeout, raw) == expected
 
 
 def test_the_timeout_reason_names_every_record_in_full_when_it_fits_and_cuts_tokens_when_not():
@@ -443,10 +444,10 @@ def test_the_timeout_reason_names_every_record_in_full_when_it_fits_and_cuts_tok
 
 def test_a_poll_interval_never_runs_past_the_wait_or_sqs_longest_delay():
     with environment(VERIFICATION_POLL_SECONDS="30"):
-        assert waiting.delay(time.time() + 10) == 10
-        assert waiting.delay(time.time() + 100) == 30
+        assert continuation.delay(time.time() + 10) == 10
+        assert continuation.delay(time.time() + 100) == 30
     with environment(VERIFICATION_POLL_SECONDS="5000"):
-        assert waiting.delay(time.time() + 3000) == 900
+        assert continuation.delay(time.time() + 3000) == 900
 
 
 def test_the_when_verified_hook_runs_once_verified_before_the_answer_and_adds_its_attributes(env, queue, monkeypatch):

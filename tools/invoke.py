@@ -84,15 +84,15 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as error:
         parser.error(f"cannot read {args.event}: {error}")
 
-    from ses_provider import adapter
+    from ses_provider import protocol
 
     if args.env_vars:
-        with logs_of(adapter.logger, sys.stderr):
+        with logs_of(protocol.events.logger, sys.stderr):
             sam_local_invoke(args.function, event, json.loads(args.env_vars.read_text()))
         return 0
     try:
         # The function's logs on stderr: stdout carries the response only.
-        with logs_of(adapter.logger, sys.stderr), local_environment(args.ses_endpoint) as local:
+        with logs_of(protocol.events.logger, sys.stderr), local_environment(args.ses_endpoint) as local:
             invocation = local.invoker.invoke_full(args.function, event)
     except AssertionError as error:
         print(f"no response delivered: {error}", file=sys.stderr)
