@@ -325,52 +325,57 @@ def plan(zones: Zones, want: list[Entry], owned: list[Entry], overwrite: bool, t
         wanted_by_key.setdefault(entry.key, []).append(entry)
     mine = {e.same for e in owned}
     for key in sorted({*wanted_by_key, *(e.key for e in owned)}):
-        zone, name, kind = key
-        if zone in zones.gone:
-            continue
-        found = zones.sets.get(key)
-        wants = wanted_by_key.get(key, [])
-        if found is not None and ("SetIdentifier" in found or "AliasTarget" in found or "ResourceRecords" not in found):
-            if wants:
-                result.conflicts.append(f"{name} {kind} has a routing policy or is an alias; it is never changed")
-            else:
-                logger.warning("%s %s in zone %s is no longer a simple record: left as it is", name, kind, zone)
-            continue
-        values = [r["Value"] for r in found["ResourceRecords"]] if found else []
-        present = {_same(kind, v) for v in values}
-        wanted_same = {_same(kind, e.value) for e in wants}
-        # Ours and no longer wanted: removed, where the set still holds it.
-        for entry in owned:
-            if entry.key == key and _same(kind, entry.value) not in wanted_same and _same(kind, entry.value) not in present:
-                logger.warning("%s %s in zone %s no longer holds the value written: left as it is", name, kind, zone)
-        new = [v for v in values if not ((*key, _same(kind, v)) in mine and _same(kind, v) not in wanted_same)]
-        missing = [e for e in wants if _same(kind, e.value) not in present]
-        if missing:
-            tags = {_tag(kind, e.value) for e in missing} - {""}
-            rivals = [v for v in new if _tag(kind, v) in tags]
-            if rivals and not overwrite:
-                result.conflicts.append(
-                    f"{name} {kind} holds {_shown(rivals)}; set OverwriteDnsRecords to replace it"
-                )
-                continue
-            new = [v for v in new if v not in rivals] + [e.value for e in missing]
-        result.written |= set(missing)
-        result.owned |= set(missing) | {e for e in wants if e.same in mine}
-        if new == values:
-            continue
-        changes = result.changes.setdefault(zone, [])
-        if found is not None:
-            changes.append({"Action": "DELETE", "ResourceRecordSet": found})
-        if new:
-            others = [v for v in new if _same(kind, v) not in wanted_same]
-            record = {
-                "Name": name,
-                "Type": kind,
-                "TTL": found["TTL"] if found is not None and others else ttl,
-                "ResourceRecords": [{"Value": v} for v in new],
-            }
-            changes.append({"Action": "CREATE", "ResourceRecordSet": record})
+        if key[0] not in zones.gone:
+            _plan_set(result, key, zones.sets.get(key), wanted_by_key.get(key, []), owned, mine, overwrite, ttl)
     return result
+
+
+def _plan_set(result: Plan, key: tuple, found: dict | None, wants: list[Entry], owned: list[Entry], mine: set,
+              overwrite: bool, ttl: int) -> None:
+    """Add to `result` what one record set (zone, name, type) needs."""
+    zone, name, kind = key
+    if found is not None and ("SetIdentifier" in found or "AliasTarget" in found or "ResourceRecords" not in found):
+        if wants:
+            result.conflicts.append(f"{name} {kind} has a routing policy or is an alias; it is never changed")
+        else:
+            logger.warning("%s %s in zone %s is no longer a simple record: left as it is", name, kind, zone)
+        return
+    values = [r["Value"] for r in found["ResourceRecords"]] if found else []
+    present = {_same(kind, v) for v in values}
+    wanted_same = {_same(kind, e.value) for e in wants}
+    # Ours and no longer wanted: removed, where the set still holds it.
+    for entry in owned:
+        if entry.key == key and _same(kind, entry.value) not in wanted_same and _same(kind, entry.value) not in present:
+            logger.warning("%s %s in zone %s no longer holds the value written: left as it is", name, kind, zone)
+    new = [v for v in values if not ((*key, _same(kind, v)) in mine and _same(kind, v) not in wanted_same)]
+    missing = [e for e in wants if _same(kind, e.value) not in present]
+    if missing:
+        tags = {_tag(kind, e.value) for e in missing} - {""}
+        rivals = [v for v in new if _tag(kind, v) in tags]
+        if rivals and not overwrite:
+            result.conflicts.append(f"{name} {kind} holds {_shown(rivals)}; set OverwriteDnsRecords to replace it")
+            return
+        new = [v for v in new if v not in rivals] + [e.value for e in missing]
+    result.written |= set(missing)
+    result.owned |= set(missing) | {e for e in wants if e.same in mine}
+    if new != values:
+        result.changes.setdefault(zone, []).extend(_replacing(found, name, kind, new, wanted_same, ttl))
+
+
+def _replacing(found: dict | None, name: str, kind: str, new: list[str], wanted_same: set, ttl: int) -> list[dict]:
+    """The changes that turn the record set `found` (None: absent) into one of the values `new`;
+    a set that keeps someone else's values keeps its TTL too."""
+    changes = [{"Action": "DELETE", "ResourceRecordSet": found}] if found is not None else []
+    if new:
+        others = [v for v in new if _same(kind, v) not in wanted_same]
+        record = {
+            "Name": name,
+            "Type": kind,
+            "TTL": found["TTL"] if found is not None and others else ttl,
+            "ResourceRecords": [{"Value": v} for v in new],
+        }
+        changes.append({"Action": "CREATE", "ResourceRecordSet": record})
+    return changes
 
 
 # --- publishing ---------------------------------------------------------------------------------
