@@ -27,7 +27,7 @@ from ses_provider import protocol
 from ses_provider.client import ArnBuilder
 from tests import moto_ses_fidelity
 from tests.conftest import FakeContext
-from tests.harness import ACCOUNT, REGION, STACK_TAGS, Invoker, anew, arn, live_tags, load_event, logs_of
+from tests.harness import ACCOUNT, FUNCTION_NAMES, REGION, STACK_TAGS, Invoker, anew, arn, live_tags, load_event, logs_of
 
 DESTINATION = "configuration_set_event_destination"
 DESTINATION_SET = "demo-orders"  # the configuration set of events/configuration_set_event_destination
@@ -382,10 +382,24 @@ def test_a_report_request_killed_after_any_ses_call_or_table_write_makes_exactly
     print(f"report {label}: {len(points)} crash points survived")
 
 
-def test_the_crash_matrix_tried_every_type():
-    if not TALLY:
-        pytest.skip("run together with the crash matrix")
-    assert set(TALLY) == {*TYPES, REPORT}
+def ran_before(request, *tests) -> list:
+    """The cases of these test functions that this session ran before the requesting test
+    (pytest keeps file order; none when the requesting test runs alone)."""
+    items = request.session.items
+    return [item for item in items[: items.index(request.node)] if getattr(item, "obj", None) in tests]
+
+
+def test_the_crash_matrix_has_cases_for_every_resource_type_and_killed_each_it_ran(request):
+    # The cases, whether or not they ran with this test: every resource type has its own.
+    covered = {function for function, *_ in CASES} | ({REPORT} if REPORT_CASES else set())
+    assert covered == set(FUNCTION_NAMES), f"no crash cases for {sorted(set(FUNCTION_NAMES) - covered)}"
+    # The cases this session ran: each type was killed at one crash point at least.
+    matrices = (
+        test_a_request_killed_after_any_ses_call_or_table_write_converges_when_lambda_delivers_it_again,
+        test_a_report_request_killed_after_any_ses_call_or_table_write_makes_exactly_one_test_when_delivered_again,
+    )
+    ran = {item.callspec.params.get("function", REPORT) for item in ran_before(request, *matrices)}
+    assert not ran - set(TALLY), f"the crash matrix ran for {sorted(ran - set(TALLY))} without killing any request"
     print(f"crash points tried: {sum(TALLY.values())} ({dict(TALLY)})")
 
 

@@ -16,6 +16,7 @@ from collections import Counter
 import pytest
 
 from ses_provider import protocol
+from tests import fault_proxy
 from tests.fault_proxy import (
     ACCESS_DENIED,
     BAD_REQUEST,
@@ -27,9 +28,11 @@ from tests.fault_proxy import (
     SLOW,
     THROTTLING,
     UNAVAILABLE,
+    Fault,
     FaultProxy,
 )
-from tests.harness import Invoker, anew, arn, live_tags, load_event, logs_of
+from tests.harness import FUNCTION_NAMES, Invoker, anew, arn, live_tags, load_event, logs_of
+from tests.test_crash_retry import ran_before
 
 TRANSIENT = [THROTTLING, SERVER_ERROR, UNAVAILABLE, CONCURRENT_MODIFICATION, RESET, LOST_ANSWER, SLOW]
 PERMANENT = [LIMIT_EXCEEDED, ACCESS_DENIED, BAD_REQUEST]
@@ -38,8 +41,14 @@ TYPES = {
     "configuration_set": ("configuration-set", "Name", "demo-renamed"),
     "dedicated_ip_pool": ("dedicated-ip-pool", "PoolName", "demo-renamed"),
 }
+THEIRS = {"owner": "them"}  # the tags of someone else's resource
 SOMEONE_ELSES = {"email_identity": "someone-else.example", "configuration_set": "someone-elses", "dedicated_ip_pool": "someone-elses"}
-TALLY: Counter = Counter()
+# Types whose SES calls the matrix does not fault yet, and why (a new type must be put in either).
+NOT_IN_THE_MATRIX = {
+    "configuration_set_event_destination": "not yet: it needs a configuration set first and has no tags, which state() and prepare() do not handle",
+    "deliverability_test_report": "not yet: SES chooses its id, which state() and prepare() do not handle",
+}
+TALLY: Counter = Counter()  # (type, fault code) -> cases tried
 
 
 def swapped(update: dict) -> dict:
@@ -101,14 +110,20 @@ def state(env, function: str) -> dict:
     return {name: live_tags(ses, arn(kind, name)) for name in names}
 
 
+def make_someone_elses(env, function: str) -> str:
+    """A resource of the type made outside any stack, with tags of its own (THEIRS); returns its name."""
+    name, tag_list = SOMEONE_ELSES[function], [{"Key": k, "Value": v} for k, v in THEIRS.items()]
+    {
+        "email_identity": lambda: env.ses.create_email_identity(EmailIdentity=name, Tags=tag_list),
+        "configuration_set": lambda: env.ses.create_configuration_set(ConfigurationSetName=name, Tags=tag_list),
+        "dedicated_ip_pool": lambda: env.ses.create_dedicated_ip_pool(PoolName=name, Tags=tag_list),
+    }[function]()
+    return name
+
+
 def prepare(env, function: str, setup: list[dict]) -> None:
     env.reset()
-    name = SOMEONE_ELSES[function]
-    {
-        "email_identity": lambda: env.ses.create_email_identity(EmailIdentity=name, Tags=[{"Key": "owner", "Value": "them"}]),
-        "configuration_set": lambda: env.ses.create_configuration_set(ConfigurationSetName=name, Tags=[{"Key": "owner", "Value": "them"}]),
-        "dedicated_ip_pool": lambda: env.ses.create_dedicated_ip_pool(PoolName=name, Tags=[{"Key": "owner", "Value": "them"}]),
-    }[function]()
+    make_someone_elses(env, function)
     for step in setup:
         assert env.invoke(function, step)["Status"] == "SUCCESS"
 
@@ -137,7 +152,7 @@ def test_every_fault_at_every_ses_call_gets_one_answer_and_leaves_ses_as_the_ans
                 invocation = through_proxy.invoke_full(function, event)  # asserts exactly one answer
 
                 body = invocation.body
-                TALLY[fault.code] += 1
+                TALLY[function, fault.code] += 1
                 assert body["PhysicalResourceId"], where
                 if fault in TRANSIENT:
                     assert body["Status"] == "SUCCESS", f"{where}: {body['Reason']}"
@@ -167,9 +182,17 @@ def follow_up(env, function: str, event: dict, body: dict, before: dict, after: 
         assert state(env, function) == before, where
 
 
-def test_the_fault_matrix_tried_every_fault_class():
-    # Runs after the matrix (pytest keeps file order): every class was injected somewhere.
-    if not TALLY:
-        pytest.skip("run together with the fault matrix")
-    assert set(TALLY) == {fault.code for fault in TRANSIENT + PERMANENT}
+def test_the_fault_matrix_has_every_fault_class_for_every_type_it_covers_and_injected_each_where_it_ran(request):
+    # The cases, whether or not they ran with this test: every fault the proxy can make, at
+    # every resource type but those set apart (each with its reason).
+    every_fault = {value.code for value in vars(fault_proxy).values() if isinstance(value, Fault)}
+    in_the_matrix = {fault.code for fault in TRANSIENT + PERMANENT}
+    assert in_the_matrix == every_fault, f"not in the matrix: {sorted(every_fault - in_the_matrix)}"
+    assert {function for function, *_ in CASES} == set(TYPES)
+    unplaced = set(FUNCTION_NAMES) - set(TYPES) - set(NOT_IN_THE_MATRIX)
+    assert not unplaced and not set(TYPES) & set(NOT_IN_THE_MATRIX), f"neither in the matrix nor set apart: {sorted(unplaced)}"
+    # The cases this session ran: each fault class was injected in each of their types.
+    ran = {item.callspec.params["function"] for item in ran_before(request, test_every_fault_at_every_ses_call_gets_one_answer_and_leaves_ses_as_the_answer_says)}
+    missing = sorted((function, fault.code) for function in ran for fault in TRANSIENT + PERMANENT if not TALLY[function, fault.code])
+    assert not missing, f"never injected: {missing}"
     print(f"fault cases tried: {sum(TALLY.values())} ({dict(TALLY)})")
