@@ -209,7 +209,7 @@ def test_an_update_ignores_adopt_existing_even_once_the_provider_switched_adopti
     name = existing(adopting, "configuration_set")
     event = adopt_event("configuration_set")
     assert adopting.invoke("configuration_set", event)["Status"] == "SUCCESS"
-    adopting.invoker.allow_adoption = "false"  # the README: switch it off after the migration
+    adopting.invoker.allow_adoption = "false"  # docs/migration.md: switch it off after the migration
     update = anew(load_event("configuration_set", "update"), "after-adoption")
     update["OldResourceProperties"] = copy.deepcopy(event["ResourceProperties"])
     update["ResourceProperties"]["AdoptExisting"] = "true"

@@ -275,7 +275,7 @@ def test_taking_over_an_identity_declared_deed_needs_it_to_be_that_replica_alrea
 
 
 def test_the_worst_case_deed_response_fits_in_4096_bytes(env):
-    """The longest origin value (22 characters) beside the README's worst case of Easy DKIM:
+    """The longest origin value (22 characters) beside the worst case of Easy DKIM (docs/reference.md):
     the individual attributes all there, DnsRecords as full as the size allows."""
     from tests.test_dns_records import LONGEST_DOMAIN, _worst_case
 
@@ -292,4 +292,4 @@ def test_the_worst_case_deed_response_fits_in_4096_bytes(env):
     assert len(invocation.response.raw) == DEED_WORST_CASE_BYTES
 
 
-DEED_WORST_CASE_BYTES = 3589  # README states it
+DEED_WORST_CASE_BYTES = 3589  # docs/reference.md states it

@@ -261,7 +261,7 @@ def test_the_worst_case_response_fits_in_4096_bytes_with_every_attribute_set(env
         assert all(body["Data"][a] for a in DNS_ATTRIBUTES if a not in ("DnsRecords", "DkimTxtRecordName", "DkimTxtRecordValue"))
     assert byodkim.body["Data"]["DkimTxtRecordValue"].startswith("p=MIIBIjAN")  # a 2048-bit key
     assert byodkim.body["Data"]["DkimDNSTokenName1"] == "" and easy.body["Data"]["DkimDNSTokenName1"] != ""
-    # What DnsRecords had to give up in the worst case (README, "DNS records as attributes"):
+    # What DnsRecords had to give up in the worst case (docs/reference.md, "DNS records as attributes"):
     # BYODKIM keeps its TXT record only; Easy DKIM cannot keep even its three CNAMEs.
     assert [r["Type"] for r in json.loads(byodkim.body["Data"]["DnsRecords"])] == ["TXT"]
     assert json.loads(byodkim.body["Data"]["DnsRecords"])[0]["Values"] == [byodkim.body["Data"]["DkimTxtRecordValue"]]
@@ -280,8 +280,8 @@ def test_the_worst_case_response_fits_in_4096_bytes_with_every_attribute_set(env
     assert max(sizes) == WORST_CASE_WITHOUT_DNS_RECORDS_BYTES
 
 
-WORST_CASE_BYTES = 4040  # README states it
-WORST_CASE_WITHOUT_DNS_RECORDS_BYTES = 3705  # README states it
+WORST_CASE_BYTES = 4040  # docs/reference.md states it
+WORST_CASE_WITHOUT_DNS_RECORDS_BYTES = 3705  # docs/reference.md states it
 
 
 def _fitted_to(extra: int) -> tuple[dict, list[str]]:
@@ -325,6 +325,6 @@ def _all_records_fit(domain_length: int, byodkim: bool) -> bool:
 
 
 @pytest.mark.parametrize(("byodkim", "longest"), [(False, 115), (True, 138)], ids=["easy-dkim", "byodkim"])
-def test_dns_records_keeps_every_record_up_to_the_domain_length_the_readme_states(byodkim, longest):
+def test_dns_records_keeps_every_record_up_to_the_domain_length_the_docs_state(byodkim, longest):
     assert _all_records_fit(longest, byodkim)
     assert not _all_records_fit(longest + 1, byodkim)

@@ -1,7 +1,7 @@
 """examples/: each template passes cfn-lint, names the provider's service tokens the way the
-README does, uses only properties and Fn::GetAtt attributes of its type, is listed in the
-README, and the Pinpoint migration's step1.yaml and step2.yaml are what tools.migrate_pinpoint
-makes of before.yaml."""
+README does, uses only properties and Fn::GetAtt attributes of its type, is listed in
+docs/examples.md, and the Pinpoint migration's step1.yaml and step2.yaml are what
+tools.migrate_pinpoint makes of before.yaml."""
 
 from __future__ import annotations
 
@@ -177,9 +177,9 @@ def test_the_committed_steps_are_what_the_tool_makes_of_before_yaml():
     assert (MIGRATION / "step2.yaml").read_text() == second, "run: python -m tools.migrate_pinpoint examples/pinpoint-migration/before.yaml --out examples/pinpoint-migration"
 
 
-def test_the_readme_lists_every_example():
-    readme = (REPO / "README.md").read_text()
-    section = readme[readme.index("## Examples") :]
+def test_the_examples_page_lists_every_example():
+    page = (REPO / "docs" / "examples.md").read_text()
+    section = page[page.index("## Example templates") :]
     section = section[: section.index("\n## ", 1)] if "\n## " in section[1:] else section
     for path in TEMPLATES:
         assert f"examples/{relative(path)}" in section, relative(path)

@@ -401,7 +401,7 @@ def test_a_failed_step2_rolled_back_after_some_adoptions_deletes_nothing_because
 
 def test_without_retain_the_delete_of_an_adopted_resource_deletes_it_from_ses(env, pinpoint):
     # What a rollback (or a later removal) of step 2 would do without DeletionPolicy: Retain,
-    # as the README says: a taken-over resource is deleted by the stack like any other.
+    # as docs/design.md says (Lifecycle, adoption): a taken-over resource is deleted by the stack like any other.
     env.invoker.allow_adoption = "true"
     answers, events, _ = deploy_step2(env)
     resources = custom_resources(step2())

@@ -1,7 +1,7 @@
 """Updates that change nothing, and Updates of a MANAGED pool that keep it MANAGED, through the
 real entry points (functions/<type>/app.py) against SES v2 on loopback.
 
-README, Lifecycle: "An update that changes nothing makes no mutating call." These tests hold
+docs/design.md, Lifecycle: "An update that changes nothing makes no mutating call." These tests hold
 each type to it by the exact list of SES calls the handler made (the harness counts every
 request of the handler's own client): only the reads that an Update always makes, the
 GetEmailIdentity behind the identity's attributes and the ListTagsForResource of the tag sync.

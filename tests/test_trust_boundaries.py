@@ -71,7 +71,7 @@ def test_a_forged_delete_from_another_stack_leaves_the_victims_resource_and_reco
 
     invocation = env.invoker.invoke_full(function, forged(env, function, "Delete", name, intruder))
 
-    # SUCCESS: a Delete of what the stack does not own has nothing to delete (README: "Security").
+    # SUCCESS: a Delete of what the stack does not own has nothing to delete (docs/security.md).
     assert invocation.body["Status"] == "SUCCESS"
     assert [call for call in invocation.ses_calls if not call.startswith(READS)] == []
     assert_untouched(env, function, name, tags, record)

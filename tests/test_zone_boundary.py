@@ -153,7 +153,7 @@ def test_after_the_upgrade_an_identity_in_an_unlisted_zone_fails_its_next_update
     invocation = env.invoker.invoke_full(FUNCTION, update)
     refused(invocation, "HostedZoneId", "HostedZoneIds")
     # CloudFormation's rollback sends the previous properties back: refused the same way, with
-    # nothing changed (README: how an upgrade behaves).
+    # nothing changed (docs/reference.md, Route 53 publishing: how an upgrade behaves).
     rollback = update_event(create, "rollback")
     rollback["OldResourceProperties"] = copy.deepcopy(update["ResourceProperties"])
     refused(env.invoker.invoke_full(FUNCTION, rollback), "HostedZoneId", "HostedZoneIds")

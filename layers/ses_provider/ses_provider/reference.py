@@ -97,4 +97,4 @@ def rewrite(path: Path) -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    rewrite(Path(sys.argv[1] if len(sys.argv) > 1 else "README.md"))
+    rewrite(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[3] / "docs" / "reference.md")
