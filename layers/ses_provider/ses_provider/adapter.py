@@ -27,13 +27,12 @@ from . import crash_safety, desired_state, lifecycle, naming, waiting
 from .client import ArnBuilder, make_client, make_service_client, use_local_endpoint
 from .errors import error_code
 from .journal import Answer, Journal, fingerprint
+from .limits import MAX_REASON, MAX_RESPONSE_BYTES
 from .schema import InvalidProperty
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "ses-custom-resources"))
 
 SUCCESS, FAILED = "SUCCESS", "FAILED"
-MAX_RESPONSE_BYTES = 4096  # CloudFormation rejects a larger response body
-MAX_REASON = 256
 MAX_PHYSICAL_ID = 1024  # CloudFormation's limit for a physical id
 MAX_LOGICAL_ID = 255  # and for a logical id
 MAX_ECHOED_ID = 512  # stack ids and request ids are far shorter

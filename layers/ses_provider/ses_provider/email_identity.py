@@ -10,7 +10,7 @@ import json
 from botocore.exceptions import ClientError
 
 from . import configuration_set, dkim_keys, dkim_signing, identity_dns, identity_policies, waiting
-from .adapter import MAX_RESPONSE_BYTES
+from .limits import MAX_RESPONSE_BYTES
 from .dkim_signing import SIGNING
 from .errors import PartialCreate, ProviderError
 from .links import Link
