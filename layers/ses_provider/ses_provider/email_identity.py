@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
 import json
 
@@ -251,7 +249,7 @@ def withhold(props: dict) -> dict:
     if "DomainSigningPrivateKey" not in signing:
         return props
     kept = {key: value for key, value in signing.items() if key != "DomainSigningPrivateKey"}
-    return {**props, SIGNING: {**kept, dkim_signing.PUBLIC_KEY: public_key(signing["DomainSigningPrivateKey"])}}
+    return {**props, SIGNING: {**kept, dkim_signing.PUBLIC_KEY: dkim_keys.public_key(signing["DomainSigningPrivateKey"])}}
 
 
 # Run by waiting.verified once the wait condition holds, before SUCCESS: SES accepts identity
@@ -423,70 +421,6 @@ DMARC_POLICIES = ("none", "quarantine", "reject")
 # fit; README ("DNS records as attributes") has the worst case.
 DNS_RECORD_PRIORITY = ("DKIM", "MX", "SPF", "DMARC")
 
-_RSA_ENCRYPTION_OID = bytes.fromhex("06092a864886f70d010101")  # 1.2.840.113549.1.1.1
-
-
-# The BYODKIM public key. SES needs the TXT record `p=<SubjectPublicKeyInfo, base64>`, and the
-# private key SES takes is RSA in PKCS#1 or PKCS#8 DER. Deriving the public key only needs the
-# modulus and exponent, read with the tiny DER reader below, instead of the `cryptography`
-# package: that is a compiled wheel the layer would have to carry, built for arm64 by
-# `sam build`, for two integers. The key never leaves this function: a key that cannot be read
-# gives an empty value and no message (SES itself refuses such a key).
-
-
-def _der(data: bytes, at: int) -> tuple[int, bytes, int]:
-    """(tag, content, next offset) of the DER element at `at`."""
-    tag, length = data[at], data[at + 1]
-    at += 2
-    if length & 0x80:
-        count = length & 0x7F
-        if not 1 <= count <= 4:
-            raise ValueError("unsupported length")
-        length = int.from_bytes(data[at : at + count], "big")
-        at += count
-    if at + length > len(data):
-        raise ValueError("truncated")
-    return tag, data[at : at + length], at + length
-
-
-def _children(content: bytes) -> list[tuple[int, bytes]]:
-    items, at = [], 0
-    while at < len(content):
-        tag, value, at = _der(content, at)
-        items.append((tag, value))
-    return items
-
-
-def _encode(tag: int, content: bytes) -> bytes:
-    length = len(content)
-    if length < 0x80:
-        return bytes((tag, length)) + content
-    size = length.to_bytes((length.bit_length() + 7) // 8, "big")
-    return bytes((tag, 0x80 | len(size))) + size + content
-
-
-def public_key(private_key: str) -> str:
-    """Base64 SubjectPublicKeyInfo of a base64 RSA private key (PKCS#1 or PKCS#8); "" if unreadable."""
-    try:
-        data = base64.b64decode(private_key, validate=True)
-        tag, content, _ = _der(data, 0)
-        items = _children(content) if tag == 0x30 else []
-        if len(items) >= 3 and items[1][0] == 0x30 and items[2][0] == 0x04:  # PKCS#8 PrivateKeyInfo
-            if not items[1][1].startswith(_RSA_ENCRYPTION_OID):
-                return ""
-            tag, content, _ = _der(items[2][1], 0)
-            items = _children(content) if tag == 0x30 else []
-        # RSAPrivateKey: version, modulus, publicExponent, ...
-        if len(items) < 3 or any(t != 0x02 for t, _ in items[:3]):
-            return ""
-        rsa_public = _encode(0x30, _encode(0x02, items[1][1]) + _encode(0x02, items[2][1]))
-        algorithm = _encode(0x30, _RSA_ENCRYPTION_OID + b"\x05\x00")
-        spki = _encode(0x30, algorithm + _encode(0x03, b"\x00" + rsa_public))
-        return base64.b64encode(spki).decode()
-    except (ValueError, IndexError, binascii.Error):
-        return ""
-
-
 def _record(name: str, kind: str, *values: str, ttl: int = EASY_DKIM_TTL) -> dict:
     return {"Name": name, "Type": kind, "TTL": ttl, "Values": list(values)}
 
@@ -515,7 +449,7 @@ def dns_records(name: str, identity: dict, props: dict, request: Request) -> lis
         key = signing[dkim_signing.PUBLIC_KEY]
     else:
         private = dkim_signing.private_key(signing, request) if "DomainSigningSelector" in signing else ""
-        key = public_key(private) if private else ""
+        key = dkim_keys.public_key(private) if private else ""
     if str(dkim.get("SigningAttributesOrigin", "")).startswith("EXTERNAL") and signing.get("DomainSigningSelector") and key:
         records.append(("DKIM", _record(f"{signing['DomainSigningSelector']}._domainkey.{name}", "TXT", f"p={key}")))
     mail_from_domain = (identity.get("MailFromAttributes") or {}).get("MailFromDomain") or ""
