@@ -457,7 +457,7 @@ def test_the_when_verified_hook_runs_once_verified_before_the_answer_and_adds_it
         seen.append((name, props["WaitFor"], old_props, identity["DkimAttributes"]["Status"], len(env.endpoint.responses)))
         return {"PolicyNames": "orders"}
 
-    monkeypatch.setattr(email_identity, "when_verified", when_verified, raising=False)
+    monkeypatch.setattr(env.invoker.handler(EMAIL).provider.resource, "when_verified", when_verified)
     hand_off(env, waiting_for(load_event(EMAIL, "create")))
     poll(env, queue)
     assert seen == []  # not while pending
@@ -475,7 +475,7 @@ def test_a_when_verified_hook_that_fails_answers_failed_naming_the_identity(env,
 
     plain_create(env)
     dkim_verified(DOMAIN)
-    monkeypatch.setattr(email_identity, "when_verified", when_verified, raising=False)
+    monkeypatch.setattr(env.invoker.handler(EMAIL).provider.resource, "when_verified", when_verified)
     update = waiting_for(load_event(EMAIL, "update"))
 
     body = env.invoke(EMAIL, update)
