@@ -113,7 +113,8 @@ class Context:
 
 
 def measure(rate: float = 20.0, count: int = 200, timeout_ms: int = TIMEOUT_MS) -> dict:
-    from ses_provider import protocol, configuration_set
+    from ses_provider import protocol
+    from ses_provider.configuration_set import ConfigurationSet
     from tests.harness import ResponseEndpoint, environment, load_event
 
     throttle = TokenBucket(rate)
@@ -133,7 +134,7 @@ def measure(rate: float = 20.0, count: int = 200, timeout_ms: int = TIMEOUT_MS) 
             ), contextlib.redirect_stdout(devnull):
                 handlers = []
                 for _ in range(count):  # one container each, its clients built (see the docstring)
-                    handler = protocol.make_handler(configuration_set)
+                    handler = protocol.make_handler(ConfigurationSet())
                     provider = handler.provider
                     for client in (provider.client, provider.cloudformation, provider.journal.client):
                         client.meta  # noqa: B018 - built now

@@ -67,7 +67,7 @@ def logs():
 def test_a_successful_create_is_answered_once_with_the_ses_name_and_string_attributes(answers, ses):
     client, stub = ses
     stub.add_response("create_dedicated_ip_pool", {}, {"PoolName": "bulk", "ScalingMode": "STANDARD"})
-    make_handler(dedicated_ip_pool, client)(event("Create", {"PoolName": "bulk"}), FakeContext())
+    make_handler(dedicated_ip_pool.HANDLER, client)(event("Create", {"PoolName": "bulk"}), FakeContext())
     assert len(answers) == 1
     url, body = answers[0]
     assert url == RESPONSE_URL
@@ -79,7 +79,7 @@ def test_a_successful_create_is_answered_once_with_the_ses_name_and_string_attri
 def test_a_failed_create_answers_with_a_marker_that_no_ses_name_can_equal(answers, ses):
     client, stub = ses
     stub.add_client_error("create_dedicated_ip_pool", "AlreadyExistsException", "exists", 400)
-    make_handler(dedicated_ip_pool, client)(event("Create", {"PoolName": "bulk"}), FakeContext())
+    make_handler(dedicated_ip_pool.HANDLER, client)(event("Create", {"PoolName": "bulk"}), FakeContext())
     [(_, body)] = answers
     assert body["Status"] == "FAILED"
     assert body["PhysicalResourceId"] == naming.failed_create_id("req-create")
@@ -89,7 +89,7 @@ def test_a_failed_create_answers_with_a_marker_that_no_ses_name_can_equal(answer
 
 def test_the_delete_after_a_failed_create_makes_no_ses_call_and_succeeds(answers, ses):
     client, _ = ses
-    make_handler(dedicated_ip_pool, client)(
+    make_handler(dedicated_ip_pool.HANDLER, client)(
         event("Delete", {"PoolName": "bulk"}, physical_id=naming.failed_create_id("req-create")), FakeContext()
     )
     [(_, body)] = answers
@@ -100,7 +100,7 @@ def test_the_delete_after_a_failed_create_makes_no_ses_call_and_succeeds(answers
 def test_an_empty_physical_id_is_never_answered_and_no_ses_call_is_made(answers, ses, request_type):
     # CloudFormation never sends PhysicalResourceId "", and takes no answer without one.
     client, _ = ses
-    make_handler(dedicated_ip_pool, client)(event(request_type, {"PoolName": "bulk"}, physical_id="", old={"PoolName": "bulk"}), FakeContext())
+    make_handler(dedicated_ip_pool.HANDLER, client)(event(request_type, {"PoolName": "bulk"}, physical_id="", old={"PoolName": "bulk"}), FakeContext())
     [(_, body)] = answers
     assert body["PhysicalResourceId"] == naming.failed_create_id(f"req-{request_type.lower()}")
     # An unstubbed SES call would end the Delete FAILED, and the Update's reason would name SES.
@@ -113,7 +113,7 @@ def test_invalid_input_is_answered_failed_naming_the_property_without_an_ses_cli
     def no_client():
         raise AssertionError("an SES client was built for invalid input")
 
-    handler = make_handler(dedicated_ip_pool)
+    handler = make_handler(dedicated_ip_pool.HANDLER)
     handler.provider.client = protocol.clients.LazyClient(no_client)
     handler(event("Create", {"PoolName": "bulk", "ScalingMode": "FAST"}), FakeContext())
     [(_, body)] = answers
@@ -125,8 +125,9 @@ def test_an_unexpected_exception_still_gets_exactly_one_failed_answer(answers, m
     def explode(*args):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(dedicated_ip_pool, "create", explode)
-    make_handler(dedicated_ip_pool, object())(event("Create", {"PoolName": "bulk"}), FakeContext())
+    pool = dedicated_ip_pool.DedicatedIpPool()
+    monkeypatch.setattr(pool, "create", explode)
+    make_handler(pool, object())(event("Create", {"PoolName": "bulk"}), FakeContext())
     [(_, body)] = answers
     assert body["Status"] == "FAILED" and "boom" in body["Reason"] and len(body["Reason"]) <= 256
 
@@ -142,7 +143,7 @@ def test_an_unexpected_exception_still_gets_exactly_one_failed_answer(answers, m
     ids=["no StackId", "unknown RequestType", "update without physical id", "create with a physical id that is no string"],
 )
 def test_a_malformed_event_is_answered_failed_once(answers, broken):
-    make_handler(dedicated_ip_pool, object())(broken, FakeContext())
+    make_handler(dedicated_ip_pool.HANDLER, object())(broken, FakeContext())
     [(_, body)] = answers
     assert body["Status"] == "FAILED" and body["Reason"]
     assert body["PhysicalResourceId"] != "True"  # never a made-up id
@@ -152,7 +153,7 @@ def test_delete_answers_without_crhelpers_two_minute_sleep(answers, ses):
     client, stub = ses
     stub.add_response("delete_dedicated_ip_pool", {}, {"PoolName": "bulk"})
     started = time.monotonic()
-    make_handler(dedicated_ip_pool, client)(event("Delete", {"PoolName": "bulk"}, physical_id="bulk"), FakeContext(remaining_ms=900_000))
+    make_handler(dedicated_ip_pool.HANDLER, client)(event("Delete", {"PoolName": "bulk"}, physical_id="bulk"), FakeContext(remaining_ms=900_000))
     assert time.monotonic() - started < 1.0
     assert answers[0][1]["Status"] == "SUCCESS"
 
@@ -170,7 +171,7 @@ class BlockingClient:
 
 def test_shortly_before_the_lambda_timeout_failed_is_sent_once_and_never_a_second_answer(answers):
     client = BlockingClient()
-    handler = make_handler(dedicated_ip_pool, client)
+    handler = make_handler(dedicated_ip_pool.HANDLER, client)
     handler.provider.timeout_margin = 0.0
     done = threading.Thread(target=handler, args=(event("Create", {"PoolName": "bulk"}), FakeContext(remaining_ms=300)))
     started = time.monotonic()
@@ -194,7 +195,7 @@ def test_a_response_over_4096_bytes_becomes_failed_instead(answers, monkeypatch)
     client = boto3.client("sesv2", region_name="us-east-1")
     with Stubber(client) as stub:
         stub.add_response("create_dedicated_ip_pool", {}, {"PoolName": "bulk", "ScalingMode": "STANDARD"})
-        make_handler(dedicated_ip_pool, client)(event("Create", {"PoolName": "bulk"}), FakeContext())
+        make_handler(dedicated_ip_pool.HANDLER, client)(event("Create", {"PoolName": "bulk"}), FakeContext())
     [(_, body)] = answers
     assert body["Status"] == "FAILED" and "4096" in body["Reason"] and body["Data"] == {}
     # The real id goes back so that CloudFormation's rollback Delete removes the pool.
@@ -207,7 +208,7 @@ def test_logs_never_show_the_response_url_signature_or_a_dkim_private_key(answer
     props = {"EmailIdentity": "example.com", "DkimSigningAttributes": {"DomainSigningSelector": "sel", "DomainSigningPrivateKey": PRIVATE_KEY}}
     with Stubber(client) as stub:
         stub.add_client_error("create_email_identity", "BadRequestException", "Invalid DKIM key", 400)
-        make_handler(email_identity, client)({**event("Create", props), "ResourceType": "Custom::EmailIdentity"}, FakeContext())
+        make_handler(email_identity.HANDLER, client)({**event("Create", props), "ResourceType": "Custom::EmailIdentity"}, FakeContext())
     logged = logs.getvalue() + caplog.text
     assert "cfn-responses.example.com/bucket/key" in logged  # the request was logged...
     assert SIGNATURE not in logged and "AKIDEXAMPLE" not in logged  # ...without its credentials
@@ -219,7 +220,7 @@ def test_an_event_carrying_crhelpers_poll_key_is_handled_as_its_request_type_not
     # so the key is nobody's state: the Create is carried out like any other.
     client, stub = ses
     stub.add_response("create_dedicated_ip_pool", {}, {"PoolName": "bulk", "ScalingMode": "STANDARD"})
-    make_handler(dedicated_ip_pool, client)({**event("Create", {"PoolName": "bulk"}), "CrHelperPoll": True}, FakeContext())
+    make_handler(dedicated_ip_pool.HANDLER, client)({**event("Create", {"PoolName": "bulk"}), "CrHelperPoll": True}, FakeContext())
     [(_, body)] = answers
     assert (body["Status"], body["PhysicalResourceId"]) == ("SUCCESS", "bulk")
 
@@ -231,7 +232,7 @@ def test_a_long_reason_is_cut_to_256_characters_keeping_its_start(answers, monke
         raise protocol.delivery.lifecycle.ProviderError(f"DedicatedIpPool {'p' * 64} of {'L' * 255} in stack {stack}: refused")
 
     monkeypatch.setattr(protocol.delivery.lifecycle, "create", refuse)
-    make_handler(dedicated_ip_pool, object())({**event("Create", {"PoolName": "bulk"}), "StackId": stack}, FakeContext())
+    make_handler(dedicated_ip_pool.HANDLER, object())({**event("Create", {"PoolName": "bulk"}), "StackId": stack}, FakeContext())
     [(_, body)] = answers
     assert len(body["Reason"]) == 256 and body["Reason"].startswith("DedicatedIpPool ppp") and body["Reason"].endswith("...")
 
@@ -243,7 +244,7 @@ def test_a_reason_of_256_characters_is_sent_whole():
 def test_the_response_carries_no_no_echo_flag_since_no_attribute_is_secret(answers, ses):
     client, stub = ses
     stub.add_response("create_dedicated_ip_pool", {}, {"PoolName": "bulk", "ScalingMode": "STANDARD"})
-    make_handler(dedicated_ip_pool, client)(event("Create", {"PoolName": "bulk"}), FakeContext())
+    make_handler(dedicated_ip_pool.HANDLER, client)(event("Create", {"PoolName": "bulk"}), FakeContext())
     assert "NoEcho" not in answers[0][1]
 
 
@@ -254,12 +255,12 @@ def test_the_provider_builds_no_aws_client_at_cold_start(monkeypatch):
 
     monkeypatch.setattr(boto3, "client", refuse)
     monkeypatch.setattr(boto3.session.Session, "client", refuse)
-    make_handler(email_identity)
+    make_handler(email_identity.HANDLER)
 
 
 def test_a_warm_container_answers_each_request_once(answers, ses):
     client, stub = ses
-    handler = make_handler(dedicated_ip_pool, client)
+    handler = make_handler(dedicated_ip_pool.HANDLER, client)
     for name in ("one", "two"):
         stub.add_response("create_dedicated_ip_pool", {}, {"PoolName": name, "ScalingMode": "STANDARD"})
         handler(event("Create", {"PoolName": name}), FakeContext())
@@ -309,7 +310,7 @@ def test_a_create_cut_short_after_its_claim_answers_with_the_name_so_the_rollbac
     from tests.test_lifecycle import MemoryStore
 
     ses, store = SlowSes(), MemoryStore()
-    handler = protocol.make_handler(dedicated_ip_pool, ses, cloudformation=NoStackTags(), store=store)
+    handler = protocol.make_handler(dedicated_ip_pool.HANDLER, ses, cloudformation=NoStackTags(), store=store)
     handler.provider.timeout_margin = 0.0
     done = run_until_the_timeout_answer(handler, event("Create", {"PoolName": "bulk"}), answers)
     [(_, body)] = answers
@@ -318,7 +319,7 @@ def test_a_create_cut_short_after_its_claim_answers_with_the_name_so_the_rollbac
     done.join(5)
     assert len(answers) == 1 and ses.pools == {"bulk"}
     # CloudFormation's rollback Delete, with the id it was given, removes pool and record.
-    protocol.make_handler(dedicated_ip_pool, ses, cloudformation=NoStackTags(), store=store)(
+    protocol.make_handler(dedicated_ip_pool.HANDLER, ses, cloudformation=NoStackTags(), store=store)(
         event("Delete", {"PoolName": "bulk"}, physical_id="bulk"), FakeContext()
     )
     assert ses.pools == set() and store.records == {}
@@ -330,7 +331,7 @@ def test_a_replacement_made_after_the_timeout_answer_is_removed_again(answers):
     ses, store = SlowSes(existing={"old-pool"}), MemoryStore()
     old_arn = "arn:aws:ses:us-east-1:123456789012:dedicated-ip-pool/old-pool"
     store.records[old_arn] = desired_state.Record(old_arn, STACK, "Pool", "Custom::DedicatedIpPool", "old-pool", {}, {})
-    handler = protocol.make_handler(dedicated_ip_pool, ses, cloudformation=NoStackTags(), store=store)
+    handler = protocol.make_handler(dedicated_ip_pool.HANDLER, ses, cloudformation=NoStackTags(), store=store)
     handler.provider.timeout_margin = 0.0
     request = event("Update", {"PoolName": "new-pool"}, physical_id="old-pool", old={"PoolName": "old-pool"})
     done = run_until_the_timeout_answer(handler, request, answers)

@@ -71,7 +71,7 @@ def test_a_property_nested_deeper_than_python_recurses_gets_one_failed_answer_an
 def test_nesting_beyond_what_json_loads_takes_is_answered_too():
     """100,000 levels, given as an object (no JSON parser hands it over): still one FAILED."""
     sent = []
-    handler = protocol.make_handler(dedicated_ip_pool, client=object())
+    handler = protocol.make_handler(dedicated_ip_pool.HANDLER, client=object())
     event = {
         "RequestType": "Create", "RequestId": "r", "StackId": STACK, "LogicalResourceId": "Pool",
         "ResponseURL": "https://127.0.0.1:9/response?X-Amz-Signature=s", "ResourceProperties": {"PoolName": nested(100_000)},

@@ -402,5 +402,5 @@ def test_lifecycle_never_asks_for_the_stacks_tags_of_a_type_without_tags():
 
     client = Client()
     request = lifecycle.Request("arn:aws:cloudformation:us-east-1:1:stack/s/x", "Dest", "req-1", ARNS)
-    assert lifecycle.create(destination, event("create")["ResourceProperties"], client, request, unreadable)[0] == PHYSICAL_ID
+    assert lifecycle.create(destination.HANDLER, event("create")["ResourceProperties"], client, request, unreadable)[0] == PHYSICAL_ID
     assert client.created["EventDestination"]["MatchingEventTypes"] == ["BOUNCE", "COMPLAINT", "DELIVERY_DELAY", "RENDERING_FAILURE", "SEND"]

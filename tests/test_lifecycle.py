@@ -55,7 +55,7 @@ def test_identity_create_sends_tags_dkim_and_configuration_set_in_the_one_create
         },
     )
     physical_id, data = lifecycle.create(
-        email_identity,
+        email_identity.HANDLER,
         {
             "EmailIdentity": "example.com",
             "Tags": tags(team="mail", env="prod"),
@@ -110,7 +110,7 @@ def test_identity_create_puts_only_what_create_cannot_set(ses):
         {"EmailIdentity": "example.com", "MailFromDomain": "bounce.example.com", "BehaviorOnMxFailure": "REJECT_MESSAGE"},
     )
     lifecycle.create(
-        email_identity,
+        email_identity.HANDLER,
         {
             "EmailIdentity": "example.com",
             "DkimAttributes": {"SigningEnabled": "false"},
@@ -129,7 +129,7 @@ def test_identity_create_of_an_address_returns_empty_dkim_tokens(ses):
         {"IdentityType": "EMAIL_ADDRESS", "VerifiedForSendingStatus": False, "DkimAttributes": {"Status": "NOT_STARTED"}},
         {"EmailIdentity": "sender@example.com"},
     )
-    _, data = lifecycle.create(email_identity, {"EmailIdentity": "sender@example.com"}, client, REQUEST)
+    _, data = lifecycle.create(email_identity.HANDLER, {"EmailIdentity": "sender@example.com"}, client, REQUEST)
     assert data["IdentityType"] == "EMAIL_ADDRESS"
     assert all(data[f"DkimDNSToken{kind}{i}"] == "" for kind in ("Name", "Value") for i in (1, 2, 3))
     assert all(isinstance(value, str) for value in data.values())
@@ -140,7 +140,7 @@ def test_identity_create_that_fails_after_create_hands_back_the_real_physical_id
     stub.add_response("create_email_identity", CREATED_DOMAIN, {"EmailIdentity": "example.com"})
     error(stub, "put_email_identity_feedback_attributes", "BadRequestException")
     with pytest.raises(lifecycle.ProviderError) as failure:
-        lifecycle.create(email_identity, {"EmailIdentity": "example.com", "FeedbackAttributes": {"EmailForwardingEnabled": "false"}}, client, REQUEST)
+        lifecycle.create(email_identity.HANDLER, {"EmailIdentity": "example.com", "FeedbackAttributes": {"EmailForwardingEnabled": "false"}}, client, REQUEST)
     # CloudFormation's rollback Delete gets the real id and removes what was made.
     assert failure.value.physical_id == "example.com"
     assert "EmailIdentity example.com in us-east-1" in str(failure.value)
@@ -150,7 +150,7 @@ def test_identity_create_of_an_existing_identity_fails_without_claiming_it(ses):
     client, stub = ses
     error(stub, "create_email_identity", "AlreadyExistsException")
     with pytest.raises(lifecycle.ProviderError) as failure:
-        lifecycle.create(email_identity, {"EmailIdentity": "example.com"}, client, REQUEST)
+        lifecycle.create(email_identity.HANDLER, {"EmailIdentity": "example.com"}, client, REQUEST)
     assert failure.value.physical_id is None
     assert str(failure.value) == "EmailIdentity example.com in us-east-1: already exists; it was not created by this stack and is left untouched"
 
@@ -160,7 +160,7 @@ def test_identity_update_without_changes_makes_no_mutating_call(ses):
     props = {"EmailIdentity": "example.com", "Tags": tags(team="mail"), "FeedbackAttributes": {"EmailForwardingEnabled": "false"}}
     stub.add_response("get_email_identity", CREATED_DOMAIN, {"EmailIdentity": "example.com"})
     stub.add_response("list_tags_for_resource", {"Tags": tags(team="mail")}, {"ResourceArn": ARN.format("identity", "example.com")})
-    physical_id, data = lifecycle.update(email_identity, "example.com", props, props, client, REQUEST)
+    physical_id, data = lifecycle.update(email_identity.HANDLER, "example.com", props, props, client, REQUEST)
     assert physical_id == "example.com" and data["DkimDNSTokenName1"] == "tok1._domainkey.example.com"
 
 
@@ -189,7 +189,7 @@ def test_identity_update_puts_what_changed_and_converges_tags(ses):
     stub.add_response("list_tags_for_resource", {"Tags": tags(team="mail", old="x", other="z")}, {"ResourceArn": arn})
     stub.add_response("tag_resource", {}, {"ResourceArn": arn, "Tags": tags(new="y", team="email")})
     stub.add_response("untag_resource", {}, {"ResourceArn": arn, "TagKeys": ["old"]})
-    lifecycle.update(email_identity, "example.com", new, old, client, REQUEST)
+    lifecycle.update(email_identity.HANDLER, "example.com", new, old, client, REQUEST)
 
 
 def test_identity_rollback_update_restores_the_previous_settings(ses):
@@ -200,7 +200,7 @@ def test_identity_rollback_update_restores_the_previous_settings(ses):
     stub.add_response("put_email_identity_feedback_attributes", {}, {"EmailIdentity": "example.com", "EmailForwardingEnabled": False})
     stub.add_response("get_email_identity", CREATED_DOMAIN, {"EmailIdentity": "example.com"})
     stub.add_response("list_tags_for_resource", {"Tags": []}, {"ResourceArn": ARN.format("identity", "example.com")})
-    lifecycle.update(email_identity, "example.com", before, after, client, REQUEST)
+    lifecycle.update(email_identity.HANDLER, "example.com", before, after, client, REQUEST)
 
 
 def test_identity_update_to_byodkim_sends_the_external_signing_key(ses):
@@ -213,7 +213,7 @@ def test_identity_update_to_byodkim_sends_the_external_signing_key(ses):
     )
     stub.add_response("get_email_identity", {**CREATED_DOMAIN, "DkimAttributes": {"SigningAttributesOrigin": "EXTERNAL", "Tokens": ["sel"]}}, {"EmailIdentity": "example.com"})
     stub.add_response("list_tags_for_resource", {"Tags": []}, {"ResourceArn": ANY})
-    _, data = lifecycle.update(email_identity, "example.com", new, {"EmailIdentity": "example.com"}, client, REQUEST)
+    _, data = lifecycle.update(email_identity.HANDLER, "example.com", new, {"EmailIdentity": "example.com"}, client, REQUEST)
     assert data["DkimDNSTokenName1"] == ""  # BYODKIM: the user's own record, not Easy DKIM CNAMEs
     assert "a2V5" not in repr(data)
 
@@ -222,7 +222,7 @@ def test_identity_change_of_name_creates_a_new_identity_and_returns_its_id(ses):
     client, stub = ses
     stub.add_response("create_email_identity", CREATED_DOMAIN, {"EmailIdentity": "example.org", "Tags": tags(team="mail")})
     physical_id, data = lifecycle.update(
-        email_identity, "example.com", {"EmailIdentity": "example.org", "Tags": tags(team="mail")}, {"EmailIdentity": "example.com"}, client, REQUEST
+        email_identity.HANDLER, "example.com", {"EmailIdentity": "example.org", "Tags": tags(team="mail")}, {"EmailIdentity": "example.com"}, client, REQUEST
     )
     # A new physical id makes CloudFormation delete example.com after the update.
     assert physical_id == "example.org" and data["Arn"].endswith("identity/example.org")
@@ -235,7 +235,7 @@ def test_a_half_made_replacement_is_removed_and_the_update_fails(ses):
     stub.add_response("delete_email_identity", {}, {"EmailIdentity": "example.org"})
     with pytest.raises(lifecycle.ProviderError) as failure:
         lifecycle.update(
-            email_identity,
+            email_identity.HANDLER,
             "example.com",
             {"EmailIdentity": "example.org", "FeedbackAttributes": {"EmailForwardingEnabled": "false"}},
             {"EmailIdentity": "example.com"},
@@ -256,44 +256,44 @@ def test_a_half_made_replacement_is_removed_and_the_update_fails(ses):
 )
 def test_identity_delete_of_an_id_this_provider_did_not_issue_makes_no_call(ses, physical_id, props):
     client, _ = ses
-    assert lifecycle.delete(email_identity, physical_id, props, client, REQUEST) is False
+    assert lifecycle.delete(email_identity.HANDLER, physical_id, props, client, REQUEST) is False
 
 
 def test_identity_delete_removes_the_identity(ses):
     client, stub = ses
     stub.add_response("delete_email_identity", {}, {"EmailIdentity": "example.com"})
-    assert lifecycle.delete(email_identity, "example.com", {"EmailIdentity": "example.com"}, client, REQUEST) is True
+    assert lifecycle.delete(email_identity.HANDLER, "example.com", {"EmailIdentity": "example.com"}, client, REQUEST) is True
 
 
 def test_identity_delete_of_an_identity_already_gone_succeeds(ses):
     client, stub = ses
     error(stub, "delete_email_identity", "NotFoundException", 404)
-    assert lifecycle.delete(email_identity, "example.com", {"EmailIdentity": "example.com"}, client, REQUEST) is True
+    assert lifecycle.delete(email_identity.HANDLER, "example.com", {"EmailIdentity": "example.com"}, client, REQUEST) is True
 
 
 def test_identity_delete_that_ses_refuses_fails_with_a_reason_naming_it(ses):
     client, stub = ses
     error(stub, "delete_email_identity", "ConcurrentModificationException")
     with pytest.raises(lifecycle.ProviderError, match="^EmailIdentity example.com in us-east-1: is being changed"):
-        lifecycle.delete(email_identity, "example.com", {"EmailIdentity": "example.com"}, client, REQUEST)
+        lifecycle.delete(email_identity.HANDLER, "example.com", {"EmailIdentity": "example.com"}, client, REQUEST)
 
 
 @pytest.mark.parametrize(
-    "module, props",
+    "resource, props",
     [
-        (email_identity, {"EmailIdentity": "example.com", "Tags": tags(**{"aws:owner": "x"})}),
-        (email_identity, {"EmailIdentity": "example.com", "Colour": "blue"}),
-        (configuration_set, {"Name": "bad name"}),
-        (dedicated_ip_pool, {"PoolName": "p", "Tags": [{"Key": "k"}]}),
+        (email_identity.HANDLER, {"EmailIdentity": "example.com", "Tags": tags(**{"aws:owner": "x"})}),
+        (email_identity.HANDLER, {"EmailIdentity": "example.com", "Colour": "blue"}),
+        (configuration_set.HANDLER, {"Name": "bad name"}),
+        (dedicated_ip_pool.HANDLER, {"PoolName": "p", "Tags": [{"Key": "k"}]}),
     ],
     ids=["aws: tag", "unknown property", "bad name", "tag without value"],
 )
-def test_invalid_input_fails_before_any_ses_call(ses, module, props):
+def test_invalid_input_fails_before_any_ses_call(ses, resource, props):
     client, _ = ses  # no responses queued: any SES call would raise
     with pytest.raises(InvalidProperty):
-        lifecycle.create(module, props, client, REQUEST)
+        lifecycle.create(resource, props, client, REQUEST)
     with pytest.raises(InvalidProperty):
-        lifecycle.update(module, "existing", props, {}, client, REQUEST)
+        lifecycle.update(resource, "existing", props, {}, client, REQUEST)
 
 
 # --- Custom::ConfigurationSet ------------------------------------------------------------
@@ -322,7 +322,7 @@ def test_configuration_set_create_is_one_call_with_every_option_and_the_tags(ses
     client, stub = ses
     expected = {group: value for group, value in configuration_set.TYPE.coerce(ALL_OPTIONS).items() if group in ALL_OPTIONS}
     stub.add_response("create_configuration_set", {}, {"ConfigurationSetName": "orders", **expected, "Tags": tags(team="mail")})
-    physical_id, data = lifecycle.create(configuration_set, {"Name": "orders", "Tags": tags(team="mail"), **ALL_OPTIONS}, client, REQUEST)
+    physical_id, data = lifecycle.create(configuration_set.HANDLER, {"Name": "orders", "Tags": tags(team="mail"), **ALL_OPTIONS}, client, REQUEST)
     assert expected["DeliveryOptions"]["MaxDeliverySeconds"] == 600
     assert (physical_id, data) == ("orders", {"Arn": ARN.format("configuration-set", "orders"), "Name": "orders"})
 
@@ -330,7 +330,7 @@ def test_configuration_set_create_is_one_call_with_every_option_and_the_tags(ses
 def test_configuration_set_without_name_gets_a_valid_generated_name_bound_to_the_resource(ses):
     client, stub = ses
     stub.add_response("create_configuration_set", {}, {"ConfigurationSetName": ANY})
-    physical_id, data = lifecycle.create(configuration_set, {}, client, REQUEST)
+    physical_id, data = lifecycle.create(configuration_set.HANDLER, {}, client, REQUEST)
     assert configuration_set.TYPE.is_valid_name(physical_id)
     assert physical_id.startswith("orders-Sender-") and data["Name"] == physical_id
     assert naming.is_generated_for(physical_id, STACK, "Sender")
@@ -353,7 +353,7 @@ def test_configuration_set_update_replaces_only_the_changed_option_groups(ses, a
         "put_configuration_set_vdm_options", {}, {"ConfigurationSetName": "orders", "VdmOptions": {"DashboardOptions": {"EngagementMetrics": "DISABLED"}}}
     )
     stub.add_response("list_tags_for_resource", {"Tags": []}, {"ResourceArn": ARN.format("configuration-set", "orders")})
-    assert lifecycle.update(configuration_set, "orders", new, old, client, REQUEST)[0] == "orders"
+    assert lifecycle.update(configuration_set.HANDLER, "orders", new, old, client, REQUEST)[0] == "orders"
 
 
 def test_configuration_set_update_with_generated_name_keeps_it(ses):
@@ -361,28 +361,28 @@ def test_configuration_set_update_with_generated_name_keeps_it(ses):
     generated = naming.generate(STACK, "Sender")
     stub.add_response("put_configuration_set_reputation_options", {}, {"ConfigurationSetName": generated, "ReputationMetricsEnabled": True})
     stub.add_response("list_tags_for_resource", {"Tags": []}, {"ResourceArn": ARN.format("configuration-set", generated)})
-    physical_id, _ = lifecycle.update(configuration_set, generated, {"ReputationOptions": {"ReputationMetricsEnabled": "true"}}, {}, client, REQUEST)
+    physical_id, _ = lifecycle.update(configuration_set.HANDLER, generated, {"ReputationOptions": {"ReputationMetricsEnabled": "true"}}, {}, client, REQUEST)
     assert physical_id == generated
 
 
 def test_configuration_set_rename_creates_the_new_set(ses):
     client, stub = ses
     stub.add_response("create_configuration_set", {}, {"ConfigurationSetName": "orders-v2"})
-    assert lifecycle.update(configuration_set, "orders", {"Name": "orders-v2"}, {"Name": "orders"}, client, REQUEST)[0] == "orders-v2"
+    assert lifecycle.update(configuration_set.HANDLER, "orders", {"Name": "orders-v2"}, {"Name": "orders"}, client, REQUEST)[0] == "orders-v2"
 
 
 def test_configuration_set_delete_of_a_generated_name_deletes_it(ses):
     client, stub = ses
     generated = naming.generate(STACK, "Sender")
     stub.add_response("delete_configuration_set", {}, {"ConfigurationSetName": generated})
-    assert lifecycle.delete(configuration_set, generated, {}, client, REQUEST) is True
+    assert lifecycle.delete(configuration_set.HANDLER, generated, {}, client, REQUEST) is True
 
 
 def test_configuration_set_delete_of_a_name_neither_declared_nor_generated_makes_no_call(ses):
     client, _ = ses
     # What crhelper or CloudFormation generate looks like a valid name, but is not ours.
-    assert lifecycle.delete(configuration_set, "orders-Sender-1A2B3C4D5E6F", {}, client, REQUEST) is False
-    assert lifecycle.delete(configuration_set, "orders-Sender-1A2B3C4D5E6F", {"Name": "orders"}, client, REQUEST) is False
+    assert lifecycle.delete(configuration_set.HANDLER, "orders-Sender-1A2B3C4D5E6F", {}, client, REQUEST) is False
+    assert lifecycle.delete(configuration_set.HANDLER, "orders-Sender-1A2B3C4D5E6F", {"Name": "orders"}, client, REQUEST) is False
 
 
 # --- Custom::DedicatedIpPool -------------------------------------------------------------
@@ -391,7 +391,7 @@ def test_configuration_set_delete_of_a_name_neither_declared_nor_generated_makes
 def test_pool_create_defaults_to_standard_scaling(ses):
     client, stub = ses
     stub.add_response("create_dedicated_ip_pool", {}, {"PoolName": "bulk", "ScalingMode": "STANDARD", "Tags": tags(team="mail")})
-    assert lifecycle.create(dedicated_ip_pool, {"PoolName": "bulk", "Tags": tags(team="mail")}, client, REQUEST) == (
+    assert lifecycle.create(dedicated_ip_pool.HANDLER, {"PoolName": "bulk", "Tags": tags(team="mail")}, client, REQUEST) == (
         "bulk",
         {"Arn": ARN.format("dedicated-ip-pool", "bulk"), "PoolName": "bulk", "ScalingMode": "STANDARD"},
     )
@@ -406,14 +406,14 @@ def test_pool_standard_to_managed_is_changed_in_place(ses):
     client, stub = ses
     stub.add_response("put_dedicated_ip_pool_scaling_attributes", {}, {"PoolName": "bulk", "ScalingMode": "MANAGED"})
     stub.add_response("list_tags_for_resource", {"Tags": []}, {"ResourceArn": ARN.format("dedicated-ip-pool", "bulk")})
-    _, data = lifecycle.update(dedicated_ip_pool, "bulk", {"PoolName": "bulk", "ScalingMode": "MANAGED"}, {"PoolName": "bulk"}, client, REQUEST)
+    _, data = lifecycle.update(dedicated_ip_pool.HANDLER, "bulk", {"PoolName": "bulk", "ScalingMode": "MANAGED"}, {"PoolName": "bulk"}, client, REQUEST)
     assert data["ScalingMode"] == "MANAGED"
 
 
 def test_pool_managed_to_standard_under_the_same_name_fails_without_any_call(ses):
     client, _ = ses
     with pytest.raises(lifecycle.ProviderError) as failure:
-        lifecycle.update(dedicated_ip_pool, "bulk", {"PoolName": "bulk"}, {"PoolName": "bulk", "ScalingMode": "MANAGED"}, client, REQUEST)
+        lifecycle.update(dedicated_ip_pool.HANDLER, "bulk", {"PoolName": "bulk"}, {"PoolName": "bulk", "ScalingMode": "MANAGED"}, client, REQUEST)
     assert str(failure.value).startswith("ScalingMode: ")
     assert "same PoolName" in str(failure.value)
 
@@ -422,7 +422,7 @@ def test_pool_managed_to_standard_with_a_generated_name_creates_a_new_pool(ses):
     client, stub = ses
     old_name = naming.generate(STACK, "Sender", lowercase=True)
     stub.add_response("create_dedicated_ip_pool", {}, {"PoolName": ANY, "ScalingMode": "STANDARD"})
-    physical_id, _ = lifecycle.update(dedicated_ip_pool, old_name, {}, {"ScalingMode": "MANAGED"}, client, REQUEST)
+    physical_id, _ = lifecycle.update(dedicated_ip_pool.HANDLER, old_name, {}, {"ScalingMode": "MANAGED"}, client, REQUEST)
     assert physical_id != old_name and naming.is_generated_for(physical_id, STACK, "Sender")
 
 
@@ -430,13 +430,13 @@ def test_pool_replacement_that_ses_refuses_fails_and_keeps_the_old_pool(ses):
     client, stub = ses
     error(stub, "create_dedicated_ip_pool", "AlreadyExistsException")
     with pytest.raises(lifecycle.ProviderError, match="^DedicatedIpPool other in us-east-1: already exists"):
-        lifecycle.update(dedicated_ip_pool, "bulk", {"PoolName": "other"}, {"PoolName": "bulk"}, client, REQUEST)
+        lifecycle.update(dedicated_ip_pool.HANDLER, "bulk", {"PoolName": "other"}, {"PoolName": "bulk"}, client, REQUEST)
 
 
 def test_pool_delete_already_gone_succeeds(ses):
     client, stub = ses
     error(stub, "delete_dedicated_ip_pool", "NotFoundException", 404)
-    assert lifecycle.delete(dedicated_ip_pool, "bulk", {"PoolName": "bulk"}, client, REQUEST) is True
+    assert lifecycle.delete(dedicated_ip_pool.HANDLER, "bulk", {"PoolName": "bulk"}, client, REQUEST) is True
 
 
 # --- the desired-state record and the stack's tags --------------------------------------------
@@ -488,7 +488,7 @@ def test_create_records_the_desired_tags_after_ses_accepted_them(ses):
     absent(stub)
     stub.add_response("create_dedicated_ip_pool", {}, {"PoolName": "bulk", "ScalingMode": "STANDARD", "Tags": tags(env="prod", team="mail")})
     store = MemoryStore()
-    lifecycle.create(dedicated_ip_pool, {"PoolName": "bulk", "Tags": tags(team="mail")}, client, REQUEST, lambda: {"env": "prod", "team": "stack"}, store)
+    lifecycle.create(dedicated_ip_pool.HANDLER, {"PoolName": "bulk", "Tags": tags(team="mail")}, client, REQUEST, lambda: {"env": "prod", "team": "stack"}, store)
     record = store.records[POOL_ARN]
     assert (record.declared, record.desired) == ({"team": "mail"}, {"team": "mail", "env": "prod"})
     assert record.managed_keys == {"team", "env"} and record.stack_id == STACK and record.name == "bulk"
@@ -500,7 +500,7 @@ def test_a_create_whose_record_cannot_be_written_fails_with_the_real_id_for_the_
     absent(stub)
     stub.add_response("create_dedicated_ip_pool", {}, {"PoolName": "bulk", "ScalingMode": "STANDARD"})
     with pytest.raises(lifecycle.ProviderError) as failure:
-        lifecycle.create(dedicated_ip_pool, {"PoolName": "bulk"}, client, REQUEST, None, MemoryStore(failing={"put"}))
+        lifecycle.create(dedicated_ip_pool.HANDLER, {"PoolName": "bulk"}, client, REQUEST, None, MemoryStore(failing={"put"}))
     # CloudFormation's rollback Delete gets "bulk" and removes the pool: SES and CloudFormation agree.
     assert failure.value.physical_id == "bulk"
     assert "could not be recorded" in str(failure.value)
@@ -509,7 +509,7 @@ def test_a_create_whose_record_cannot_be_written_fails_with_the_real_id_for_the_
 def test_an_update_that_cannot_read_the_record_fails_before_any_ses_call(ses):
     client, _ = ses
     with pytest.raises(lifecycle.ProviderError, match="could not read its desired tags"):
-        lifecycle.update(dedicated_ip_pool, "bulk", {"PoolName": "bulk"}, {"PoolName": "bulk"}, client, REQUEST, None, MemoryStore(failing=True))
+        lifecycle.update(dedicated_ip_pool.HANDLER, "bulk", {"PoolName": "bulk"}, {"PoolName": "bulk"}, client, REQUEST, None, MemoryStore(failing=True))
 
 
 def test_an_update_untags_stack_tags_that_the_record_managed_and_the_stack_dropped(ses):
@@ -521,7 +521,7 @@ def test_an_update_untags_stack_tags_that_the_record_managed_and_the_stack_dropp
     stub.add_response("list_tags_for_resource", {"Tags": tags(team="mail", env="prod", other="x")}, {"ResourceArn": POOL_ARN})
     stub.add_response("untag_resource", {}, {"ResourceArn": POOL_ARN, "TagKeys": ["env"]})
     props = {"PoolName": "bulk", "Tags": tags(team="mail")}
-    lifecycle.update(dedicated_ip_pool, "bulk", props, props, client, REQUEST, lambda: {}, store)
+    lifecycle.update(dedicated_ip_pool.HANDLER, "bulk", props, props, client, REQUEST, lambda: {}, store)
     assert store.records[POOL_ARN].desired == {"team": "mail"}
     assert store.records[POOL_ARN].managed_keys == {"team", "env"}  # env stays managed: it was ours once
 
@@ -533,7 +533,7 @@ def own_pool_record(stack=STACK, logical_id="Sender"):
 def test_a_delete_whose_record_cannot_be_read_fails_before_any_ses_call(ses):
     client, _ = ses  # the Stubber: any SES call fails the test
     with pytest.raises(lifecycle.ProviderError, match="could not read its desired tags"):
-        lifecycle.delete(dedicated_ip_pool, "bulk", {"PoolName": "bulk"}, client, REQUEST, MemoryStore(failing=True))
+        lifecycle.delete(dedicated_ip_pool.HANDLER, "bulk", {"PoolName": "bulk"}, client, REQUEST, MemoryStore(failing=True))
 
 
 def test_a_delete_removes_the_resource_then_its_record(ses):
@@ -541,7 +541,7 @@ def test_a_delete_removes_the_resource_then_its_record(ses):
     store = MemoryStore()
     store.records[POOL_ARN] = own_pool_record()
     stub.add_response("delete_dedicated_ip_pool", {}, {"PoolName": "bulk"})
-    assert lifecycle.delete(dedicated_ip_pool, "bulk", {"PoolName": "bulk"}, client, REQUEST, store) is True
+    assert lifecycle.delete(dedicated_ip_pool.HANDLER, "bulk", {"PoolName": "bulk"}, client, REQUEST, store) is True
     assert store.records == {}
 
 
@@ -551,11 +551,11 @@ def test_a_delete_whose_record_cannot_be_removed_fails_and_keeps_the_record_for_
     store.records[POOL_ARN] = own_pool_record()
     stub.add_response("delete_dedicated_ip_pool", {}, {"PoolName": "bulk"})
     with pytest.raises(lifecycle.ProviderError, match="could not remove its desired tags"):
-        lifecycle.delete(dedicated_ip_pool, "bulk", {"PoolName": "bulk"}, client, REQUEST, store)
+        lifecycle.delete(dedicated_ip_pool.HANDLER, "bulk", {"PoolName": "bulk"}, client, REQUEST, store)
     assert store.records[POOL_ARN] == own_pool_record()  # the retry still finds it its own
     store.failing = False
     error(stub, "delete_dedicated_ip_pool", "NotFoundException", 404)  # gone already: success
-    assert lifecycle.delete(dedicated_ip_pool, "bulk", {"PoolName": "bulk"}, client, REQUEST, store) is True
+    assert lifecycle.delete(dedicated_ip_pool.HANDLER, "bulk", {"PoolName": "bulk"}, client, REQUEST, store) is True
     assert store.records == {}
 
 
@@ -574,7 +574,7 @@ def test_a_delete_of_a_resource_whose_record_names_another_owner_changes_nothing
     if record is not None:
         store.records[POOL_ARN] = record
     # The event's own properties name the pool: they prove nothing.
-    assert lifecycle.delete(dedicated_ip_pool, "bulk", {"PoolName": "bulk"}, client, REQUEST, store) is False
+    assert lifecycle.delete(dedicated_ip_pool.HANDLER, "bulk", {"PoolName": "bulk"}, client, REQUEST, store) is False
     assert store.records == ({} if record is None else {POOL_ARN: record})
 
 
@@ -594,7 +594,7 @@ def test_an_update_of_a_resource_whose_record_names_another_owner_fails_before_a
         store.records[POOL_ARN] = record
     with pytest.raises(lifecycle.ProviderError, match=reason):
         lifecycle.update(
-            dedicated_ip_pool, "bulk", {"PoolName": "bulk", "Tags": tags(team="intruder")}, {"PoolName": "bulk"}, client, REQUEST, None, store
+            dedicated_ip_pool.HANDLER, "bulk", {"PoolName": "bulk", "Tags": tags(team="intruder")}, {"PoolName": "bulk"}, client, REQUEST, None, store
         )
     assert store.records == ({} if record is None else {POOL_ARN: record})
 
@@ -606,7 +606,7 @@ def test_stack_tags_that_cannot_be_read_fail_the_create_before_any_ses_call(ses)
         raise ConnectionError("CloudFormation unreachable")
 
     with pytest.raises(lifecycle.ProviderError, match="^could not read the stack's tags"):
-        lifecycle.create(dedicated_ip_pool, {"PoolName": "bulk"}, client, REQUEST, unreadable, MemoryStore())
+        lifecycle.create(dedicated_ip_pool.HANDLER, {"PoolName": "bulk"}, client, REQUEST, unreadable, MemoryStore())
 
 
 def test_propagation_off_does_not_even_read_the_stack_tags(ses):
@@ -616,7 +616,7 @@ def test_propagation_off_does_not_even_read_the_stack_tags(ses):
     def unreadable():
         raise AssertionError("stack tags read although PropagateStackTags is false")
 
-    lifecycle.create(dedicated_ip_pool, {"PoolName": "bulk", "PropagateStackTags": "false"}, client, REQUEST, unreadable)
+    lifecycle.create(dedicated_ip_pool.HANDLER, {"PoolName": "bulk", "PropagateStackTags": "false"}, client, REQUEST, unreadable)
 
 
 @pytest.mark.parametrize(
@@ -629,7 +629,7 @@ def test_propagation_off_does_not_even_read_the_stack_tags(ses):
 def test_stack_tags_that_ses_would_refuse_fail_the_create_naming_them(ses, stack_tags, reason):
     client, _ = ses
     with pytest.raises(InvalidProperty) as failure:
-        lifecycle.create(dedicated_ip_pool, {"PoolName": "bulk", "Tags": tags(team="mail")}, client, REQUEST, lambda: stack_tags)
+        lifecycle.create(dedicated_ip_pool.HANDLER, {"PoolName": "bulk", "Tags": tags(team="mail")}, client, REQUEST, lambda: stack_tags)
     assert str(failure.value).startswith(reason)
 
 
@@ -651,7 +651,7 @@ def test_a_create_first_claims_the_name_then_creates(ses):
     store = MemoryStore()
     original = store.claim
     store.claim = lambda record: claims.append(record) or original(record)
-    lifecycle.create(dedicated_ip_pool, {"PoolName": "bulk"}, client, REQUEST, None, store)
+    lifecycle.create(dedicated_ip_pool.HANDLER, {"PoolName": "bulk"}, client, REQUEST, None, store)
     assert [c.pending_request_id for c in claims] == ["req-1"]
 
 
@@ -660,7 +660,7 @@ def test_a_create_of_a_name_that_exists_without_a_claim_is_refused_before_any_ch
     stub.add_response("get_dedicated_ip_pool", {"DedicatedIpPool": {"PoolName": "bulk", "ScalingMode": "STANDARD"}}, {"PoolName": "bulk"})
     store = MemoryStore()
     with pytest.raises(lifecycle.ProviderError, match="already exists; it was not created by this stack") as failure:
-        lifecycle.create(dedicated_ip_pool, {"PoolName": "bulk"}, client, REQUEST, None, store)
+        lifecycle.create(dedicated_ip_pool.HANDLER, {"PoolName": "bulk"}, client, REQUEST, None, store)
     assert failure.value.physical_id is None and store.records == {}
 
 
@@ -677,7 +677,7 @@ def test_a_create_of_a_name_another_resource_manages_is_refused_without_any_ses_
     other = desired_state.Record(POOL_ARN, "arn:aws:cloudformation:us-east-1:1:stack/other/x", "Pool", "Custom::DedicatedIpPool", "bulk", {}, {})
     store.records[POOL_ARN] = other
     with pytest.raises(lifecycle.ProviderError, match="already managed by Pool of stack other"):
-        lifecycle.create(dedicated_ip_pool, {"PoolName": "bulk"}, client, REQUEST, None, store)
+        lifecycle.create(dedicated_ip_pool.HANDLER, {"PoolName": "bulk"}, client, REQUEST, None, store)
     stub.assert_no_pending_responses()
     assert store.records == {POOL_ARN: other}
 
@@ -690,7 +690,7 @@ def test_the_retry_of_a_create_that_crashed_after_create_adopts_the_resource(ses
     stub.add_response("get_dedicated_ip_pool", {"DedicatedIpPool": {"PoolName": "bulk", "ScalingMode": "STANDARD"}})
     stub.add_response("list_tags_for_resource", {"Tags": []}, {"ResourceArn": POOL_ARN})
     stub.add_response("tag_resource", {}, {"ResourceArn": POOL_ARN, "Tags": tags(team="mail")})
-    physical_id, data = lifecycle.create(dedicated_ip_pool, {"PoolName": "bulk", "Tags": tags(team="mail")}, client, REQUEST, None, store)
+    physical_id, data = lifecycle.create(dedicated_ip_pool.HANDLER, {"PoolName": "bulk", "Tags": tags(team="mail")}, client, REQUEST, None, store)
     assert (physical_id, data["ScalingMode"]) == ("bulk", "STANDARD")
     assert store.records[POOL_ARN].pending_request_id == "" and store.records[POOL_ARN].desired == {"team": "mail"}
 
@@ -709,7 +709,7 @@ def test_the_retry_of_an_identity_create_replays_the_put_calls_not_the_create_on
     stub.add_response("put_email_identity_feedback_attributes", {}, {"EmailIdentity": "example.com", "EmailForwardingEnabled": False})
     stub.add_response("get_email_identity", CREATED_DOMAIN, {"EmailIdentity": "example.com"})
     stub.add_response("list_tags_for_resource", {"Tags": []}, {"ResourceArn": arn})
-    assert lifecycle.create(email_identity, props, client, REQUEST, None, store)[0] == "example.com"
+    assert lifecycle.create(email_identity.HANDLER, props, client, REQUEST, None, store)[0] == "example.com"
 
 
 def test_a_generated_name_is_the_same_for_the_retry_of_the_same_request():
@@ -725,7 +725,7 @@ def test_a_create_that_ses_rejects_releases_its_claim(ses):
     absent(stub)
     error(stub, "create_dedicated_ip_pool", "BadRequestException")
     with pytest.raises(lifecycle.ProviderError):
-        lifecycle.create(dedicated_ip_pool, {"PoolName": "bulk"}, client, REQUEST, None, store)
+        lifecycle.create(dedicated_ip_pool.HANDLER, {"PoolName": "bulk"}, client, REQUEST, None, store)
     assert store.records == {}  # the name is free for the next attempt
 
 
@@ -736,7 +736,7 @@ def test_a_create_whose_outcome_is_unknown_hands_back_the_name_when_ses_made_it(
     error(stub, "create_dedicated_ip_pool", "InternalFailure", 500)  # after botocore's retries
     stub.add_response("get_dedicated_ip_pool", {"DedicatedIpPool": {"PoolName": "bulk", "ScalingMode": "STANDARD"}}, {"PoolName": "bulk"})
     with pytest.raises(lifecycle.ProviderError) as failure:
-        lifecycle.create(dedicated_ip_pool, {"PoolName": "bulk"}, client, REQUEST, None, store)
+        lifecycle.create(dedicated_ip_pool.HANDLER, {"PoolName": "bulk"}, client, REQUEST, None, store)
     assert failure.value.physical_id == "bulk"  # CloudFormation's rollback Delete removes it
 
 
@@ -746,7 +746,7 @@ def test_a_new_request_of_the_same_resource_adopts_what_an_unfinished_claim_left
     store.records[POOL_ARN] = desired_state.Record(POOL_ARN, STACK, "Sender", "Custom::DedicatedIpPool", "bulk", {}, {}, pending_request_id="req-0")
     stub.add_response("get_dedicated_ip_pool", {"DedicatedIpPool": {"PoolName": "bulk", "ScalingMode": "STANDARD"}})
     stub.add_response("list_tags_for_resource", {"Tags": []}, {"ResourceArn": POOL_ARN})
-    assert lifecycle.create(dedicated_ip_pool, {"PoolName": "bulk"}, client, REQUEST, None, store)[0] == "bulk"
+    assert lifecycle.create(dedicated_ip_pool.HANDLER, {"PoolName": "bulk"}, client, REQUEST, None, store)[0] == "bulk"
     assert store.records[POOL_ARN].pending_request_id == ""
 
 
@@ -756,6 +756,6 @@ def test_the_rollback_of_a_failed_rename_updates_the_resource_that_kept_its_name
     stub.add_response("get_email_identity", CREATED_DOMAIN, {"EmailIdentity": "example.com"})
     stub.add_response("list_tags_for_resource", {"Tags": []}, {"ResourceArn": ARN.format("identity", "example.com")})
     physical_id, _ = lifecycle.update(
-        email_identity, "example.com", {"EmailIdentity": "example.com"}, {"EmailIdentity": "example.org"}, client, REQUEST
+        email_identity.HANDLER, "example.com", {"EmailIdentity": "example.com"}, {"EmailIdentity": "example.org"}, client, REQUEST
     )
     assert physical_id == "example.com"

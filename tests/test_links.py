@@ -305,7 +305,7 @@ def test_each_link_is_one_get_item_per_resource_it_may_name_however_often_the_re
     raw = {"FromEmailAddress": "x@a.b.example", "Content": CONTENT}
 
     for _ in range(3):  # intents, read-ahead and the Create each parse the properties
-        lifecycle.parse(report, raw, request_)
+        lifecycle.parse(report.HANDLER, raw, request_)
 
     # The address and each domain that covers it, never the bare top-level domain.
     assert store.gets == [ARNS.arn("identity", name) for name in ("x@a.b.example", "a.b.example", "b.example")]

@@ -906,7 +906,7 @@ def test_the_tools_link_properties_are_the_provider_types_links():
     from ses_provider import configuration_set_event_destination, deliverability_test_report
 
     modules = (configuration_set, configuration_set_event_destination, email_identity, deliverability_test_report, dedicated_ip_pool)
-    declared = {m.TYPE.type_name: tuple(link.path for link in getattr(m, "LINKS", ())) for m in modules}
+    declared = {m.TYPE.type_name: tuple(link.path for link in m.HANDLER.LINKS) for m in modules}
     assert tool.LINK_PROPERTIES == {name: paths for name, paths in declared.items() if paths}
 
 

@@ -33,13 +33,13 @@ REPO = Path(__file__).resolve().parent.parent
 TEMPLATE_FILE = REPO / "template.yaml"
 BIN = Path(sys.executable).parent
 
-# Function logical id -> the resource module whose TYPE it serves.
+# Function logical id -> the resource type (its ResourceHandler class) whose TYPE it serves.
 FUNCTIONS = {
-    "EmailIdentityFunction": email_identity,
-    "ConfigurationSetFunction": configuration_set,
-    "DedicatedIpPoolFunction": dedicated_ip_pool,
-    "DeliverabilityTestReportFunction": deliverability_test_report,
-    "ConfigurationSetEventDestinationFunction": configuration_set_event_destination,
+    "EmailIdentityFunction": email_identity.EmailIdentity,
+    "ConfigurationSetFunction": configuration_set.ConfigurationSet,
+    "DedicatedIpPoolFunction": dedicated_ip_pool.DedicatedIpPool,
+    "DeliverabilityTestReportFunction": deliverability_test_report.DeliverabilityTestReport,
+    "ConfigurationSetEventDestinationFunction": configuration_set_event_destination.ConfigurationSetEventDestination,
 }
 TAG_SYNC = "TagSyncFunction"
 ALL_FUNCTIONS = [*FUNCTIONS, TAG_SYNC]
@@ -291,8 +291,10 @@ def test_function_handler_exists_on_disk_and_is_built_from_the_right_module(temp
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert callable(getattr(module, attribute))
-    # The entry point wires the module of the function's type, not another one.
-    assert f"from ses_provider import {FUNCTIONS[name].__name__.rpartition('.')[2]}" in path.read_text()
+    # The entry point wires the handler of the function's type, not another one.
+    resource = FUNCTIONS[name]
+    assert f"from {resource.__module__} import {resource.__name__}" in path.read_text()
+    assert type(getattr(module, attribute).provider.resource) is resource
 
 
 @pytest.mark.parametrize("name", ALL_FUNCTIONS)

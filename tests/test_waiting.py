@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from ses_provider import email_identity, protocol, waiting
+from ses_provider import email_identity, protocol
 from ses_provider.protocol import continuation
 from ses_provider.journal import Entry, Journal
 from tests import moto_ses_fidelity
@@ -429,7 +429,7 @@ def test_the_timeout_reason_names_every_record_in_full_when_it_fits_and_cuts_tok
             **{f"DkimDNSTokenName{i}": f"{token}._domainkey.{domain}" for i, token in enumerate(tokens, 1)},
         }
 
-    full = waiting.pending_reason(DOMAIN, data(DOMAIN), 3540)
+    full = email_identity.pending_reason(DOMAIN, data(DOMAIN), 3540)
     assert full == (
         "example.com: not verified within 3540 s: DkimStatus PENDING, VerifiedForSendingStatus false;"
         f" SES awaits MX mail.example.com, CNAME {{{','.join(tokens)}}}._domainkey.example.com"
@@ -437,7 +437,7 @@ def test_the_timeout_reason_names_every_record_in_full_when_it_fits_and_cuts_tok
     assert len(full) <= 256
 
     longer = "mail-notifications.example.com"
-    cut = waiting.pending_reason(longer, data(longer), 3540)
+    cut = email_identity.pending_reason(longer, data(longer), 3540)
     assert cut.endswith(f"MX mail.{longer}, CNAME {{tttttttt…,uuuuuuuu…,vvvvvvvv…}}._domainkey.{longer}")
     assert len(cut) <= 256
 
@@ -458,7 +458,7 @@ def test_the_when_verified_hook_runs_once_verified_before_the_answer_and_adds_it
         seen.append((name, props["WaitFor"], old_props, identity["DkimAttributes"]["Status"], len(env.endpoint.responses)))
         return {"PolicyNames": "orders"}
 
-    monkeypatch.setattr(email_identity, "when_verified", when_verified, raising=False)
+    monkeypatch.setattr(env.invoker.handler(EMAIL).provider.resource, "when_verified", when_verified)
     hand_off(env, waiting_for(load_event(EMAIL, "create")))
     poll(env, queue)
     assert seen == []  # not while pending
@@ -476,7 +476,7 @@ def test_a_when_verified_hook_that_fails_answers_failed_naming_the_identity(env,
 
     plain_create(env)
     dkim_verified(DOMAIN)
-    monkeypatch.setattr(email_identity, "when_verified", when_verified, raising=False)
+    monkeypatch.setattr(env.invoker.handler(EMAIL).provider.resource, "when_verified", when_verified)
     update = waiting_for(load_event(EMAIL, "update"))
 
     body = env.invoke(EMAIL, update)

@@ -908,7 +908,7 @@ def dump(template: dict, header: str = "") -> str:
 
 
 # The properties of the provider's types that name another resource (ses_provider.links; a
-# test keeps this in step with the modules' LINKS): each must be made by the same stack,
+# test keeps this in step with the types' LINKS): each must be made by the same stack,
 # shared with it, or the provider must allow links to unmanaged resources.
 LINK_PROPERTIES = {
     "Custom::ConfigurationSet": ("DeliveryOptions.SendingPoolName",),

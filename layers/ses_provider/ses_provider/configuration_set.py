@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 from . import parameters
-
+from .contract import ResourceHandler
 from .links import Link
 from .request import Request
 from .schema import ADOPTION_PROPERTIES, SHARING_PROPERTIES, TAG_SYNC_PROPERTIES, Array, Boolean, Enum, Integer, InvalidProperty, Object, ResourceType, String, TAGS
@@ -15,7 +15,6 @@ from .tags import to_dict, to_list
 # this is the registry schema of AWS::SES::ConfigurationSet (Name: ^[a-zA-Z0-9_-]{0,64}$,
 # maxLength 64), without the empty name, which names no set.
 NAME_PATTERN = r"[a-zA-Z0-9_-]{1,64}"
-NAME_GENERATION = {"max_length": 64}
 
 _ENABLED = ("ENABLED", "DISABLED")
 
@@ -124,23 +123,10 @@ TYPE = ResourceType(
     },
 )
 
-# The dedicated IP pool it sends through: this stack's, shared with it, or allowed unmanaged.
-LINKS = (Link("DeliveryOptions.SendingPoolName", "dedicated-ip-pool"),)
-
 # The provider stack's ArchiveArns (template.yaml), the same list as the IAM statement that
 # lets the function archive: checked here too, so that a refusal names the property before any call.
 ARCHIVES_ENVIRONMENT = "ARCHIVE_ARNS"
 ARCHIVE_PROPERTY = "ArchivingOptions.ArchiveArn"
-
-
-def check(props: dict, request: Request) -> None:
-    """Before any SES call: the archive is one the provider stack allows (IAM wildcards)."""
-    archive = (props.get("ArchivingOptions") or {}).get("ArchiveArn")
-    if archive and not parameters.is_allowed(archive, parameters.listed(ARCHIVES_ENVIRONMENT)):
-        raise InvalidProperty(
-            ARCHIVE_PROPERTY,
-            f"{archive} is not in the provider stack's ArchiveArns; add it (or a pattern matching it) to allow archiving to it",
-        )
 
 
 # Each option group, the Put call that replaces it whole, and what SES holds without it.
@@ -155,41 +141,57 @@ _GROUPS = {
 }
 
 
-def create(props: dict, client, request: Request) -> tuple[str, dict]:
-    # CreateConfigurationSet takes every option group and the tags: one call does it all.
-    name = props["Name"]
-    call = {"ConfigurationSetName": name, **{group: props[group] for group in _GROUPS if group in props}}
-    if props.get("Tags"):
-        call["Tags"] = to_list(to_dict(props["Tags"]))
-    client.create_configuration_set(**call)
-    return name, attributes(name, request)
+class ConfigurationSet(ResourceHandler):
+    """Custom::ConfigurationSet: one CreateConfigurationSet sets everything; an Update makes the
+    Put call of each option group that changed."""
 
+    TYPE = TYPE
+    NAME_GENERATION = {"max_length": 64}
+    # CreateConfigurationSet sets every option group.
+    SET_BY_CREATE = ("Name", *_GROUPS)
+    # The dedicated IP pool it sends through: this stack's, shared with it, or allowed unmanaged.
+    LINKS = (Link("DeliveryOptions.SendingPoolName", "dedicated-ip-pool"),)
 
-def update(name: str, props: dict, old: dict, client, request: Request) -> dict:
-    for group, (method, default) in _GROUPS.items():
-        if props.get(group) == old.get(group):
-            continue
-        if group == "VdmOptions":
-            # The one Put call that nests the group instead of flattening it.
-            call = {"VdmOptions": props[group]} if group in props else {}
-        else:
-            call = props.get(group, default)
-        getattr(client, method)(ConfigurationSetName=name, **call)
-    return attributes(name, request)
+    def check(self, props: dict, request: Request) -> None:
+        """Before any SES call: the archive is one the provider stack allows (IAM wildcards)."""
+        archive = (props.get("ArchivingOptions") or {}).get("ArchiveArn")
+        if archive and not parameters.is_allowed(archive, parameters.listed(ARCHIVES_ENVIRONMENT)):
+            raise InvalidProperty(
+                ARCHIVE_PROPERTY,
+                f"{archive} is not in the provider stack's ArchiveArns; add it (or a pattern matching it) to allow archiving to it",
+            )
 
+    def create(self, props: dict, client, request: Request) -> tuple[str, dict]:
+        # CreateConfigurationSet takes every option group and the tags: one call does it all.
+        name = props["Name"]
+        call = {"ConfigurationSetName": name, **{group: props[group] for group in _GROUPS if group in props}}
+        if props.get("Tags"):
+            call["Tags"] = to_list(to_dict(props["Tags"]))
+        client.create_configuration_set(**call)
+        return name, attributes(name, request)
 
-def delete(name: str, client, request=None) -> None:
-    client.delete_configuration_set(ConfigurationSetName=name)
+    def update(self, name: str, props: dict, old: dict, client, request: Request) -> dict:
+        for group, (method, default) in _GROUPS.items():
+            if props.get(group) == old.get(group):
+                continue
+            if group == "VdmOptions":
+                # The one Put call that nests the group instead of flattening it.
+                call = {"VdmOptions": props[group]} if group in props else {}
+            else:
+                call = props.get(group, default)
+            getattr(client, method)(ConfigurationSetName=name, **call)
+        return attributes(name, request)
 
+    def delete(self, name: str, client, request=None) -> None:
+        client.delete_configuration_set(ConfigurationSetName=name)
 
-def read(name: str, client) -> None:
-    """Raises NotFoundException when there is no such resource (lifecycle's existence check)."""
-    client.get_configuration_set(ConfigurationSetName=name)
-
-
-# CreateConfigurationSet sets every option group.
-SET_BY_CREATE = ("Name", *_GROUPS)
+    def read(self, name: str, client) -> None:
+        """Raises NotFoundException when there is no such resource (lifecycle's existence check)."""
+        client.get_configuration_set(ConfigurationSetName=name)
 
 
 def attributes(name: str, request: Request) -> dict:
     return {"Arn": request.arns.arn(TYPE.arn_kind, name), "Name": name}
+
+
+HANDLER = ConfigurationSet()

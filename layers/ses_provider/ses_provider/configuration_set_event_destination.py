@@ -31,6 +31,7 @@ from typing import Any, Mapping
 from botocore.exceptions import ClientError
 
 from .configuration_set import NAME_PATTERN
+from .contract import ResourceHandler
 from .links import Link
 from .request import Request
 from .schema import ADOPTION_PROPERTIES, Array, Boolean, Enum, Identity, Object, ResourceType, String
@@ -38,7 +39,6 @@ from .schema import ADOPTION_PROPERTIES, Array, Boolean, Enum, Identity, Object,
 # NAME_PATTERN, a configuration set's name, is also the destination's half of the physical id.
 SEPARATOR = "|"
 PHYSICAL_ID_PATTERN = rf"{NAME_PATTERN}\{SEPARATOR}{NAME_PATTERN}"
-NAME_GENERATION = {"max_length": 64}
 
 # The native type's event types (SES v1's EventType) -> SES v2's EventType.
 EVENT_TYPES = {
@@ -223,10 +223,6 @@ TYPE = ResourceType(
     },
 )
 
-# The configuration set whose events it publishes: this stack's, shared with it, or allowed unmanaged.
-LINKS = (Link("ConfigurationSetName", "configuration-set"),)
-
-
 def definition(props: Mapping) -> dict:
     """The SES v2 EventDestinationDefinition of the (coerced) properties."""
     destination = props["EventDestination"]
@@ -256,48 +252,55 @@ def definition(props: Mapping) -> dict:
     return result
 
 
-def create(props: dict, client, request: Request) -> tuple[str, dict]:
-    set_name, name = props["ConfigurationSetName"], props["EventDestination"]["Name"]
-    client.create_configuration_set_event_destination(
-        ConfigurationSetName=set_name, EventDestinationName=name, EventDestination=definition(props)
-    )
-    return physical_id(set_name, name), attributes(physical_id(set_name, name))
+class ConfigurationSetEventDestination(ResourceHandler):
+    """Custom::ConfigurationSetEventDestination: one Create, Update or Delete call of the
+    destination, named by the physical id `<ConfigurationSetName>|<EventDestination.Name>`."""
 
+    TYPE = TYPE
+    NAME_GENERATION = {"max_length": 64}
+    # CreateConfigurationSetEventDestination sets everything.
+    SET_BY_CREATE = ("ConfigurationSetName", "EventDestination")
+    # The configuration set whose events it publishes: this stack's, shared with it, or allowed unmanaged.
+    LINKS = (Link("ConfigurationSetName", "configuration-set"),)
 
-def update(name: str, props: dict, old: dict, client, request: Request) -> dict:
-    """One UpdateConfigurationSetEventDestination when the definition changed; none otherwise.
-    Previous properties that cannot be read (only the names are known) count as changed."""
-    set_name, destination_name = split(name)
-    new = definition(props)
-    before = definition(old) if (old.get("EventDestination") or {}).get("MatchingEventTypes") else None
-    if new != before:
-        client.update_configuration_set_event_destination(
-            ConfigurationSetName=set_name, EventDestinationName=destination_name, EventDestination=new
+    def create(self, props: dict, client, request: Request) -> tuple[str, dict]:
+        set_name, name = props["ConfigurationSetName"], props["EventDestination"]["Name"]
+        client.create_configuration_set_event_destination(
+            ConfigurationSetName=set_name, EventDestinationName=name, EventDestination=definition(props)
         )
-    return attributes(name)
+        return physical_id(set_name, name), attributes(physical_id(set_name, name))
 
+    def update(self, name: str, props: dict, old: dict, client, request: Request) -> dict:
+        """One UpdateConfigurationSetEventDestination when the definition changed; none otherwise.
+        Previous properties that cannot be read (only the names are known) count as changed."""
+        set_name, destination_name = split(name)
+        new = definition(props)
+        before = definition(old) if (old.get("EventDestination") or {}).get("MatchingEventTypes") else None
+        if new != before:
+            client.update_configuration_set_event_destination(
+                ConfigurationSetName=set_name, EventDestinationName=destination_name, EventDestination=new
+            )
+        return attributes(name)
 
-def delete(name: str, client, request=None) -> None:
-    set_name, destination_name = split(name)
-    client.delete_configuration_set_event_destination(ConfigurationSetName=set_name, EventDestinationName=destination_name)
+    def delete(self, name: str, client, request=None) -> None:
+        set_name, destination_name = split(name)
+        client.delete_configuration_set_event_destination(ConfigurationSetName=set_name, EventDestinationName=destination_name)
 
-
-def read(name: str, client) -> None:
-    """Raises NotFoundException when there is no such resource (lifecycle's existence check):
-    SES answers it for a missing set; a missing destination is absent from the set's list."""
-    set_name, destination_name = split(name)
-    listed = client.get_configuration_set_event_destinations(ConfigurationSetName=set_name).get("EventDestinations", [])
-    if not any(destination.get("Name") == destination_name for destination in listed):
-        raise ClientError(
-            {"Error": {"Code": "NotFoundException", "Message": f"Event destination {destination_name} does not exist."}},
-            "GetConfigurationSetEventDestinations",
-        )
-
-
-# CreateConfigurationSetEventDestination sets everything.
-SET_BY_CREATE = ("ConfigurationSetName", "EventDestination")
+    def read(self, name: str, client) -> None:
+        """Raises NotFoundException when there is no such resource (lifecycle's existence check):
+        SES answers it for a missing set; a missing destination is absent from the set's list."""
+        set_name, destination_name = split(name)
+        listed = client.get_configuration_set_event_destinations(ConfigurationSetName=set_name).get("EventDestinations", [])
+        if not any(destination.get("Name") == destination_name for destination in listed):
+            raise ClientError(
+                {"Error": {"Code": "NotFoundException", "Message": f"Event destination {destination_name} does not exist."}},
+                "GetConfigurationSetEventDestinations",
+            )
 
 
 def attributes(name: str) -> dict:
     set_name, destination_name = split(name)
     return {"ConfigurationSetName": set_name, "Name": destination_name}
+
+
+HANDLER = ConfigurationSetEventDestination()

@@ -121,5 +121,7 @@ class ResourceHandler:
     ) -> Outcome:
         """Whether a Create or Update that SES accepted is complete. `data`: the attributes the
         Create or Update returned, or None on a later call (read them). Runs again after a
-        crash or a duplicate delivery: what it does must be safe to repeat."""
+        crash or a duplicate delivery: what it does must be safe to repeat. An SES error is an
+        outcome too, never raised: Failed when it cannot pass (or the wait is over), Pending
+        when asking again may help."""
         return Done(physical_id, dict(data or {}))

@@ -20,9 +20,9 @@ clean-up releases it instead of deleting it. Only CloudFormation's Delete delete
 from __future__ import annotations
 
 import logging
-from types import ModuleType
 from typing import Callable
 from . import desired_state, parameters, tags
+from .contract import ResourceHandler
 from .errors import ProviderError, describe, error_code, ses_failure
 from .request import Request
 from .schema import InvalidProperty
@@ -45,12 +45,12 @@ def adoption_allowed() -> bool:
     return parameters.flag(ALLOW_ADOPTION_ENVIRONMENT)
 
 
-def arn(resource: ModuleType, request: Request, name: str) -> str:
+def arn(resource: ResourceHandler, request: Request, name: str) -> str:
     """The key of the resource's record: its ARN (TYPE.record_key for a type SES cannot tag)."""
     return resource.TYPE.record_key(request.arns, name)
 
 
-def exists(resource: ModuleType, name: str, client) -> bool:
+def exists(resource: ResourceHandler, name: str, client) -> bool:
     try:
         resource.read(name, client)
     except Exception as error:
@@ -66,13 +66,13 @@ ADOPT = "adopt"  # made by an earlier attempt of this resource, which died befor
 TAKE_OVER = "take over"  # existed before the stack, taken over (AdoptExisting)
 
 
-def exists_read(resource: ModuleType, name: str, client) -> tuple[tuple[str, str], Callable[[], bool]]:
+def exists_read(resource: ResourceHandler, name: str, client) -> tuple[tuple[str, str], Callable[[], bool]]:
     """The read that tells whether SES has the name, keyed as Request.read takes it (the
     adapter starts it early for a Create: lifecycle.read_ahead)."""
     return ("exists", name), lambda: exists(resource, name, client)
 
 
-def ledger(resource: ModuleType, client, request: Request, store) -> "Ledger":
+def ledger(resource: ResourceHandler, client, request: Request, store) -> "Ledger":
     return Ledger(resource, client, request, store) if store is not None else Unrecorded(resource, client, request, store)
 
 
@@ -81,7 +81,7 @@ class Ledger:
 
     records = True  # a table holds claims and records: what exists can be proved ours
 
-    def __init__(self, resource: ModuleType, client, request: Request, store):
+    def __init__(self, resource: ResourceHandler, client, request: Request, store):
         self.resource, self.client, self.request, self.store = resource, client, request, store
 
     def _arn(self, name: str) -> str:
@@ -206,11 +206,10 @@ class Ledger:
         return attributes
 
     def _release(self, name: str) -> None:
-        if hasattr(self.resource, "release"):  # what the module made besides SES (EmailIdentity's DNS records)
-            try:
-                self.resource.release(name, self.request)
-            except Exception as error:  # noqa: BLE001 - reported; the claim is released anyway
-                logger.warning("could not remove what was made for %s: %s", name, error)
+        try:
+            self.resource.release(name, self.request)  # what the type made besides SES (RELEASES)
+        except Exception as error:  # noqa: BLE001 - reported; the claim is released anyway
+            logger.warning("could not remove what was made for %s: %s", name, error)
         try:
             self.store.delete(self._arn(name))
         except Exception:  # noqa: BLE001 - a stale claim of this resource is adopted or replaced later

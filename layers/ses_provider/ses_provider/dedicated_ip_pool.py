@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from .contract import ResourceHandler
 from .request import Request
 from .schema import ADOPTION_PROPERTIES, SHARING_PROPERTIES, TAG_SYNC_PROPERTIES, Enum, InvalidProperty, Object, ResourceType, String, TAGS
 from .tags import to_dict, to_list
 
 NAME_PATTERN = r"[a-z0-9_-]{1,64}"
-NAME_GENERATION = {"max_length": 64, "lowercase": True}
 
 TYPE = ResourceType(
     type_name="Custom::DedicatedIpPool",
@@ -53,29 +53,43 @@ TYPE = ResourceType(
 )
 
 
-def create(props: dict, client, request: Request) -> tuple[str, dict]:
-    name = props["PoolName"]
-    call = {"PoolName": name, "ScalingMode": props["ScalingMode"]}
-    if props.get("Tags"):
-        call["Tags"] = to_list(to_dict(props["Tags"]))
-    client.create_dedicated_ip_pool(**call)
-    return name, attributes(name, props, request)
+class DedicatedIpPool(ResourceHandler):
+    """Custom::DedicatedIpPool: CreateDedicatedIpPool; an Update turns a pool MANAGED, the one
+    change SES makes in place."""
 
+    TYPE = TYPE
+    NAME_GENERATION = {"max_length": 64, "lowercase": True}
+    SET_BY_CREATE = ("PoolName", "ScalingMode")
 
-def update(name: str, props: dict, old: dict, client, request: Request) -> dict:
-    # SES turns a pool MANAGED in place and never back (lifecycle replaces the pool for
-    # MANAGED to STANDARD): Put MANAGED is the one change there is, and only to a pool that
-    # is not MANAGED already.
-    # `old` is empty only for a pool taken over (AdoptExisting): then SES says what it is.
-    taken_over = not old
-    before = _scaling_mode_before(name, old, client) if props["ScalingMode"] == "MANAGED" or taken_over else "STANDARD"
-    if props["ScalingMode"] == "MANAGED" and before != "MANAGED":
-        client.put_dedicated_ip_pool_scaling_attributes(PoolName=name, ScalingMode="MANAGED")
-    elif props["ScalingMode"] == "STANDARD" and before == "MANAGED":
-        # A known MANAGED to STANDARD change is a replacement (lifecycle); a pool taken over
-        # cannot be replaced under the same name.
-        raise InvalidProperty("ScalingMode", "the pool is MANAGED in SES, and SES cannot make it STANDARD again; declare MANAGED")
-    return attributes(name, props, request)
+    def create(self, props: dict, client, request: Request) -> tuple[str, dict]:
+        name = props["PoolName"]
+        call = {"PoolName": name, "ScalingMode": props["ScalingMode"]}
+        if props.get("Tags"):
+            call["Tags"] = to_list(to_dict(props["Tags"]))
+        client.create_dedicated_ip_pool(**call)
+        return name, attributes(name, props, request)
+
+    def update(self, name: str, props: dict, old: dict, client, request: Request) -> dict:
+        # SES turns a pool MANAGED in place and never back (lifecycle replaces the pool for
+        # MANAGED to STANDARD): Put MANAGED is the one change there is, and only to a pool that
+        # is not MANAGED already.
+        # `old` is empty only for a pool taken over (AdoptExisting): then SES says what it is.
+        taken_over = not old
+        before = _scaling_mode_before(name, old, client) if props["ScalingMode"] == "MANAGED" or taken_over else "STANDARD"
+        if props["ScalingMode"] == "MANAGED" and before != "MANAGED":
+            client.put_dedicated_ip_pool_scaling_attributes(PoolName=name, ScalingMode="MANAGED")
+        elif props["ScalingMode"] == "STANDARD" and before == "MANAGED":
+            # A known MANAGED to STANDARD change is a replacement (lifecycle); a pool taken over
+            # cannot be replaced under the same name.
+            raise InvalidProperty("ScalingMode", "the pool is MANAGED in SES, and SES cannot make it STANDARD again; declare MANAGED")
+        return attributes(name, props, request)
+
+    def delete(self, name: str, client, request=None) -> None:
+        client.delete_dedicated_ip_pool(PoolName=name)
+
+    def read(self, name: str, client) -> None:
+        """Raises NotFoundException when there is no such resource (lifecycle's existence check)."""
+        client.get_dedicated_ip_pool(PoolName=name)
 
 
 def _scaling_mode_before(name: str, old: dict, client) -> str:
@@ -88,17 +102,8 @@ def _scaling_mode_before(name: str, old: dict, client) -> str:
     return client.get_dedicated_ip_pool(PoolName=name)["DedicatedIpPool"].get("ScalingMode") or "STANDARD"
 
 
-def delete(name: str, client, request=None) -> None:
-    client.delete_dedicated_ip_pool(PoolName=name)
-
-
-def read(name: str, client) -> None:
-    """Raises NotFoundException when there is no such resource (lifecycle's existence check)."""
-    client.get_dedicated_ip_pool(PoolName=name)
-
-
-SET_BY_CREATE = ("PoolName", "ScalingMode")
-
-
 def attributes(name: str, props: dict, request: Request) -> dict:
     return {"Arn": request.arns.arn(TYPE.arn_kind, name), "PoolName": name, "ScalingMode": props["ScalingMode"]}
+
+
+HANDLER = DedicatedIpPool()

@@ -60,6 +60,7 @@ import logging
 from datetime import datetime
 
 from . import tags
+from .contract import ResourceHandler
 from .errors import ProviderError, error_code, ses_failure
 from .links import Link, sender_identities
 from .request import Request
@@ -70,7 +71,6 @@ logger = logging.getLogger(__name__)
 # The ReportId's format is not documented. A physical id of ours never holds ":" (the failed
 # Create marker has "::") nor "/" (an ARN's separator) nor white space.
 REPORT_ID_PATTERN = r"[^\s:/]{1,512}"
-NAME_GENERATION = {"max_length": 64}  # a generated ReportName: {stack}-{logical id}-{suffix}
 
 _CONTENT = {"Data": String(required=True, doc="The text."), "Charset": String(doc="Its character set, e.g. UTF-8.")}
 
@@ -158,11 +158,6 @@ TYPE = ResourceType(
     },
 )
 
-# The identity it is sent as (the address, or a domain that covers it): a charged test.
-LINKS = (Link("FromEmailAddress", "identity", keys=sender_identities),)
-
-SET_BY_CREATE = tuple(TYPE.properties.fields)  # one call sets everything; no Put calls exist
-
 # SES refused the Create outright: nothing was made (codes of botocore's model, 4xx).
 _REFUSED = frozenset(
     {
@@ -183,20 +178,116 @@ _REFUSED = frozenset(
 CLOCK_SKEW_SECONDS = 30
 
 
-def validate(props: dict) -> None:
-    """What the schema alone cannot say: Content must hold exactly one form, a body a part."""
-    content = props["Content"]
-    if not any(form in content for form in ("Simple", "Raw", "Template")):
-        raise InvalidProperty("Content", "needs one of Simple, Raw or Template")
-    simple = content.get("Simple")
-    if simple and not simple["Body"]:
-        raise InvalidProperty("Content.Simple.Body", "needs Text or Html")
-    template = content.get("Template")
-    if template is not None and not any(k in template for k in ("TemplateName", "TemplateArn", "TemplateContent")):
-        raise InvalidProperty("Content.Template", "needs TemplateName, TemplateArn or TemplateContent")
+class DeliverabilityTestReport(ResourceHandler):
+    """Custom::DeliverabilityTestReport: SES chooses the id (CHOOSES_ID), so the Create brings
+    its own crash safety (`create_recorded`) and tells its ids by their shape (`owns`)."""
 
+    TYPE = TYPE
+    NAME_GENERATION = {"max_length": 64}  # a generated ReportName: {stack}-{logical id}-{suffix}
+    SET_BY_CREATE = tuple(TYPE.properties.fields)  # one call sets everything; no Put calls exist
+    # The identity it is sent as (the address, or a domain that covers it): a charged test.
+    LINKS = (Link("FromEmailAddress", "identity", keys=sender_identities),)
 
-# --- the SES calls -------------------------------------------------------------------------
+    CHOOSES_ID = True
+
+    def validate(self, props: dict) -> None:
+        """What the schema alone cannot say: Content must hold exactly one form, a body a part."""
+        content = props["Content"]
+        if not any(form in content for form in ("Simple", "Raw", "Template")):
+            raise InvalidProperty("Content", "needs one of Simple, Raw or Template")
+        simple = content.get("Simple")
+        if simple and not simple["Body"]:
+            raise InvalidProperty("Content.Simple.Body", "needs Text or Html")
+        template = content.get("Template")
+        if template is not None and not any(k in template for k in ("TemplateName", "TemplateArn", "TemplateContent")):
+            raise InvalidProperty("Content.Template", "needs TemplateName, TemplateArn or TemplateContent")
+
+    # --- the SES calls -----------------------------------------------------------------------
+
+    def create(self, props: dict, client, request: Request) -> tuple[str, dict]:
+        """One CreateDeliverabilityTestReport with the tags. Used through `create_recorded`."""
+        call = {
+            "ReportName": props["ReportName"],
+            "FromEmailAddress": props["FromEmailAddress"],
+            "Content": props["Content"],
+        }
+        if props.get("Tags"):
+            call["Tags"] = tags.to_list(tags.to_dict(props["Tags"]))
+        _guard(client)
+        created = client.create_deliverability_test_report(**call)
+        report_id = created["ReportId"]
+        return report_id, attributes(report_id, props["ReportName"], created.get("DeliverabilityTestStatus", ""), request)
+
+    def create_recorded(self, props: dict, desired: dict, client, request: Request, safety) -> tuple[str, dict]:
+        """The Create with its crash safety (see the module's docstring); `safety` is the
+        request's crash_safety ledger. Returns the ReportId and the attributes."""
+        self.validate(props)
+        name = props["ReportName"]
+        recorded = safety.records
+        report_id = _made_by_this_request(props, client, request, safety) if recorded and request.resumed else None
+        if report_id is not None:
+            logger.info("adopting report %s, made by an earlier delivery of this request", report_id)
+            attributes_ = self._adopt(report_id, props, desired, client, request)
+        else:
+            try:
+                report_id, attributes_ = self.create({**props, "Tags": tags.to_list(desired)}, client, request)
+            except Exception as error:
+                if error_code(error) in _REFUSED or not recorded:
+                    raise self.failure(name, props, request, error) from error
+                # It may have landed: look, once.
+                try:
+                    report_id = _made_by_this_request(props, client, request, safety)
+                except Exception:  # noqa: BLE001 - the first error is the one to report
+                    report_id = None
+                if report_id is None:
+                    raise self.failure(name, props, request, error) from error
+                attributes_ = self._adopt(report_id, props, desired, client, request)
+        safety.save(report_id, props, desired, (), created_by=request.request_id)
+        return report_id, attributes_
+
+    def _adopt(self, report_id: str, props: dict, desired: dict, client, request: Request) -> dict:
+        arn = request.arns.arn(TYPE.arn_kind, report_id)
+        try:
+            tags.converge(client, arn, desired=desired, managed=desired)
+            return self.update(report_id, props, props, client, request)
+        except Exception as error:
+            raise ses_failure(self, report_id, request, error, physical_id=report_id) from error
+
+    def update(self, report_id: str, props: dict, old: dict, client, request: Request) -> dict:
+        """Nothing of a report changes in place but its tags (lifecycle converges them): read it."""
+        report = client.get_deliverability_test_report(ReportId=report_id).get("DeliverabilityTestReport") or {}
+        return attributes(report_id, report.get("ReportName", ""), report.get("DeliverabilityTestStatus", ""), request)
+
+    def delete(self, report_id: str, client, request=None) -> None:
+        """SES has no API to delete a report: nothing to call (lifecycle removes the record)."""
+
+    def read(self, report_id: str, client) -> None:
+        """Raises NotFoundException when there is no such report."""
+        client.get_deliverability_test_report(ReportId=report_id)
+
+    def owns(self, physical_id: str, raw, request: Request) -> bool:
+        """A ReportId is chosen by SES and unique: any id of its shape came from this provider's
+        answer (the failed-Create marker has "::" and does not match)."""
+        return TYPE.is_valid_name(physical_id)
+
+    def failure(self, name: str, props: dict, request: Request, error: BaseException) -> ProviderError:
+        """FAILED with a reason the user can act on, for the failures that need the user."""
+        code = error_code(error)
+        message = getattr(error, "response", {}).get("Error", {}).get("Message", "") if code else ""
+        where = f"DeliverabilityTestReport {name} in {request.arns.region}"
+        sender = props["FromEmailAddress"]
+        if code == "NotFoundException" and "dashboard" in message.lower():
+            reason = (
+                f"{where}: the account has no Deliverability dashboard subscription, which a predictive inbox"
+                " placement test needs; enable it (SES console, or PutDeliverabilityDashboardOption; a monthly charge)"
+            )
+        elif code == "MessageRejected" and "not verified" in message.lower():
+            reason = f"{where}: FromEmailAddress {sender} is not verified in SES; verify the address or its domain first"
+        elif code == "MailFromDomainNotVerifiedException":
+            reason = f"{where}: the MAIL FROM domain of {sender} is not verified; verify it or remove the custom MAIL FROM domain"
+        else:
+            return ses_failure(self, name, request, error)
+        return ProviderError(reason[:256], None, code)
 
 
 def _guard(client) -> None:
@@ -218,58 +309,6 @@ def _no_second_test(response=None, caught_exception=None, **kwargs):
     if response is not None and response[0].status_code >= 500:
         return False
     return None
-
-
-def create(props: dict, client, request: Request) -> tuple[str, dict]:
-    """One CreateDeliverabilityTestReport with the tags. Used through `create_recorded`."""
-    call = {
-        "ReportName": props["ReportName"],
-        "FromEmailAddress": props["FromEmailAddress"],
-        "Content": props["Content"],
-    }
-    if props.get("Tags"):
-        call["Tags"] = tags.to_list(tags.to_dict(props["Tags"]))
-    _guard(client)
-    created = client.create_deliverability_test_report(**call)
-    report_id = created["ReportId"]
-    return report_id, attributes(report_id, props["ReportName"], created.get("DeliverabilityTestStatus", ""), request)
-
-
-def create_recorded(props: dict, desired: dict, client, request: Request, safety) -> tuple[str, dict]:
-    """The Create with its crash safety (see the module's docstring); `safety` is the
-    request's crash_safety ledger. Returns the ReportId and the attributes."""
-    validate(props)
-    name = props["ReportName"]
-    recorded = safety.records
-    report_id = _made_by_this_request(props, client, request, safety) if recorded and request.resumed else None
-    if report_id is not None:
-        logger.info("adopting report %s, made by an earlier delivery of this request", report_id)
-        attributes_ = _adopt(report_id, props, desired, client, request)
-    else:
-        try:
-            report_id, attributes_ = create({**props, "Tags": tags.to_list(desired)}, client, request)
-        except Exception as error:
-            if error_code(error) in _REFUSED or not recorded:
-                raise failure(name, props, request, error) from error
-            # It may have landed: look, once.
-            try:
-                report_id = _made_by_this_request(props, client, request, safety)
-            except Exception:  # noqa: BLE001 - the first error is the one to report
-                report_id = None
-            if report_id is None:
-                raise failure(name, props, request, error) from error
-            attributes_ = _adopt(report_id, props, desired, client, request)
-    safety.save(report_id, props, desired, (), created_by=request.request_id)
-    return report_id, attributes_
-
-
-def _adopt(report_id: str, props: dict, desired: dict, client, request: Request) -> dict:
-    arn = request.arns.arn(TYPE.arn_kind, report_id)
-    try:
-        tags.converge(client, arn, desired=desired, managed=desired)
-        return update(report_id, props, props, client, request)
-    except Exception as error:
-        raise ses_failure(_module(), report_id, request, error, physical_id=report_id) from error
 
 
 def _made_by_this_request(props: dict, client, request: Request, safety) -> str | None:
@@ -303,27 +342,6 @@ def _not_anothers(record, request: Request) -> bool:
     return record is None or record.made_by(request.request_id)
 
 
-def update(report_id: str, props: dict, old: dict, client, request: Request) -> dict:
-    """Nothing of a report changes in place but its tags (lifecycle converges them): read it."""
-    report = client.get_deliverability_test_report(ReportId=report_id).get("DeliverabilityTestReport") or {}
-    return attributes(report_id, report.get("ReportName", ""), report.get("DeliverabilityTestStatus", ""), request)
-
-
-def delete(report_id: str, client, request=None) -> None:
-    """SES has no API to delete a report: nothing to call (lifecycle removes the record)."""
-
-
-def read(report_id: str, client) -> None:
-    """Raises NotFoundException when there is no such report."""
-    client.get_deliverability_test_report(ReportId=report_id)
-
-
-def owns(physical_id: str, raw, request: Request) -> bool:
-    """A ReportId is chosen by SES and unique: any id of its shape came from this provider's
-    answer (the failed-Create marker has "::" and does not match)."""
-    return TYPE.is_valid_name(physical_id)
-
-
 def attributes(report_id: str, name: str, status: str, request: Request) -> dict:
     return {
         "ReportId": report_id,
@@ -333,27 +351,4 @@ def attributes(report_id: str, name: str, status: str, request: Request) -> dict
     }
 
 
-def failure(name: str, props: dict, request: Request, error: BaseException) -> ProviderError:
-    """FAILED with a reason the user can act on, for the failures that need the user."""
-    code = error_code(error)
-    message = getattr(error, "response", {}).get("Error", {}).get("Message", "") if code else ""
-    where = f"DeliverabilityTestReport {name} in {request.arns.region}"
-    sender = props["FromEmailAddress"]
-    if code == "NotFoundException" and "dashboard" in message.lower():
-        reason = (
-            f"{where}: the account has no Deliverability dashboard subscription, which a predictive inbox"
-            " placement test needs; enable it (SES console, or PutDeliverabilityDashboardOption; a monthly charge)"
-        )
-    elif code == "MessageRejected" and "not verified" in message.lower():
-        reason = f"{where}: FromEmailAddress {sender} is not verified in SES; verify the address or its domain first"
-    elif code == "MailFromDomainNotVerifiedException":
-        reason = f"{where}: the MAIL FROM domain of {sender} is not verified; verify it or remove the custom MAIL FROM domain"
-    else:
-        return ses_failure(_module(), name, request, error)
-    return ProviderError(reason[:256], None, code)
-
-
-def _module():
-    import sys
-
-    return sys.modules[__name__]
+HANDLER = DeliverabilityTestReport()

@@ -172,6 +172,69 @@ def normalise(value: Any) -> str | None:
         return None
     if len(text) > MAX_KEY_CHARACTERS or not re.fullmatch(r"[a-zA-Z0-9+/]+={0,2}", text):
         return None
-    from .email_identity import public_key  # the one DER reader: an RSA key gives a public key
+    return text if public_key(text) else None  # an RSA key gives a public key
 
-    return text if public_key(text) else None
+
+# --- the public key --------------------------------------------------------------------------------
+
+# The BYODKIM public key. SES needs the TXT record `p=<SubjectPublicKeyInfo, base64>`, and the
+# private key SES takes is RSA in PKCS#1 or PKCS#8 DER. Deriving the public key only needs the
+# modulus and exponent, read with the tiny DER reader below, instead of the `cryptography`
+# package: that is a compiled wheel the layer would have to carry, built for arm64 by
+# `sam build`, for two integers. The key never leaves this function: a key that cannot be read
+# gives an empty value and no message (SES itself refuses such a key).
+
+_RSA_ENCRYPTION_OID = bytes.fromhex("06092a864886f70d010101")  # 1.2.840.113549.1.1.1
+
+
+def _der(data: bytes, at: int) -> tuple[int, bytes, int]:
+    """(tag, content, next offset) of the DER element at `at`."""
+    tag, length = data[at], data[at + 1]
+    at += 2
+    if length & 0x80:
+        count = length & 0x7F
+        if not 1 <= count <= 4:
+            raise ValueError("unsupported length")
+        length = int.from_bytes(data[at : at + count], "big")
+        at += count
+    if at + length > len(data):
+        raise ValueError("truncated")
+    return tag, data[at : at + length], at + length
+
+
+def _children(content: bytes) -> list[tuple[int, bytes]]:
+    items, at = [], 0
+    while at < len(content):
+        tag, value, at = _der(content, at)
+        items.append((tag, value))
+    return items
+
+
+def _encode(tag: int, content: bytes) -> bytes:
+    length = len(content)
+    if length < 0x80:
+        return bytes((tag, length)) + content
+    size = length.to_bytes((length.bit_length() + 7) // 8, "big")
+    return bytes((tag, 0x80 | len(size))) + size + content
+
+
+def public_key(private_key: str) -> str:
+    """Base64 SubjectPublicKeyInfo of a base64 RSA private key (PKCS#1 or PKCS#8); "" if unreadable."""
+    try:
+        data = base64.b64decode(private_key, validate=True)
+        tag, content, _ = _der(data, 0)
+        items = _children(content) if tag == 0x30 else []
+        if len(items) >= 3 and items[1][0] == 0x30 and items[2][0] == 0x04:  # PKCS#8 PrivateKeyInfo
+            if not items[1][1].startswith(_RSA_ENCRYPTION_OID):
+                return ""
+            tag, content, _ = _der(items[2][1], 0)
+            items = _children(content) if tag == 0x30 else []
+        # RSAPrivateKey: version, modulus, publicExponent, ...
+        if len(items) < 3 or any(t != 0x02 for t, _ in items[:3]):
+            return ""
+        rsa_public = _encode(0x30, _encode(0x02, items[1][1]) + _encode(0x02, items[2][1]))
+        algorithm = _encode(0x30, _RSA_ENCRYPTION_OID + b"\x05\x00")
+        spki = _encode(0x30, algorithm + _encode(0x03, b"\x00" + rsa_public))
+        return base64.b64encode(spki).decode()
+    except (ValueError, IndexError, binascii.Error):
+        return ""

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
 import json
+import logging
+import os
+from typing import Mapping
 
 from botocore.exceptions import ClientError
 
-from . import configuration_set, dkim_keys, dkim_signing, identity_dns, identity_policies, waiting
-from .limits import MAX_RESPONSE_BYTES
+from . import configuration_set, dkim_keys, dkim_signing, identity_dns, identity_policies, parameters
+from .contract import Done, Failed, Outcome, Pending, ResourceHandler, Wait
 from .dkim_signing import SIGNING
-from .errors import PartialCreate, ProviderError
+from .errors import PartialCreate, ProviderError, error_code, ses_failure
+from .limits import MAX_REASON, MAX_RESPONSE_BYTES, SERVICE_TIMEOUT
 from .links import Link
 from .request import Request
-from .schema import ADOPTION_PROPERTIES, SHARING_PROPERTIES, TAG_SYNC_PROPERTIES, TAGS, Boolean, Enum, Grant, Integer, Object, ResourceType, String
+from .schema import ADOPTION_PROPERTIES, SHARING_PROPERTIES, TAG_SYNC_PROPERTIES, TAGS, Boolean, Enum, Grant, Integer, InvalidProperty, Object, ResourceType, String
 from .tags import to_dict, to_list
+
+logger = logging.getLogger(__name__)
 
 # A domain name: labels of letters, digits and hyphens, 253 characters at most (RFC 1035).
 # botocore's sesv2 model gives MailFromDomainName no pattern nor length, nor does the registry
@@ -24,7 +28,6 @@ from .tags import to_dict, to_list
 DOMAIN_PATTERN = r"(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9-]{2,63}"
 # A domain, or an address at a domain: no white space, no "::" of the failed-Create marker.
 IDENTITY_PATTERN = rf"(?:[^@\s:]{{1,64}}@)?{DOMAIN_PATTERN}"
-NAME_GENERATION: dict = {}  # EmailIdentity is required: never generated
 
 
 TYPE = ResourceType(
@@ -212,159 +215,270 @@ def _deed_parent(origin: str, props: dict, arns, kind: str) -> tuple[str, ...]:
     return (dataclasses.replace(arns, region=dkim_signing.deed_region(origin)).arn(kind, props["EmailIdentity"]),)
 
 
-# Its default configuration set, and the DEED parent whose DKIM keys it signs with (another
-# region's: unmanaged here): this stack's, shared with it, or allowed unmanaged.
-LINKS = (
-    Link("ConfigurationSetAttributes.ConfigurationSetName", "configuration-set"),
-    Link(
-        f"{SIGNING}.DomainSigningAttributesOrigin",
-        "identity",
-        keys=_deed_parent,
-        shown=lambda origin, props: f"{props.get('EmailIdentity')} of {dkim_signing.deed_region(origin)}",
-    ),
-)
-
 DEFAULT_SIGNING_ENABLED = True
 DEFAULT_FORWARDING_ENABLED = True
 
 
-def check(props: dict, request: Request) -> None:
-    """The lifecycle's hook for checks before any SES call: the BYODKIM key's secret is read
-    here; the zone and OverwriteDnsRecords are ones the provider stack allows."""
-    identity_dns.check_allowed(props)
-    dkim_signing.check(props, request)
-
-
-def validate(props: dict) -> None:
-    """Rules across properties that the schema cannot state: the DKIM modes, the zone, the wait."""
-    dkim_signing.validate(props)
-    identity_dns.validate(props["EmailIdentity"], props)
-    waiting.check(props)
-    identity_policies.validate(props)
-
-
-def withhold(props: dict) -> dict:
-    """The properties as a wait's message carries them (ses_provider.waiting): an inline BYODKIM
-    key is replaced by its public key, all that a poll needs of it (the TXT record among the
-    attributes). A key from a secret stays a reference, read again by the poll."""
-    signing = props.get(SIGNING) or {}
-    if "DomainSigningPrivateKey" not in signing:
-        return props
-    kept = {key: value for key, value in signing.items() if key != "DomainSigningPrivateKey"}
-    return {**props, SIGNING: {**kept, dkim_signing.PUBLIC_KEY: public_key(signing["DomainSigningPrivateKey"])}}
-
-
-# Run by waiting.verified once the wait condition holds, before SUCCESS: SES accepts identity
-# policies only for a verified identity.
-when_verified = identity_policies.when_verified
-
-
-def create(props: dict, client, request: Request) -> tuple[str, dict]:
-    name = props["EmailIdentity"]
-    # Before SES is called: a record in the zone that would conflict fails the Create here.
-    read = identity_dns.check(name, _records(name, _expected(name, props), props, request), props, request)
-    call = {"EmailIdentity": name}
-    if props.get("Tags"):
-        call["Tags"] = to_list(to_dict(props["Tags"]))
-    if props.get(SIGNING):
-        call[SIGNING] = dkim_signing.for_ses(props[SIGNING], request)
-    configuration_set = props.get("ConfigurationSetAttributes", {}).get("ConfigurationSetName")
-    if configuration_set:
-        call["ConfigurationSetName"] = configuration_set
-    try:
-        created = client.create_email_identity(**call)
-    except ClientError as error:
-        raise dkim_signing.refused_parent(error, props, name) or error
-    try:
-        # Only what CreateEmailIdentity cannot set, and only where it differs from SES's default.
-        signing = props.get("DkimAttributes", {}).get("SigningEnabled")
-        if signing is not None and signing != created.get("DkimAttributes", {}).get("SigningEnabled"):
-            client.put_email_identity_dkim_attributes(EmailIdentity=name, SigningEnabled=signing)
-            created.setdefault("DkimAttributes", {})["SigningEnabled"] = signing
-        forwarding = props.get("FeedbackAttributes", {}).get("EmailForwardingEnabled")
-        if forwarding is not None and forwarding != DEFAULT_FORWARDING_ENABLED:
-            client.put_email_identity_feedback_attributes(EmailIdentity=name, EmailForwardingEnabled=forwarding)
-        if props.get("MailFromAttributes"):
-            client.put_email_identity_mail_from_attributes(EmailIdentity=name, **props["MailFromAttributes"])
-    except Exception as error:
-        raise PartialCreate(name, error) from error
-    # CreateEmailIdentity reports neither; without another call, what GetEmailIdentity would
-    # report now: a new identity's verification, a just-put MAIL FROM domain, both PENDING
-    # (SUCCESS when SES already counts the identity verified, as for an address at a verified domain).
-    reported = {"VerificationStatus": "SUCCESS" if created.get("VerifiedForSendingStatus") else "PENDING", **created}
-    mail_from_domain = props.get("MailFromAttributes", {}).get("MailFromDomain")
-    if mail_from_domain:
-        reported.setdefault("MailFromAttributes", {"MailFromDomain": mail_from_domain, "MailFromDomainStatus": "PENDING"})
-    try:
-        identity_dns.publish(name, _records(name, reported, props, request), props, {}, request, read)
-    except ProviderError as failed:
-        failed.physical_id = name  # the identity exists: the rollback Delete removes it and what was published
-        raise
-    return name, attributes(name, reported, request, props)
-
-
-def update(name: str, props: dict, old: dict, client, request: Request) -> dict:
-    """Only the Put calls for what changed; returns the attributes."""
-
-    def changed(group: str) -> bool:
-        return props.get(group) != old.get(group)
-
-    if changed(SIGNING):
-        new = props.get(SIGNING) or {}
-        if dkim_signing.is_deed(new):
-            dkim_signing.check_takeover(client, name, new)  # DEED cannot be put: only an identity taken over
-        elif "DomainSigningSelector" in new:
-            client.put_email_identity_dkim_signing_attributes(
-                EmailIdentity=name,
-                SigningAttributesOrigin="EXTERNAL",
-                SigningAttributes=dkim_signing.for_ses(new, request, dkim_signing.rotated(new, old.get(SIGNING))),
-            )
-        elif new or "DomainSigningSelector" in (old.get(SIGNING) or {}):
-            # A new key length, or back from BYODKIM to Easy DKIM.
-            client.put_email_identity_dkim_signing_attributes(
-                EmailIdentity=name, SigningAttributesOrigin="AWS_SES", SigningAttributes=new
-            )
-    if changed("DkimAttributes"):
-        client.put_email_identity_dkim_attributes(
-            EmailIdentity=name,
-            SigningEnabled=props.get("DkimAttributes", {}).get("SigningEnabled", DEFAULT_SIGNING_ENABLED),
-        )
-    if changed("FeedbackAttributes"):
-        client.put_email_identity_feedback_attributes(
-            EmailIdentity=name,
-            EmailForwardingEnabled=props.get("FeedbackAttributes", {}).get(
-                "EmailForwardingEnabled", DEFAULT_FORWARDING_ENABLED
-            ),
-        )
-    if changed("MailFromAttributes"):
-        # Without MailFromDomain, SES removes the custom MAIL FROM domain.
-        client.put_email_identity_mail_from_attributes(EmailIdentity=name, **props.get("MailFromAttributes", {}))
-    if changed("ConfigurationSetAttributes"):
-        # Without ConfigurationSetName, SES removes the default configuration set.
-        client.put_email_identity_configuration_set_attributes(
-            EmailIdentity=name, **props.get("ConfigurationSetAttributes", {})
-        )
-    identity = client.get_email_identity(EmailIdentity=name)
-    identity_dns.publish(name, _records(name, identity, props, request), props, old, request)
-    return attributes(name, identity, request, props)
-
-
 def observe(name: str, props: dict, client, request: Request) -> dict:
     """The attributes as SES reports them now (one GetEmailIdentity): what each poll of a wait
-    for verification reads (ses_provider.waiting)."""
+    for verification reads (ses_provider.waiting; EmailIdentity.is_complete)."""
     return attributes(name, client.get_email_identity(EmailIdentity=name), request, props)
 
 
-def delete(name: str, client, request: Request | None = None) -> None:
-    if request is not None:
-        identity_dns.unpublish(name, request)  # the records first: identity_dns says why
-    client.delete_email_identity(EmailIdentity=name)
+# Run once the wait condition holds, before SUCCESS (EmailIdentity.is_complete; waiting.verified):
+# SES accepts identity policies only for a verified identity.
+when_verified = identity_policies.when_verified
 
 
-def release(name: str, request: Request) -> None:
-    """An identity that is not ours after all (taken over, then released): only the DNS
-    records written for it go."""
-    identity_dns.unpublish(name, request)
+# --- waiting for verification (WaitFor, VerificationTimeout) -----------------------------------
+
+# WaitFor -> (attribute, value): the condition on the attributes SES reports.
+CONDITIONS = {"Dkim": ("DkimStatus", "SUCCESS"), "Sending": ("VerifiedForSendingStatus", "true")}
+
+
+def check_wait(props: dict) -> None:
+    """Before any SES call: a wait needs the queue, which the provider's owner may switch off."""
+    if props.get("WaitFor", "Nothing") != "Nothing" and not os.environ.get(parameters.VERIFICATION_QUEUE_ENVIRONMENT):
+        raise InvalidProperty(
+            "WaitFor", "waiting for verification is switched off in this provider; deploy it with VerificationWaiting=true"
+        )
+
+
+def holds(props: Mapping, data: Mapping) -> bool:
+    """Whether the attributes SES reported meet the wait condition (always, for Nothing)."""
+    condition = CONDITIONS.get(props.get("WaitFor") or "Nothing")
+    return condition is None or str(data.get(condition[0], "")) == condition[1]
+
+
+REASON_LIMIT = MAX_REASON  # what the protocol shortens a reason to
+
+
+def awaited(name: str, data: Mapping) -> str:
+    """The records (or the link) SES is still waiting for, as short as they can be said."""
+    if "@" in name:
+        return f"the verification link mailed to {name}"
+    parts = []
+    if data.get("MailFromMxRecordName") and data.get("MailFromDomainStatus") != "SUCCESS":
+        parts.append(f"MX {data['MailFromMxRecordName']}")
+    if data.get("DkimStatus") != "SUCCESS":
+        if data.get("DkimTxtRecordName"):
+            parts.append(f"TXT {data['DkimTxtRecordName']}")
+        tokens = [str(data[f"DkimDNSTokenName{i}"]).split(".", 1) for i in (1, 2, 3) if data.get(f"DkimDNSTokenName{i}")]
+        if tokens:
+            suffix = tokens[0][1]
+            parts.append(f"CNAME {{{','.join(token for token, _ in tokens)}}}.{suffix}")
+    return ", ".join(parts) or "nothing it names (see the identity in the SES console)"
+
+
+def pending_reason(name: str, data: Mapping, seconds: int) -> str:
+    """FAILED after a timeout: what is still pending and which records SES waits for, within
+    the 256 characters CloudFormation shows: the name without the usual type and region (the
+    three Easy DKIM names of example.com with a MAIL FROM MX fit in full), and the Easy DKIM
+    tokens cut to 8 characters where a longer name would not fit."""
+    statuses = f"DkimStatus {data.get('DkimStatus') or 'none'}, VerifiedForSendingStatus {data.get('VerifiedForSendingStatus') or 'false'}"
+    reason = f"{name}: not verified within {seconds} s: {statuses}; SES awaits {awaited(name, data)}"
+    if len(reason) > REASON_LIMIT:
+        short = {key: value for key, value in data.items() if not key.startswith("DkimDNSTokenName")}
+        for index in (1, 2, 3):
+            token, _, suffix = str(data.get(f"DkimDNSTokenName{index}") or "").partition(".")
+            if token:
+                short[f"DkimDNSTokenName{index}"] = f"{token[:8]}….{suffix}" if len(token) > 8 else f"{token}.{suffix}"
+        reason = f"{name}: not verified within {seconds} s: {statuses}; SES awaits {awaited(name, short)}"
+    return reason
+
+
+# --- the type ------------------------------------------------------------------------------------
+
+
+class EmailIdentity(ResourceHandler):
+    """Custom::EmailIdentity: CreateEmailIdentity and the Put calls it cannot make; the DNS
+    records in Route 53 (identity_dns), which `release` removes (RELEASES); and the wait for
+    verification (WAITS), after which the identity policies are put (`when_verified`)."""
+
+    TYPE = TYPE
+    NAME_GENERATION = {}  # EmailIdentity is required: never generated
+    # What CreateEmailIdentity itself sets; the rest is Put afterwards.
+    SET_BY_CREATE = ("EmailIdentity", "DkimSigningAttributes", "ConfigurationSetAttributes")
+    # Its default configuration set, and the DEED parent whose DKIM keys it signs with (another
+    # region's: unmanaged here): this stack's, shared with it, or allowed unmanaged.
+    LINKS = (
+        Link("ConfigurationSetAttributes.ConfigurationSetName", "configuration-set"),
+        Link(
+            f"{SIGNING}.DomainSigningAttributesOrigin",
+            "identity",
+            keys=_deed_parent,
+            shown=lambda origin, props: f"{props.get('EmailIdentity')} of {dkim_signing.deed_region(origin)}",
+        ),
+    )
+
+    WAITS = True
+    RELEASES = True
+
+    def validate(self, props: dict) -> None:
+        """Rules across properties that the schema cannot state: the DKIM modes, the zone, the wait."""
+        dkim_signing.validate(props)
+        identity_dns.validate(props["EmailIdentity"], props)
+        check_wait(props)
+        identity_policies.validate(props)
+
+    def check(self, props: dict, request: Request) -> None:
+        """Checks before any SES call: the BYODKIM key's secret is read here; the zone and
+        OverwriteDnsRecords are ones the provider stack allows."""
+        identity_dns.check_allowed(props)
+        dkim_signing.check(props, request)
+
+    def withhold(self, props: dict) -> dict:
+        """The properties as a wait's message carries them (ses_provider.waiting): an inline BYODKIM
+        key is replaced by its public key, all that a poll needs of it (the TXT record among the
+        attributes). A key from a secret stays a reference, read again by the poll."""
+        signing = props.get(SIGNING) or {}
+        if "DomainSigningPrivateKey" not in signing:
+            return props
+        kept = {key: value for key, value in signing.items() if key != "DomainSigningPrivateKey"}
+        return {**props, SIGNING: {**kept, dkim_signing.PUBLIC_KEY: dkim_keys.public_key(signing["DomainSigningPrivateKey"])}}
+
+    def create(self, props: dict, client, request: Request) -> tuple[str, dict]:
+        name = props["EmailIdentity"]
+        # Before SES is called: a record in the zone that would conflict fails the Create here.
+        read = identity_dns.check(name, _records(name, _expected(name, props), props, request), props, request)
+        call = {"EmailIdentity": name}
+        if props.get("Tags"):
+            call["Tags"] = to_list(to_dict(props["Tags"]))
+        if props.get(SIGNING):
+            call[SIGNING] = dkim_signing.for_ses(props[SIGNING], request)
+        configuration_set = props.get("ConfigurationSetAttributes", {}).get("ConfigurationSetName")
+        if configuration_set:
+            call["ConfigurationSetName"] = configuration_set
+        try:
+            created = client.create_email_identity(**call)
+        except ClientError as error:
+            raise dkim_signing.refused_parent(error, props, name) or error
+        try:
+            # Only what CreateEmailIdentity cannot set, and only where it differs from SES's default.
+            signing = props.get("DkimAttributes", {}).get("SigningEnabled")
+            if signing is not None and signing != created.get("DkimAttributes", {}).get("SigningEnabled"):
+                client.put_email_identity_dkim_attributes(EmailIdentity=name, SigningEnabled=signing)
+                created.setdefault("DkimAttributes", {})["SigningEnabled"] = signing
+            forwarding = props.get("FeedbackAttributes", {}).get("EmailForwardingEnabled")
+            if forwarding is not None and forwarding != DEFAULT_FORWARDING_ENABLED:
+                client.put_email_identity_feedback_attributes(EmailIdentity=name, EmailForwardingEnabled=forwarding)
+            if props.get("MailFromAttributes"):
+                client.put_email_identity_mail_from_attributes(EmailIdentity=name, **props["MailFromAttributes"])
+        except Exception as error:
+            raise PartialCreate(name, error) from error
+        # CreateEmailIdentity reports neither; without another call, what GetEmailIdentity would
+        # report now: a new identity's verification, a just-put MAIL FROM domain, both PENDING
+        # (SUCCESS when SES already counts the identity verified, as for an address at a verified domain).
+        reported = {"VerificationStatus": "SUCCESS" if created.get("VerifiedForSendingStatus") else "PENDING", **created}
+        mail_from_domain = props.get("MailFromAttributes", {}).get("MailFromDomain")
+        if mail_from_domain:
+            reported.setdefault("MailFromAttributes", {"MailFromDomain": mail_from_domain, "MailFromDomainStatus": "PENDING"})
+        try:
+            identity_dns.publish(name, _records(name, reported, props, request), props, {}, request, read)
+        except ProviderError as failed:
+            failed.physical_id = name  # the identity exists: the rollback Delete removes it and what was published
+            raise
+        return name, attributes(name, reported, request, props)
+
+    def update(self, name: str, props: dict, old: dict, client, request: Request) -> dict:
+        """Only the Put calls for what changed; returns the attributes."""
+
+        def changed(group: str) -> bool:
+            return props.get(group) != old.get(group)
+
+        if changed(SIGNING):
+            new = props.get(SIGNING) or {}
+            if dkim_signing.is_deed(new):
+                dkim_signing.check_takeover(client, name, new)  # DEED cannot be put: only an identity taken over
+            elif "DomainSigningSelector" in new:
+                client.put_email_identity_dkim_signing_attributes(
+                    EmailIdentity=name,
+                    SigningAttributesOrigin="EXTERNAL",
+                    SigningAttributes=dkim_signing.for_ses(new, request, dkim_signing.rotated(new, old.get(SIGNING))),
+                )
+            elif new or "DomainSigningSelector" in (old.get(SIGNING) or {}):
+                # A new key length, or back from BYODKIM to Easy DKIM.
+                client.put_email_identity_dkim_signing_attributes(
+                    EmailIdentity=name, SigningAttributesOrigin="AWS_SES", SigningAttributes=new
+                )
+        if changed("DkimAttributes"):
+            client.put_email_identity_dkim_attributes(
+                EmailIdentity=name,
+                SigningEnabled=props.get("DkimAttributes", {}).get("SigningEnabled", DEFAULT_SIGNING_ENABLED),
+            )
+        if changed("FeedbackAttributes"):
+            client.put_email_identity_feedback_attributes(
+                EmailIdentity=name,
+                EmailForwardingEnabled=props.get("FeedbackAttributes", {}).get(
+                    "EmailForwardingEnabled", DEFAULT_FORWARDING_ENABLED
+                ),
+            )
+        if changed("MailFromAttributes"):
+            # Without MailFromDomain, SES removes the custom MAIL FROM domain.
+            client.put_email_identity_mail_from_attributes(EmailIdentity=name, **props.get("MailFromAttributes", {}))
+        if changed("ConfigurationSetAttributes"):
+            # Without ConfigurationSetName, SES removes the default configuration set.
+            client.put_email_identity_configuration_set_attributes(
+                EmailIdentity=name, **props.get("ConfigurationSetAttributes", {})
+            )
+        identity = client.get_email_identity(EmailIdentity=name)
+        identity_dns.publish(name, _records(name, identity, props, request), props, old, request)
+        return attributes(name, identity, request, props)
+
+    def delete(self, name: str, client, request: Request | None = None) -> None:
+        if request is not None:
+            identity_dns.unpublish(name, request)  # the records first: identity_dns says why
+        client.delete_email_identity(EmailIdentity=name)
+
+    def read(self, name: str, client) -> None:
+        """Raises NotFoundException when there is no such resource (lifecycle's existence check)."""
+        client.get_email_identity(EmailIdentity=name)
+
+    def release(self, name: str, request: Request) -> None:
+        """An identity that is not ours after all (taken over, then released): only the DNS
+        records written for it go."""
+        identity_dns.unpublish(name, request)
+
+    # --- the wait for verification ---------------------------------------------------------
+
+    # The poll's read and the hook once verified: attributes of the instance, so a test can replace one.
+    observe = staticmethod(observe)
+    when_verified = staticmethod(when_verified)
+
+    def wait_seconds(self, props: dict) -> int:
+        """VerificationTimeout when WaitFor names a condition; 0 for Nothing, which holds at once."""
+        if (props.get("WaitFor") or "Nothing") not in CONDITIONS:
+            return 0
+        return int(props.get("VerificationTimeout") or SERVICE_TIMEOUT)
+
+    def is_complete(
+        self, physical_id: str, props: dict, old: dict, data: Mapping | None, client, request: Request, wait: Wait
+    ) -> Outcome:
+        """Done once the WaitFor condition holds on what SES reports (`data`, or one
+        GetEmailIdentity), after the identity policies (`when_verified`; at once with WaitFor
+        Nothing, verified or not); Failed naming what SES still awaits once the wait is over;
+        Pending until then. Safe to repeat, as identity_policies.sync is."""
+        if data is None:
+            try:
+                data = self.observe(physical_id, props, client, request)
+            except Exception as error:  # noqa: BLE001 - a refusal is an outcome; anything else, ask again
+                if error_code(error) == "NotFoundException" or wait.over:
+                    return Failed(str(ses_failure(self, physical_id, request, error)), physical_id)
+                logger.warning("could not read the identity (%s): asking again", error_code(error) or type(error).__name__)
+                return Pending(physical_id)
+        if holds(props, data):
+            try:
+                extra = self.when_verified(physical_id, props, old, client, request) or {}
+            except InvalidProperty as error:
+                return Failed(f"invalid property {error}", physical_id)
+            except ProviderError as error:
+                return Failed(str(error), physical_id)
+            except Exception as error:  # noqa: BLE001 - an SES refusal is an answer
+                return Failed(str(ses_failure(self, physical_id, request, error)), physical_id)
+            return Done(physical_id, {**data, **extra})
+        if wait.over:
+            return Failed(pending_reason(physical_id, data, wait.seconds), physical_id)
+        return Pending(physical_id, data)
 
 
 def _expected(name: str, props: dict) -> dict:
@@ -380,15 +494,6 @@ def _expected(name: str, props: dict) -> dict:
 
 def _records(name: str, identity: dict, props: dict, request: Request) -> list[dict]:
     return [record for _, record in dns_records(name, identity, props, request)]
-
-
-def read(name: str, client) -> None:
-    """Raises NotFoundException when there is no such resource (lifecycle's existence check)."""
-    client.get_email_identity(EmailIdentity=name)
-
-
-# What CreateEmailIdentity itself sets; the rest is Put afterwards.
-SET_BY_CREATE = ("EmailIdentity", "DkimSigningAttributes", "ConfigurationSetAttributes")
 
 
 def attributes(name: str, identity: dict, request: Request, props: dict | None = None) -> dict:
@@ -423,69 +528,6 @@ DMARC_POLICIES = ("none", "quarantine", "reject")
 # fit; README ("DNS records as attributes") has the worst case.
 DNS_RECORD_PRIORITY = ("DKIM", "MX", "SPF", "DMARC")
 
-_RSA_ENCRYPTION_OID = bytes.fromhex("06092a864886f70d010101")  # 1.2.840.113549.1.1.1
-
-
-# The BYODKIM public key. SES needs the TXT record `p=<SubjectPublicKeyInfo, base64>`, and the
-# private key SES takes is RSA in PKCS#1 or PKCS#8 DER. Deriving the public key only needs the
-# modulus and exponent, read with the tiny DER reader below, instead of the `cryptography`
-# package: that is a compiled wheel the layer would have to carry, built for arm64 by
-# `sam build`, for two integers. The key never leaves this function: a key that cannot be read
-# gives an empty value and no message (SES itself refuses such a key).
-
-
-def _der(data: bytes, at: int) -> tuple[int, bytes, int]:
-    """(tag, content, next offset) of the DER element at `at`."""
-    tag, length = data[at], data[at + 1]
-    at += 2
-    if length & 0x80:
-        count = length & 0x7F
-        if not 1 <= count <= 4:
-            raise ValueError("unsupported length")
-        length = int.from_bytes(data[at : at + count], "big")
-        at += count
-    if at + length > len(data):
-        raise ValueError("truncated")
-    return tag, data[at : at + length], at + length
-
-
-def _children(content: bytes) -> list[tuple[int, bytes]]:
-    items, at = [], 0
-    while at < len(content):
-        tag, value, at = _der(content, at)
-        items.append((tag, value))
-    return items
-
-
-def _encode(tag: int, content: bytes) -> bytes:
-    length = len(content)
-    if length < 0x80:
-        return bytes((tag, length)) + content
-    size = length.to_bytes((length.bit_length() + 7) // 8, "big")
-    return bytes((tag, 0x80 | len(size))) + size + content
-
-
-def public_key(private_key: str) -> str:
-    """Base64 SubjectPublicKeyInfo of a base64 RSA private key (PKCS#1 or PKCS#8); "" if unreadable."""
-    try:
-        data = base64.b64decode(private_key, validate=True)
-        tag, content, _ = _der(data, 0)
-        items = _children(content) if tag == 0x30 else []
-        if len(items) >= 3 and items[1][0] == 0x30 and items[2][0] == 0x04:  # PKCS#8 PrivateKeyInfo
-            if not items[1][1].startswith(_RSA_ENCRYPTION_OID):
-                return ""
-            tag, content, _ = _der(items[2][1], 0)
-            items = _children(content) if tag == 0x30 else []
-        # RSAPrivateKey: version, modulus, publicExponent, ...
-        if len(items) < 3 or any(t != 0x02 for t, _ in items[:3]):
-            return ""
-        rsa_public = _encode(0x30, _encode(0x02, items[1][1]) + _encode(0x02, items[2][1]))
-        algorithm = _encode(0x30, _RSA_ENCRYPTION_OID + b"\x05\x00")
-        spki = _encode(0x30, algorithm + _encode(0x03, b"\x00" + rsa_public))
-        return base64.b64encode(spki).decode()
-    except (ValueError, IndexError, binascii.Error):
-        return ""
-
 
 def _record(name: str, kind: str, *values: str, ttl: int = EASY_DKIM_TTL) -> dict:
     return {"Name": name, "Type": kind, "TTL": ttl, "Values": list(values)}
@@ -515,7 +557,7 @@ def dns_records(name: str, identity: dict, props: dict, request: Request) -> lis
         key = signing[dkim_signing.PUBLIC_KEY]
     else:
         private = dkim_signing.private_key(signing, request) if "DomainSigningSelector" in signing else ""
-        key = public_key(private) if private else ""
+        key = dkim_keys.public_key(private) if private else ""
     if str(dkim.get("SigningAttributesOrigin", "")).startswith("EXTERNAL") and signing.get("DomainSigningSelector") and key:
         records.append(("DKIM", _record(f"{signing['DomainSigningSelector']}._domainkey.{name}", "TXT", f"p={key}")))
     mail_from_domain = (identity.get("MailFromAttributes") or {}).get("MailFromDomain") or ""
@@ -557,8 +599,8 @@ def dns_attributes(name: str, identity: dict, props: dict, request: Request, dat
 
 def _fitting(records: list[tuple[str, dict]], name: str, request: Request, data: dict) -> str:
     """DnsRecords as compact JSON, without the least needed records while the response would
-    pass CloudFormation's 4,096 bytes: the same body and measure as adapter.within_limits
-    (a SUCCESS answer has an empty reason: adapter.Execution.dispatch)."""
+    pass CloudFormation's 4,096 bytes: the same body and measure as protocol.response.within_limits
+    (a SUCCESS answer has an empty reason: protocol.delivery.Delivery.dispatch)."""
     envelope = {
         "Status": "SUCCESS",
         "Reason": "",
@@ -588,3 +630,6 @@ DNS_ATTRIBUTES = (
     "DmarcRecordValue",
     "DnsRecords",
 )
+
+
+HANDLER = EmailIdentity()

@@ -68,7 +68,7 @@ class PartialCreate(Exception):
 
 
 def describe(resource, name: str) -> str:
-    """"DedicatedIpPool bulk": how reasons name a resource of a type module."""
+    """"DedicatedIpPool bulk": how reasons name a resource of a type."""
     return f"{resource.TYPE.type_name.split('::')[-1]} {name}"
 
 

@@ -1,6 +1,7 @@
 """The CloudFormation lifecycle shared by every resource type.
 
-Each resource module declares TYPE (its schema) and create/update/delete for its SES calls.
+Each resource type is a ResourceHandler (ses_provider.contract): TYPE (its schema) and
+create/update/delete for its SES calls, and the optional methods it declares.
 This module decides what a request means: validation before any SES call, replacement,
 tag sync, and which physical ids may be deleted.
 """
@@ -8,10 +9,10 @@ tag sync, and which physical ids may be deleted.
 from __future__ import annotations
 
 import logging
-from types import ModuleType
 from typing import Any, Callable, Mapping
 
 from . import crash_safety, desired_state, links, naming, tags
+from .contract import ResourceHandler
 from .crash_safety import arn as _arn
 from .crash_safety import ledger
 from .errors import PartialCreate, ProviderError, error_code, ses_failure
@@ -24,22 +25,21 @@ __all__ = ["PartialCreate", "ProviderError", "Request", "create", "delete", "int
 logger = logging.getLogger(__name__)
 
 
-def parse(resource: ModuleType, raw: Mapping[str, Any] | None, request: Request | None = None) -> dict:
+def parse(resource: ResourceHandler, raw: Mapping[str, Any] | None, request: Request | None = None) -> dict:
     """Coerce and validate properties; raises InvalidProperty naming the property."""
     props = resource.TYPE.coerce(raw)
     tags.validate(props.get("Tags"))
-    if hasattr(resource, "validate"):  # rules across properties that the schema cannot state
-        resource.validate(props)
-    if request is not None and hasattr(resource, "check"):
+    resource.validate(props)  # rules across properties that the schema cannot state
+    if request is not None:
         # Rules that need the request (the function's region and account) or a read outside
         # SES (a BYODKIM key from Secrets Manager): still before any SES call.
         resource.check(props, request)
     # Names of other resources: this stack's, shared with it, or allowed unmanaged (links).
-    links.check(getattr(resource, "LINKS", ()), props, request)
+    links.check(resource.LINKS, props, request)
     return props
 
 
-def _name_for_create(resource: ModuleType, props: dict, request: Request) -> dict:
+def _name_for_create(resource: ResourceHandler, props: dict, request: Request) -> dict:
     identity = resource.TYPE.identity
     if identity.declared(props):
         return props
@@ -76,18 +76,18 @@ def _check_adoption(props: dict) -> None:
 
 
 def create(
-    resource: ModuleType, raw: Mapping, client, request: Request, stack_tags: StackTags | None = None, store=None
+    resource: ResourceHandler, raw: Mapping, client, request: Request, stack_tags: StackTags | None = None, store=None
 ) -> tuple[str, dict]:
     props = _name_for_create(resource, parse(resource, raw, request), request)
     _check_adoption(props)
     return _create_recorded(resource, props, _desired_tags(props, stack_tags), client, request, store)
 
 
-def _create_recorded(resource: ModuleType, props: dict, desired: dict, client, request: Request, store) -> tuple[str, dict]:
+def _create_recorded(resource: ResourceHandler, props: dict, desired: dict, client, request: Request, store) -> tuple[str, dict]:
     name = resource.TYPE.identity.declared(props)
     safety = ledger(resource, client, request, store)
-    if hasattr(resource, "create_recorded"):
-        # SES chooses the id: no name to claim; the module's own crash safety.
+    if resource.CHOOSES_ID:
+        # SES chooses the id: no name to claim; the type's own crash safety.
         try:
             return resource.create_recorded(props, desired, client, request, safety)
         except (InvalidProperty, ProviderError):
@@ -114,7 +114,7 @@ def _create_recorded(resource: ModuleType, props: dict, desired: dict, client, r
     return physical_id, attributes
 
 
-def _create(resource: ModuleType, props: dict, client, request: Request) -> tuple[str, dict]:
+def _create(resource: ResourceHandler, props: dict, client, request: Request) -> tuple[str, dict]:
     name = resource.TYPE.identity.declared(props)
     try:
         return resource.create(props, client, request)
@@ -126,7 +126,7 @@ def _create(resource: ModuleType, props: dict, client, request: Request) -> tupl
         raise ses_failure(resource, name, request, error) from error
 
 
-def _compared(resource: ModuleType, physical_id: str, props: dict, raw_old: Mapping | None) -> tuple[dict, dict]:
+def _compared(resource: ResourceHandler, physical_id: str, props: dict, raw_old: Mapping | None) -> tuple[dict, dict]:
     """The new and the previous properties of an Update, each with the name it leaves out."""
     try:
         # No previous properties (a hand-written event; CloudFormation always sends them) are
@@ -144,7 +144,7 @@ def _compared(resource: ModuleType, physical_id: str, props: dict, raw_old: Mapp
 
 
 def unchanged(
-    resource: ModuleType,
+    resource: ResourceHandler,
     physical_id: str,
     raw: Mapping,
     raw_old: Mapping | None,
@@ -184,7 +184,7 @@ def unchanged(
                 live = tags.to_dict(client.list_tags_for_resource(ResourceArn=_arn(resource, request, physical_id)).get("Tags"))
                 if tags.diff(live, record.desired, record.managed_keys) != ({}, []):
                     return None
-        # The same properties on both sides: the module's update makes only its reads.
+        # The same properties on both sides: the type's update makes only its reads.
         return props, resource.update(physical_id, current, previous, client, request)
     except (InvalidProperty, ProviderError):
         raise
@@ -193,7 +193,7 @@ def unchanged(
 
 
 def update(
-    resource: ModuleType,
+    resource: ResourceHandler,
     physical_id: str,
     raw: Mapping,
     raw_old: Mapping,
@@ -252,7 +252,7 @@ def update(
     return physical_id, attributes
 
 
-def intents(resource: ModuleType, request_type: str, raw: Mapping | None, request: Request) -> tuple[str, ...]:
+def intents(resource: ResourceHandler, request_type: str, raw: Mapping | None, request: Request) -> tuple[str, ...]:
     """The name a request would create, validated before anything else happens: the declared
     or generated name of a Create, and of the replacement an Update may make. The journal
     keeps it, so that a later delivery of the request can find what it made."""
@@ -266,7 +266,7 @@ STACK = "stack"  # the key of the stack's status and tags among a request's read
 
 
 def read_ahead(
-    resource: ModuleType, request_type: str, raw: Mapping | None, request: Request, client, stack: Callable[[], Any]
+    resource: ResourceHandler, request_type: str, raw: Mapping | None, request: Request, client, stack: Callable[[], Any]
 ) -> list[tuple[Any, Callable[[], Any]]]:
     """The reads a request makes whatever the journal holds, in order, keyed as the code that
     uses them asks for them (Request.read). First the stack (desired_state.Stack: whether
@@ -277,7 +277,7 @@ def read_ahead(
     as without them: no SES read is made for it, nor when the stack's tags overflow the
     declared ones."""
     reads: list[tuple[Any, Callable[[], Any]]] = [(STACK, stack)]
-    if request_type != "Create" or request.store is None or hasattr(resource, "create_recorded"):
+    if request_type != "Create" or request.store is None or resource.CHOOSES_ID:
         return reads
     try:
         props = _name_for_create(resource, parse(resource, raw, request), request)
@@ -301,7 +301,7 @@ def read_ahead(
     return [(STACK, read_stack), (key, exists_if_it_may_act)]
 
 
-def _check_owner(resource: ModuleType, physical_id: str, record, request: Request, safety) -> None:
+def _check_owner(resource: ResourceHandler, physical_id: str, record, request: Request, safety) -> None:
     """An Update acts only on a resource whose record names this stack and logical id: the
     record, not the event's own word, decides (any stack author can send an event naming any
     physical id). Without a table there is no record to ask (a local run): nothing is refused."""
@@ -316,7 +316,7 @@ def _check_owner(resource: ModuleType, physical_id: str, record, request: Reques
         raise ProviderError(f"{_describe(resource, physical_id)}: managed by {record.owner}; nothing was changed")
 
 
-def owns(resource: ModuleType, physical_id: str, raw: Mapping | None, request: Request) -> bool:
+def owns(resource: ResourceHandler, physical_id: str, raw: Mapping | None, request: Request) -> bool:
     """Whether this provider issued `physical_id` for this resource, as far as the event tells:
     the test where no table keeps records (a local run); with one, the record decides (delete).
 
@@ -324,8 +324,9 @@ def owns(resource: ModuleType, physical_id: str, raw: Mapping | None, request: R
     when none was declared, a name that naming.generate made for this stack and logical id.
     The failed-Create marker and ids that CloudFormation or another provider made up match neither.
     """
-    if hasattr(resource, "owns"):  # an id that SES chose
-        return resource.owns(physical_id, raw, request)
+    chosen = resource.owns(physical_id, raw, request)  # an id that SES chose (CHOOSES_ID)
+    if chosen is not None:
+        return chosen
     if not resource.TYPE.is_valid_name(physical_id):
         return False
     identity = resource.TYPE.identity
@@ -336,7 +337,7 @@ def owns(resource: ModuleType, physical_id: str, raw: Mapping | None, request: R
     return generated is not None and naming.is_generated_for(generated, request.stack_id, request.logical_id)
 
 
-def delete(resource: ModuleType, physical_id: str, raw: Mapping | None, client, request: Request, store=None) -> bool:
+def delete(resource: ResourceHandler, physical_id: str, raw: Mapping | None, client, request: Request, store=None) -> bool:
     """Delete the resource if its record names this stack and logical id; False if nothing to do.
 
     No record, or another owner's: nothing is changed and the Delete succeeds. A forged Delete

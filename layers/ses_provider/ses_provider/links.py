@@ -6,7 +6,7 @@ configuration set (their recipients' events to the intruder's topic), a configur
 sending through their dedicated IP pool, an identity whose default configuration set is
 theirs, a charged deliverability test sent from their verified domain.
 
-Each module declares its links (LINKS); lifecycle.parse checks them on every Create and
+Each type declares its links (its LINKS); lifecycle.parse checks them on every Create and
 Update (never on a Delete), after the schema and before any SES call or table write. Whose a
 linked resource is comes from its desired-state record (desired_state.Store), one GetItem
 per resource that the value may stand for, no SES read:

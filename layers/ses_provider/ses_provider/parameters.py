@@ -12,6 +12,10 @@ from __future__ import annotations
 import os
 import re
 
+# The verification queue's URL (template.yaml's VerificationQueue); empty: waiting for
+# verification is switched off (VerificationWaiting=false).
+VERIFICATION_QUEUE_ENVIRONMENT = "VERIFICATION_QUEUE_URL"
+
 
 def flag(environment: str) -> bool:
     """A "true"/"false" parameter: anything but "true" is false."""

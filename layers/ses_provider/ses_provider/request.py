@@ -1,4 +1,4 @@
-"""What a resource module needs to know about the CloudFormation request it serves."""
+"""What a resource type needs to know about the CloudFormation request it serves."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from .client import ArnBuilder
 
 @dataclass(frozen=True)
 class Request:
-    """What a resource module needs to know about the CloudFormation request."""
+    """What a resource type needs to know about the CloudFormation request."""
 
     stack_id: str
     logical_id: str

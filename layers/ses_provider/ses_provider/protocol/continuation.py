@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from ..errors import error_code
+from ..limits import SERVICE_TIMEOUT
 from ..schema import CLOUDFORMATION_KEYS
 from .events import logger, redact
 
@@ -47,10 +48,8 @@ POLL_ENVIRONMENT = "VERIFICATION_POLL_SECONDS"
 DEFAULT_POLL_SECONDS = 30
 MAX_VISIBILITY_SECONDS = 43200  # SQS's longest VisibilityTimeout (botocore's sqs model, ChangeMessageVisibility)
 MAX_DELAY_SECONDS = 900  # SQS's longest DelaySeconds (botocore's sqs model, SendMessage)
-# CloudFormation waits for a custom resource at most ServiceTimeout seconds (1 to 3600, default
-# 3600: the AWS::CloudFormation::CustomResource reference). An answer after that is ignored, so
-# a wait ends this much earlier, to leave room for the last poll's delivery and the PUT.
-SERVICE_TIMEOUT = 3600
+# An answer after ServiceTimeout (limits.SERVICE_TIMEOUT) is ignored, so a wait ends this much
+# earlier, to leave room for the last poll's delivery and the PUT.
 MARGIN_SECONDS = 60
 # 2: the properties travel parsed and without secrets. 1 held the whole event, an inline key
 # included: still read, so that a wait in flight across an upgrade of the provider ends.

@@ -12,7 +12,7 @@ from .. import desired_state
 from ..client import make_client, make_service_client, use_local_endpoint
 from ..contract import ResourceHandler
 from ..journal import Journal
-from . import continuation, legacy, timer
+from . import continuation, timer
 from .clients import LazyClient
 from .delivery import Delivery
 from .events import logger, malformed
@@ -28,7 +28,7 @@ class Provider:
         journal: Journal | None = None,
         timeout_margin: float = timer.TIMEOUT_MARGIN_SECONDS,
     ):
-        self.resource = resource = legacy.as_handler(resource)
+        self.resource = resource
         self.current: Delivery | None = None  # Lambda runs one invocation per container at a time
         self.fence = timer.Fence(lambda: self.current is not None and self.current.answered)
         self.client = client if client is not None else LazyClient(lambda: make_client(time_left=self.time_left), on_build=self.fence.guard)
