@@ -100,16 +100,16 @@ def _create_recorded(resource: ModuleType, props: dict, desired: dict, client, r
         attributes = safety.take_over(name, props, desired)
         safety.save(name, props, desired, (), created_by=request.request_id, adopted=True)
         return name, attributes
-    if claimed == crash_safety.ADOPT:
-        physical_id, attributes = name, safety.adopt(name, props, desired)
+    if claimed == crash_safety.RESUME:
+        physical_id, attributes = name, safety.resume(name, props, desired)
     else:
         try:
             physical_id, attributes = _create(resource, {**props, "Tags": tags.to_list(desired)}, client, request)
         except ProviderError as failed:
-            if not safety.adopts(failed):
+            if not safety.resumes(failed):
                 safety.settle_failed_create(name, failed)
                 raise
-            physical_id, attributes = name, safety.adopt(name, props, desired)
+            physical_id, attributes = name, safety.resume(name, props, desired)
     safety.save(physical_id, props, desired, (), created_by=request.request_id)
     return physical_id, attributes
 
