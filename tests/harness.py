@@ -491,7 +491,7 @@ def aws_client(service: str, url: str):
 
 
 # CloudFormation sends a custom resource its requests only while the stack changes: the
-# provider acts only for a stack in such a status (ses_provider.desired_state.IN_OPERATION).
+# provider acts only for a stack in such a status (ses_provider.stacks.IN_OPERATION).
 DEPLOYING = "UPDATE_IN_PROGRESS"
 
 

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from aws_lambda_powertools import Logger
 
-from . import crash_safety, desired_state, lifecycle, naming, waiting
+from . import crash_safety, desired_state, lifecycle, naming, stacks, waiting
 from .client import ArnBuilder, make_client, make_service_client, use_local_endpoint
 from .errors import error_code
 from .journal import Answer, Journal, fingerprint
@@ -287,7 +287,7 @@ class Provider:
             self.fence(client)
         # Stack tags: CloudFormation does not hand them to custom resources.
         self.cloudformation = (
-            cloudformation if cloudformation is not None else LazyClient(desired_state.cloudformation_client)
+            cloudformation if cloudformation is not None else LazyClient(stacks.cloudformation_client)
         )
         table = os.environ.get(desired_state.TABLE_ENVIRONMENT)
         dynamodb = LazyClient(desired_state.dynamodb_client, on_build=self.fence)
@@ -512,8 +512,8 @@ class Delivery:
     def _stack_tags(self) -> Mapping[str, str]:
         return self.ahead(lifecycle.STACK, self._read_stack).tags
 
-    def _read_stack(self) -> desired_state.Stack:
-        return desired_state.read_stack(self.provider.cloudformation, self.event["StackId"])
+    def _read_stack(self) -> stacks.Stack:
+        return stacks.read_stack(self.provider.cloudformation, self.event["StackId"])
 
     # --- is the event genuine --------------------------------------------------------------
 
@@ -523,7 +523,7 @@ class Delivery:
         the function could send one at any other time, naming any stack. One DescribeStacks,
         which the stack's tags need anyway, keeps them to the moments the stack is changing."""
         stack_id = self.event["StackId"]
-        name = desired_state.stack_name(stack_id)
+        name = stacks.stack_name(stack_id)
         try:
             stack = self.ahead(lifecycle.STACK, self._read_stack)
         except Exception as error:  # noqa: BLE001 - without the status, nothing is changed

@@ -14,13 +14,12 @@ import os
 from dataclasses import dataclass, field, replace
 from typing import Iterator, Mapping
 
-from botocore.config import Config
-
 from . import tags
 from .attribute_values import deserialize as _deserialize
 from .attribute_values import serialize as _serialize
-from .client import make_service_client
+from .client import QUICK_CONFIG, make_service_client
 from .schema import InvalidProperty
+from .stacks import stack_name
 
 TABLE_ENVIRONMENT = "TAG_STATE_TABLE"
 # TagSync's scheduled pass resumes where the last run stopped: the ARN after which it
@@ -28,7 +27,6 @@ TABLE_ENVIRONMENT = "TAG_STATE_TABLE"
 # index sees it) and no `arn:` prefix (so it is never taken for an SES resource).
 CURSOR_KEY = "cursor:tag-sync"
 BY_STACK_INDEX = "ByStack"
-AWS_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8}, connect_timeout=5, read_timeout=10)
 
 # The table's keys, as template.yaml declares them (a test keeps the two in step).
 TABLE_KEYS = {
@@ -243,11 +241,6 @@ class Store:
         self.client.put_item(TableName=self.table_name, Item=item)
 
 
-def stack_name(stack_id: str) -> str:
-    """The name in a stack's id (arn:aws:cloudformation:<region>:<account>:stack/<name>/<uuid>)."""
-    return stack_id.split("/")[1] if stack_id.count("/") >= 2 else stack_id
-
-
 def store_from_environment() -> Store | None:
     """The table that template.yaml declares; None where none is configured (local runs)."""
     table = os.environ.get(TABLE_ENVIRONMENT)
@@ -276,56 +269,4 @@ def merge(declared: Mapping[str, str], stack_tags: Mapping[str, str]) -> dict[st
 
 def dynamodb_client():
     """The client of the desired-state table and the request journal."""
-    return make_service_client("dynamodb", AWS_CONFIG)
-
-
-def cloudformation_client():
-    """The client that reads stack tags (AWS_ENDPOINT_URL applies)."""
-    return make_service_client("cloudformation", AWS_CONFIG)
-
-
-# The statuses in which CloudFormation creates, updates or deletes a stack's resources, and so
-# sends its custom resources their requests (botocore's StackStatus enum). Not REVIEW_IN_PROGRESS
-# (a change set not yet run) nor the IMPORT_ ones (an import never calls a custom resource).
-IN_OPERATION = frozenset(
-    {
-        "CREATE_IN_PROGRESS",
-        "ROLLBACK_IN_PROGRESS",
-        "DELETE_IN_PROGRESS",
-        "UPDATE_IN_PROGRESS",
-        "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
-        "UPDATE_ROLLBACK_IN_PROGRESS",
-        "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS",
-    }
-)
-
-
-@dataclass(frozen=True)
-class Stack:
-    """What DescribeStacks tells of the stack a request names; status "" when it does not exist."""
-
-    status: str
-    tags: Mapping[str, str]
-
-    @property
-    def in_operation(self) -> bool:
-        return self.status in IN_OPERATION
-
-
-def read_stack(cloudformation, stack_id: str) -> Stack:
-    """The stack's status and its own tags (CloudFormation hands neither to custom resources)."""
-    try:
-        stacks = cloudformation.describe_stacks(StackName=stack_id).get("Stacks", [])
-    except cloudformation.exceptions.ClientError as error:
-        # CloudFormation answers ValidationError "Stack with id ... does not exist".
-        if "does not exist" in str(error):
-            return Stack("", {})
-        raise
-    if not stacks:
-        return Stack("", {})
-    return Stack(stacks[0].get("StackStatus", ""), {tag["Key"]: tag["Value"] for tag in (stacks[0].get("Tags") or [])})
-
-
-def read_stack_tags(cloudformation, stack_id: str) -> dict[str, str]:
-    """The stack's own tags; none for a stack that does not exist."""
-    return dict(read_stack(cloudformation, stack_id).tags)
+    return make_service_client("dynamodb", QUICK_CONFIG)

@@ -269,7 +269,7 @@ def read_ahead(
     resource: ModuleType, request_type: str, raw: Mapping | None, request: Request, client, stack: Callable[[], Any]
 ) -> list[tuple[Any, Callable[[], Any]]]:
     """The reads a request makes whatever the journal holds, in order, keyed as the code that
-    uses them asks for them (Request.read). First the stack (desired_state.Stack: whether
+    uses them asks for them (Request.read). First the stack (stacks.Stack: whether
     CloudFormation is changing it, and its tags), which every request needs before its first
     write; then, for a Create that claims a name, whether SES has it (the claim's proof). They
     change nothing, so the adapter makes them while it waits for the stack, and while the

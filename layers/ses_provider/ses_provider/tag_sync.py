@@ -48,7 +48,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.config import Config
 
-from . import desired_state, tags
+from . import desired_state, stacks, tags
 from .client import make_client, use_local_endpoint
 from .errors import error_code
 from .schema import InvalidProperty
@@ -242,7 +242,7 @@ class TagSync:
     @property
     def cloudformation(self) -> Any:
         if self._cloudformation is None:
-            self._cloudformation = desired_state.cloudformation_client()
+            self._cloudformation = stacks.cloudformation_client()
         return self._cloudformation
 
     # --- the entry point -------------------------------------------------------------------
@@ -385,7 +385,7 @@ class TagSync:
         return self._converge(record, summary, record_latency=summary._latencies)
 
     def _read_stack_tags(self, stack_id: str) -> Mapping[str, str]:
-        return desired_state.read_stack_tags(self.cloudformation, stack_id)
+        return stacks.read_stack_tags(self.cloudformation, stack_id)
 
     def _left_alone(self, record: desired_state.Record, summary: Summary) -> bool:
         if not record.taggable:
