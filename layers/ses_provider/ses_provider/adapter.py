@@ -23,7 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from aws_lambda_powertools import Logger
 
-from . import crash_safety, desired_state, lifecycle, naming, stacks, waiting
+from . import crash_safety, desired_state, lifecycle, naming, stacks, state_table, waiting
 from .client import ArnBuilder, make_client, make_service_client, use_local_endpoint
 from .errors import error_code
 from .journal import Answer, Journal, fingerprint
@@ -289,8 +289,8 @@ class Provider:
         self.cloudformation = (
             cloudformation if cloudformation is not None else LazyClient(stacks.cloudformation_client)
         )
-        table = os.environ.get(desired_state.TABLE_ENVIRONMENT)
-        dynamodb = LazyClient(desired_state.dynamodb_client, on_build=self.fence)
+        table = os.environ.get(state_table.TABLE_ENVIRONMENT)
+        dynamodb = LazyClient(state_table.dynamodb_client, on_build=self.fence)
         self.store = store if store is not None else (desired_state.Store(table, dynamodb) if table else None)
         # The journal shares the table and its client; None where no table is configured (local runs).
         self.journal = journal if journal is not None else (Journal(table, dynamodb) if table else None)
