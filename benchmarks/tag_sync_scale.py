@@ -81,10 +81,10 @@ def populate(aws: FakeAws, count: int) -> None:
 
 def drift(aws: FakeAws, count: int) -> list[str]:
     """Every other resource drifted; no cursor; the counters zeroed. The drifted ARNs."""
-    from ses_provider import desired_state
+    from ses_provider import state_table
 
-    aws.items.pop(desired_state.CURSOR_KEY, None)
-    aws._order = [entry for entry in aws._order if entry[1] != desired_state.CURSOR_KEY]
+    aws.items.pop(state_table.CURSOR_KEY, None)
+    aws._order = [entry for entry in aws._order if entry[1] != state_table.CURSOR_KEY]
     drifted = []
     for index in range(count):
         aws.tags[arn_of(index)] = dict(DRIFTED if index % 2 == 0 else DECLARED)

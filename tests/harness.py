@@ -39,7 +39,7 @@ import boto3
 import trustme
 from moto.server import ThreadedMotoServer
 
-from ses_provider import desired_state
+from ses_provider import desired_state, state_table
 from tests import moto_ses_fidelity
 from tests.conftest import FUNCTION_ARN, FakeContext
 
@@ -491,7 +491,7 @@ def aws_client(service: str, url: str):
 
 
 # CloudFormation sends a custom resource its requests only while the stack changes: the
-# provider acts only for a stack in such a status (ses_provider.desired_state.IN_OPERATION).
+# provider acts only for a stack in such a status (ses_provider.stacks.IN_OPERATION).
 DEPLOYING = "UPDATE_IN_PROGRESS"
 
 
@@ -516,7 +516,7 @@ def set_stack_status(stack_id: str, status: str) -> None:
 def create_stack_and_table(url: str, stack_tags: dict[str, str] = STACK_TAGS, table: str = TABLE) -> str:
     """The desired-state table (keys as template.yaml declares them) and the example stack
     with its tags, held in UPDATE_IN_PROGRESS (a deploy under way); returns the stack's id."""
-    aws_client("dynamodb", url).create_table(TableName=table, BillingMode="PAY_PER_REQUEST", **desired_state.TABLE_KEYS)
+    aws_client("dynamodb", url).create_table(TableName=table, BillingMode="PAY_PER_REQUEST", **state_table.TABLE_KEYS)
     return create_stack(url, STACK_NAME, stack_tags)
 
 

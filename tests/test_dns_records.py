@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ses_provider import protocol, dkim_keys, email_identity
 from ses_provider.client import ArnBuilder
-from ses_provider.journal import Answer
+from ses_provider.protocol.journal import Answer
 from ses_provider.request import Request
 from tests.harness import REGION, anew, load_event
 

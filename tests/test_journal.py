@@ -6,7 +6,8 @@ from __future__ import annotations
 import time
 
 from ses_provider import desired_state
-from ses_provider.journal import TTL_ATTRIBUTE, TTL_SECONDS, Answer, Journal, fingerprint
+from ses_provider.protocol.journal import Answer, Journal, fingerprint
+from ses_provider.state_table import TTL_ATTRIBUTE, TTL_SECONDS
 from tests.harness import TABLE, aws_client
 
 OK = Answer("SUCCESS", "", "demo-pool", {"Arn": "arn:aws:ses:us-east-1:123456789012:dedicated-ip-pool/demo-pool"})

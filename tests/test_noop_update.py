@@ -297,7 +297,7 @@ def test_rename_of_a_managed_pool_creates_the_new_pool_managed_without_a_scaling
 
 def test_retried_rename_of_a_managed_pool_adopts_the_new_pool_without_a_scaling_put(env):
     """Lambda retries a rename that died right after CreateDedicatedIpPool: the retry finds
-    its own claim, SES has the pool, and crash_safety.Ledger.adopt replays only what may be
+    its own claim, SES has the pool, and crash_safety.Ledger.resume replays only what may be
     missing, with no Create sent again. The pool was created MANAGED: nothing about its scaling
     mode is missing."""
     name, props = managed_pool(env)

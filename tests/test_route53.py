@@ -12,7 +12,7 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 
-from ses_provider import email_identity, identity_dns
+from ses_provider import email_identity, identity_dns, state_table
 from tests import moto_route53_fidelity, moto_ses_fidelity
 from tests.conftest import FakeContext
 from tests.harness import ACCOUNT, REGION, anew, aws_client, load_event
@@ -118,7 +118,7 @@ def expected(body: dict) -> dict[tuple[str, str], list[str]]:
 
 
 def ownership(env, name: str = "example.com"):
-    key = identity_dns.KEY_PREFIX + f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/{name}"
+    key = state_table.DNS_PREFIX + f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/{name}"
     return aws_client("dynamodb", env.ses_url).get_item(TableName=env.store().table_name, Key={"Arn": {"S": key}}).get("Item")
 
 

@@ -25,7 +25,7 @@ import pytest
 from cfnlint.decode import cfn_yaml
 from moto.ses.models import ses_backends
 
-from ses_provider import desired_state, tag_sync
+from ses_provider import desired_state, state_table, tag_sync
 from tests.conftest import FakeContext
 from tests.fault_proxy import ACCESS_DENIED, FaultProxy
 from tests.harness import (
@@ -76,7 +76,7 @@ class TagSyncFunction:
             "AWS_ENDPOINT_URL": ses_url,  # DynamoDB and CloudFormation: straight to moto
             "AWS_ENDPOINT_URL_SESV2": proxy_url,
             "AWS_PROFILE": None,
-            desired_state.TABLE_ENVIRONMENT: TABLE,
+            state_table.TABLE_ENVIRONMENT: TABLE,
             tag_sync.NAMESPACE_ENVIRONMENT: NAMESPACE,
         }
         self.ses_calls: list[tuple[str, dict]] = []  # (operation, parameters) of the last invocation

@@ -17,7 +17,7 @@ import threading
 import pytest
 from botocore.exceptions import ClientError
 
-from ses_provider import desired_state, tag_sync
+from ses_provider import desired_state, state_table, tag_sync
 from tests.conftest import FakeContext
 from tests.fault_proxy import Fault
 from tests.harness import TABLE, arn, live_tags
@@ -216,11 +216,11 @@ def test_the_cursor_row_is_never_taken_for_a_resource(env):
     sync = tag_sync.TagSync(env.ses, store)
     event = {"source": "aws.ses", "detail-type": "AWS API Call via CloudTrail",
              "detail": {"eventSource": "ses.amazonaws.com", "eventName": "TagResource",
-                        "requestParameters": {"resourceArn": desired_state.CURSOR_KEY}}}
+                        "requestParameters": {"resourceArn": state_table.CURSOR_KEY}}}
 
-    assert [record.arn for record in store.all()] and desired_state.CURSOR_KEY not in {r.arn for r in store.all()}
+    assert [record.arn for record in store.all()] and state_table.CURSOR_KEY not in {r.arn for r in store.all()}
     assert list(store.by_stack(env.stack_id)) and all(r.arn.startswith("arn:") for r in store.by_stack(env.stack_id))
-    assert store.get(desired_state.CURSOR_KEY) is None
+    assert store.get(state_table.CURSOR_KEY) is None
     assert sync(event, budget(60))["resources"] == 0
 
 

@@ -20,10 +20,9 @@ from ses_provider import (
     crash_safety,
     dedicated_ip_pool,
     deliverability_test_report,
-    desired_state,
     email_identity,
-    journal,
     links,
+    state_table,
     tag_sync,
 )
 from ses_provider.protocol import continuation
@@ -58,7 +57,7 @@ TAG_SYNC_STATEMENTS = {
         [{"Fn::Sub": f"arn:${{AWS::Partition}}:ses:${{AWS::Region}}:${{AWS::AccountId}}:{kind}/*"} for kind in ("identity", "configuration-set", "dedicated-ip-pool", "deliverability-test-report")],
     ),
     "ReadAndUpdateDesiredTags": ({"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"}, [TABLE_ARN]),
-    "QueryDesiredTagsByStack": ({"dynamodb:Query"}, [{"Fn::Sub": "${TagStateTable.Arn}/index/" + desired_state.BY_STACK_INDEX}]),
+    "QueryDesiredTagsByStack": ({"dynamodb:Query"}, [{"Fn::Sub": "${TagStateTable.Arn}/index/" + state_table.BY_STACK_INDEX}]),
     "ReadStackTags": ({"cloudformation:DescribeStacks"}, [STACKS]),
 }
 # Output name -> the function whose ARN it exports.
@@ -228,7 +227,7 @@ def test_besides_ses_the_policy_grants_exactly_the_record_of_the_resource_and_th
 @pytest.mark.parametrize("name", FUNCTIONS)
 def test_function_knows_the_desired_state_table(template, name):
     variables = function_properties(template, name)["Environment"]["Variables"]
-    assert variables[desired_state.TABLE_ENVIRONMENT] == {"Ref": "TagStateTable"}
+    assert variables[state_table.TABLE_ENVIRONMENT] == {"Ref": "TagStateTable"}
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)
@@ -325,13 +324,13 @@ def test_the_table_has_the_keys_and_index_of_desired_state_on_demand_with_recove
     table = template["Resources"]["TagStateTable"]
     assert table["Type"] == "AWS::DynamoDB::Table"
     props = table["Properties"]
-    assert {key: props[key] for key in desired_state.TABLE_KEYS} == desired_state.TABLE_KEYS
+    assert {key: props[key] for key in state_table.TABLE_KEYS} == state_table.TABLE_KEYS
     assert props["BillingMode"] == "PAY_PER_REQUEST"
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert props["SSESpecification"] == {"SSEEnabled": True}
     assert "TableName" not in props  # a generated name: two stacks never collide
     # The request journal's entries expire by DynamoDB's TTL on the attribute journal writes.
-    assert props["TimeToLiveSpecification"] == {"AttributeName": journal.TTL_ATTRIBUTE, "Enabled": True}
+    assert props["TimeToLiveSpecification"] == {"AttributeName": state_table.TTL_ATTRIBUTE, "Enabled": True}
     # Explicit, justified in the template: deleting the stack deletes the table (records can
     # be rebuilt, PITR keeps a backup), a replacement keeps the old one.
     assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == ("Delete", "Retain")
@@ -347,7 +346,7 @@ def test_tag_sync_runs_the_thin_entry_point_of_the_layers_tag_sync(template):
 
 def test_tag_sync_has_the_table_the_metrics_namespace_and_its_own_service_name(template):
     variables = function_properties(template, TAG_SYNC)["Environment"]["Variables"]
-    assert variables[desired_state.TABLE_ENVIRONMENT] == {"Ref": "TagStateTable"}
+    assert variables[state_table.TABLE_ENVIRONMENT] == {"Ref": "TagStateTable"}
     assert variables[tag_sync.NAMESPACE_ENVIRONMENT] == tag_sync.DEFAULT_NAMESPACE
     assert variables["POWERTOOLS_SERVICE_NAME"] == tag_sync.SERVICE
 

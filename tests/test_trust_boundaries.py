@@ -20,7 +20,7 @@ import copy
 
 import pytest
 
-from ses_provider.journal import Journal
+from ses_provider.protocol.journal import Journal
 from tests.harness import TABLE, anew, arn, aws_client, create_stack, live_tags, load_event, set_stack_status
 
 TYPES = {

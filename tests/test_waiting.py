@@ -20,7 +20,7 @@ import pytest
 
 from ses_provider import email_identity, protocol
 from ses_provider.protocol import continuation
-from ses_provider.journal import Entry, Journal
+from ses_provider.protocol.journal import Entry, Journal
 from tests import moto_ses_fidelity
 from tests.harness import ACCOUNT, REGION, TABLE, Queue, anew, aws_client, environment, load_event, logs_of
 

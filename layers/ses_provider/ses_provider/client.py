@@ -19,6 +19,8 @@ RETRY_CONFIG = Config(
     connect_timeout=5,
     read_timeout=15,
 )
+# The desired-state table (state_table) and DescribeStacks (stacks): small answers, read sooner.
+QUICK_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8}, connect_timeout=5, read_timeout=10)
 
 
 # botocore's standard mode counts LimitExceededException as throttling, but an SES quota

@@ -6,9 +6,10 @@ Three records, all in the desired-state table:
 - the request journal (journal.py): which requests were answered, and with what;
 - the claim: the resource's record, written before its `Create*` and naming the request
   that creates it (`created_by`, kept for good), so that the name is provably ours;
-- adoption: a Create that finds its own claim takes over what an earlier attempt made.
+- resumption: a Create that finds its own claim resumes what an earlier attempt of it made
+  and died before answering (its `Put*` calls and tags, not the `Create*`).
 
-`Ledger` is the claim, adoption and clean-up of one request over that table; `Unrecorded`
+`Ledger` is the claim, resumption and clean-up of one request over that table; `Unrecorded`
 stands in where no table is configured (unit tests, a local run): nothing is claimed, and
 nothing is removed without the proof a record gives.
 
@@ -62,7 +63,7 @@ def exists(resource: ResourceHandler, name: str, client) -> bool:
 
 # What a claim found the name to be (Ledger.claim).
 CREATE = "create"  # free: this resource creates it
-ADOPT = "adopt"  # made by an earlier attempt of this resource, which died before answering
+RESUME = "resume"  # made by an earlier attempt of this very resource, which died before answering
 TAKE_OVER = "take over"  # existed before the stack, taken over (AdoptExisting)
 
 
@@ -97,7 +98,7 @@ class Ledger:
         attempt of it, or free in SES and claimed now. A resource that exists without such a
         claim existed before the stack, or belongs to another resource of some stack: it is
         refused before any change, unless `adopt` takes over the former. Another stack's
-        resource is never taken over. Returns CREATE, ADOPT or TAKE_OVER.
+        resource is never taken over. Returns CREATE, RESUME or TAKE_OVER.
 
         SES is asked first (a read the adapter starts early, Request.read): the claim then
         records whether the name was free, which is what later proves a resource ours. When it
@@ -157,7 +158,7 @@ class Ledger:
             self._claimed(name)
             # The claim proves the name was free when this resource first tried it: what SES
             # has now is what the earlier attempt made (no Create refused with AlreadyExists).
-            return ADOPT if found else CREATE
+            return RESUME if found else CREATE
         raise ProviderError(
             f"{self._what(name)} in {request.arns.region}: already managed by {existing.owner}; it is left untouched",
             code="AlreadyExistsException",
@@ -169,14 +170,14 @@ class Ledger:
 
     # --- after a Create --------------------------------------------------------------------
 
-    def adopts(self, failed: ProviderError) -> bool:
+    def resumes(self, failed: ProviderError) -> bool:
         """Whether a Create refused with AlreadyExists meets its own resource: the claim
         proves the name was free when this resource first tried it, so what exists now is
         its own (an attempt that died before answering, or a Create whose answer was lost
         and which botocore then sent again)."""
         return failed.code == "AlreadyExistsException"
 
-    def adopt(self, name: str, props: dict, desired: dict) -> dict:
+    def resume(self, name: str, props: dict, desired: dict) -> dict:
         """Bring the resource an earlier attempt made to the properties: the Put calls that
         may not have happened yet, and the tags. Returns its attributes."""
         made_by_create = {key: props[key] for key in self.resource.SET_BY_CREATE if key in props}
@@ -212,7 +213,7 @@ class Ledger:
             logger.warning("could not remove what was made for %s: %s", name, error)
         try:
             self.store.delete(self._arn(name))
-        except Exception:  # noqa: BLE001 - a stale claim of this resource is adopted or replaced later
+        except Exception:  # noqa: BLE001 - a stale claim of this resource is resumed or replaced later
             logger.warning("could not release the claim on %s", name)
 
     def settle_failed_create(self, name: str, failed: ProviderError) -> None:
@@ -223,7 +224,7 @@ class Ledger:
             try:
                 if exists(self.resource, name, self.client):
                     failed.physical_id = name  # we claimed it absent, so it is ours
-            except Exception:  # noqa: BLE001 - keep the claim: a later request of this resource adopts
+            except Exception:  # noqa: BLE001 - keep the claim: a later request of this resource resumes
                 logger.warning("could not tell whether %s was created", name)
                 return
         if failed.physical_id is None:
@@ -304,7 +305,7 @@ class Ledger:
         except Exception as error:  # noqa: BLE001 - reported, the answer is FAILED anyway
             if error_code(error) != "NotFoundException":
                 logger.error("could not remove the half-made %s: %s", name, error)
-                return  # its claim stays: a later request of this resource adopts it
+                return  # its claim stays: a later request of this resource resumes it
         self._release(name)
 
     def discard_own(self, name: str) -> None:
@@ -334,7 +335,7 @@ class Unrecorded(Ledger):
     def claim(self, name: str, adopt: bool = False) -> str:
         return CREATE  # without a record, a resource is only ever created
 
-    def adopts(self, failed: ProviderError) -> bool:
+    def resumes(self, failed: ProviderError) -> bool:
         return False  # without a claim, an existing name may be anyone's
 
     def _release(self, name: str) -> None:

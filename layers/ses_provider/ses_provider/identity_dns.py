@@ -68,18 +68,14 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from . import parameters
-from .attribute_values import deserialize as _deserialize
-from .attribute_values import serialize as _serialize
-
 from .errors import ProviderError, error_code, reason
-from .journal import TTL_ATTRIBUTE, TTL_SECONDS
 from .request import Request
 from .schema import InvalidProperty
+from .state_table import DnsOwnership, DnsValue
 
 logger = logging.getLogger(__name__)
 
 ROUTE53 = "route53"
-KEY_PREFIX = "dns:"
 # Route 53's ResourceId is at most 32 characters (botocore's model); zone ids are upper-case
 # letters and digits, given bare or as GetHostedZone writes them (/hostedzone/Z...).
 ZONE_PATTERN = r"(?:/hostedzone/)?[A-Z0-9]{1,32}"
@@ -189,14 +185,10 @@ def _name(name: str) -> str:
     return name.lower().rstrip(".")
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One value of one record set in one zone."""
+class Entry(DnsValue):
+    """One value of one record set in one zone (zone, name, kind, value as written)."""
 
-    zone: str
-    name: str
-    kind: str
-    value: str  # as written
+    __slots__ = ()
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -205,9 +197,6 @@ class Entry:
     @property
     def same(self) -> tuple:
         return (*self.key, _same(self.kind, self.value))
-
-    def to_value(self) -> dict:
-        return {"Zone": self.zone, "Name": self.name, "Type": self.kind, "Value": self.value}
 
 
 def wanted(zone: str, records: Iterable[dict]) -> list[Entry]:
@@ -218,12 +207,13 @@ def wanted(zone: str, records: Iterable[dict]) -> list[Entry]:
 
 
 class Ownership:
-    """The values this identity wrote, kept under `dns:<identity ARN>`; nothing without a table."""
+    """The values this identity wrote, kept in the desired-state table (state_table.DnsOwnership);
+    nothing without a table."""
 
     def __init__(self, name: str, request: Request):
         self.name = name
         self.store = request.store
-        self.key = {"Arn": {"S": KEY_PREFIX + request.arns.arn("identity", name)}}
+        self.identity_arn = request.arns.arn("identity", name)
 
     def _failed(self, error: Exception) -> ProviderError:
         return ProviderError(f"EmailIdentity {self.name}: could not record its DNS records ({type(error).__name__})")
@@ -233,36 +223,25 @@ class Ownership:
         if self.store is None:
             return [], True, set()
         try:
-            item = self.store.client.get_item(TableName=self.store.table_name, Key=self.key, ConsistentRead=True).get("Item")
+            owned = self.store.dns_ownership(self.identity_arn)
         except Exception as error:
             raise self._failed(error) from error
-        values = {key: _deserialize(value) for key, value in (item or {}).items()}
-
-        def entries(attribute: str) -> list[Entry]:
-            return [Entry(e["Zone"], e["Name"], e["Type"], e["Value"]) for e in values.get(attribute, [])]
-
-        return entries("Records"), bool(values.get("Settled", True)), set(entries("Pending"))
+        return [Entry(*value) for value in owned.records], owned.settled, {Entry(*value) for value in owned.pending}
 
     def write(self, entries: Iterable[Entry], settled: bool, pending: Iterable[Entry] = (), expires: bool = False) -> None:
         """`pending`: the values a change is about to write. `expires`: the table's TTL removes
-        the item a day later (values that may yet land)."""
+        the item a day later (values that may yet land). Owning nothing, settled: no item."""
         if self.store is None:
             return
-        entries = sorted(set(entries), key=lambda e: e.same)
-        item = {"Records": [e.to_value() for e in entries], "Settled": settled}
-        if pending:
-            item["Pending"] = [e.to_value() for e in sorted(set(pending), key=lambda e: e.same)]
-        if expires:
-            item[TTL_ATTRIBUTE] = int(time.time()) + TTL_SECONDS
+        ownership = DnsOwnership(self.identity_arn, _ordered(entries), settled, _ordered(pending))
         try:
-            if not entries and settled:
-                self.store.client.delete_item(TableName=self.store.table_name, Key=self.key)
-            else:
-                self.store.client.put_item(
-                    TableName=self.store.table_name, Item={**self.key, **{k: _serialize(v) for k, v in item.items()}}
-                )
+            self.store.save_dns_ownership(ownership, expires)
         except Exception as error:
             raise self._failed(error) from error
+
+
+def _ordered(entries: Iterable[Entry]) -> tuple[Entry, ...]:
+    return tuple(sorted(set(entries), key=lambda e: e.same))
 
 
 # --- reading the zone --------------------------------------------------------------------------

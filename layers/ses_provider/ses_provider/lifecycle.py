@@ -100,16 +100,16 @@ def _create_recorded(resource: ResourceHandler, props: dict, desired: dict, clie
         attributes = safety.take_over(name, props, desired)
         safety.save(name, props, desired, (), created_by=request.request_id, adopted=True)
         return name, attributes
-    if claimed == crash_safety.ADOPT:
-        physical_id, attributes = name, safety.adopt(name, props, desired)
+    if claimed == crash_safety.RESUME:
+        physical_id, attributes = name, safety.resume(name, props, desired)
     else:
         try:
             physical_id, attributes = _create(resource, {**props, "Tags": tags.to_list(desired)}, client, request)
         except ProviderError as failed:
-            if not safety.adopts(failed):
+            if not safety.resumes(failed):
                 safety.settle_failed_create(name, failed)
                 raise
-            physical_id, attributes = name, safety.adopt(name, props, desired)
+            physical_id, attributes = name, safety.resume(name, props, desired)
     safety.save(physical_id, props, desired, (), created_by=request.request_id)
     return physical_id, attributes
 
@@ -269,7 +269,7 @@ def read_ahead(
     resource: ResourceHandler, request_type: str, raw: Mapping | None, request: Request, client, stack: Callable[[], Any]
 ) -> list[tuple[Any, Callable[[], Any]]]:
     """The reads a request makes whatever the journal holds, in order, keyed as the code that
-    uses them asks for them (Request.read). First the stack (desired_state.Stack: whether
+    uses them asks for them (Request.read). First the stack (stacks.Stack: whether
     CloudFormation is changing it, and its tags), which every request needs before its first
     write; then, for a Create that claims a name, whether SES has it (the claim's proof). They
     change nothing, so the adapter makes them while it waits for the stack, and while the

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from . import parameters
-from .desired_state import stack_name
+from .stacks import stack_name
 from .request import Request
 from .schema import InvalidProperty
 

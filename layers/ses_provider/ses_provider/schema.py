@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+from . import state_table
+
 # Accepted by every custom resource and never passed on: CloudFormation's own keys.
 CLOUDFORMATION_KEYS = frozenset({"ServiceToken", "ServiceTimeout"})
 
@@ -386,11 +388,7 @@ class ResourceType:
 
     def record_key(self, arns: Any, physical_id: str) -> str:
         """The key of the resource's desired-state record: its ARN, for a taggable type."""
-        if self.taggable:
-            return arns.arn(self.arn_kind, physical_id)
-        # Not an ARN (SES gives this resource none): never starts with "arn:", so tag sync
-        # never takes it for one, nor with the journal's "request:".
-        return f"{self.type_name.split('::')[-1]}:{arns.partition}:{arns.region}:{arns.account}:{physical_id}"
+        return state_table.record_key(self, arns, physical_id)
 
     def coerce(self, raw: Mapping[str, Any] | None) -> dict:
         if raw is not None and not isinstance(raw, Mapping):

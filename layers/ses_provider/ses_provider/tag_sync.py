@@ -9,7 +9,7 @@ EventBridge starts it with one of three events:
   resource of that stack, record them, converge each resource.
 - `Scheduled Event`: the same for every managed resource, to catch events that were missed.
   A run resumes the table's scan where the previous run stopped (a cursor kept in the table,
-  desired_state.CURSOR_KEY) and goes on to the end of the scan or to its deadline, so every
+  state_table.CURSOR_KEY) and goes on to the end of the scan or to its deadline, so every
   managed resource is visited within ceil(N / K) + 1 runs, K being what one run converges:
   no resource starves however many there are.
 
@@ -48,7 +48,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.config import Config
 
-from . import desired_state, tags
+from . import desired_state, stacks, state_table, tags
 from .client import make_client, use_local_endpoint
 from .errors import error_code
 from .schema import InvalidProperty
@@ -235,14 +235,14 @@ class TagSync:
         if self._store is None:
             store = desired_state.store_from_environment()
             if store is None:
-                raise RuntimeError(f"no desired-state table: set {desired_state.TABLE_ENVIRONMENT}")
+                raise RuntimeError(f"no desired-state table: set {state_table.TABLE_ENVIRONMENT}")
             self._store = store
         return self._store
 
     @property
     def cloudformation(self) -> Any:
         if self._cloudformation is None:
-            self._cloudformation = desired_state.cloudformation_client()
+            self._cloudformation = stacks.cloudformation_client()
         return self._cloudformation
 
     # --- the entry point -------------------------------------------------------------------
@@ -385,7 +385,7 @@ class TagSync:
         return self._converge(record, summary, record_latency=summary._latencies)
 
     def _read_stack_tags(self, stack_id: str) -> Mapping[str, str]:
-        return desired_state.read_stack_tags(self.cloudformation, stack_id)
+        return stacks.read_stack_tags(self.cloudformation, stack_id)
 
     def _left_alone(self, record: desired_state.Record, summary: Summary) -> bool:
         if not record.taggable:

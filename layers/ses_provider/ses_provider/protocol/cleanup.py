@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import crash_safety
-from ..journal import Answer, fingerprint
+from .journal import Answer, fingerprint
 from .events import logger
 from .response import FAILED
 

@@ -31,9 +31,9 @@ from typing import Any, Mapping
 from .. import lifecycle, naming
 from ..client import ArnBuilder
 from ..contract import Done, Failed, Pending, Wait
-from ..desired_state import Stack, read_stack, stack_name
+from ..stacks import Stack, read_stack, stack_name
 from ..errors import ProviderError, error_code, ses_failure
-from ..journal import Answer, fingerprint
+from .journal import Answer, fingerprint
 from ..request import Request
 from ..schema import InvalidProperty
 from . import cleanup, continuation, response, timer

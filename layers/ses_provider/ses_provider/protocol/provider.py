@@ -8,10 +8,10 @@ import os
 import time
 from typing import Any, Callable
 
-from .. import desired_state
+from .. import desired_state, stacks, state_table
 from ..client import make_client, make_service_client, use_local_endpoint
 from ..contract import ResourceHandler
-from ..journal import Journal
+from .journal import Journal
 from . import continuation, timer
 from .clients import LazyClient
 from .delivery import Delivery
@@ -36,10 +36,10 @@ class Provider:
             self.fence.guard(client)
         # Stack status and tags: CloudFormation does not hand them to custom resources.
         self.cloudformation = (
-            cloudformation if cloudformation is not None else LazyClient(desired_state.cloudformation_client)
+            cloudformation if cloudformation is not None else LazyClient(stacks.cloudformation_client)
         )
-        table = os.environ.get(desired_state.TABLE_ENVIRONMENT)
-        dynamodb = LazyClient(desired_state.dynamodb_client, on_build=self.fence.guard)
+        table = os.environ.get(state_table.TABLE_ENVIRONMENT)
+        dynamodb = LazyClient(state_table.dynamodb_client, on_build=self.fence.guard)
         self.store = store if store is not None else (desired_state.Store(table, dynamodb) if table else None)
         # The journal shares the table and its client; None where no table is configured (local runs).
         self.journal = journal if journal is not None else (Journal(table, dynamodb) if table else None)

@@ -12,7 +12,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from ..journal import Answer
+from .journal import Answer
 from ..limits import MAX_REASON, MAX_RESPONSE_BYTES
 from .events import echoed, logger, redact_url
 
