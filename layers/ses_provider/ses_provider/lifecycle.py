@@ -9,6 +9,7 @@ tag sync, and which physical ids may be deleted.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from . import crash_safety, desired_state, links, naming, tags
@@ -20,7 +21,7 @@ from .errors import describe as _describe
 from .request import Request
 from .schema import InvalidProperty
 
-__all__ = ["PartialCreate", "ProviderError", "Request", "create", "delete", "intents", "owns", "parse", "update"]
+__all__ = ["PartialCreate", "Plan", "ProviderError", "Request", "create", "delete", "owns", "parse", "plan", "update"]
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,42 @@ def _name_for_create(resource: ResourceHandler, props: dict, request: Request) -
         request.stack_id, request.logical_id, request_id=request.request_id, **resource.NAME_GENERATION
     )
     return identity.named(props, generated)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A request's properties, parsed once (coerced, validated, checked before any SES call) and
+    passed down: `props` as declared, `named` with the name a Create or a replacement would
+    make (declared or generated). A Delete has none: it acts on the record."""
+
+    props: dict
+    named: dict
+
+    def name(self, resource: ResourceHandler) -> str | None:
+        return resource.TYPE.identity.declared(self.named)
+
+
+NO_PLAN = Plan({}, {})
+
+
+def plan(resource: ResourceHandler, request_type: str, raw: Mapping | None, request: Request) -> Plan:
+    """Parse the request's properties once; raises InvalidProperty naming the property."""
+    if request_type == "Delete":
+        return NO_PLAN
+    props = parse(resource, raw, request)
+    return Plan(props, _name_for_create(resource, props, request))
+
+
+def intents(resource: ResourceHandler, given: Plan) -> tuple[str, ...]:
+    """The name a request would create: the declared or generated name of a Create, and of the
+    replacement an Update may make. The journal keeps it, so that a later delivery of the
+    request can find what it made."""
+    return () if given is NO_PLAN else (given.name(resource),)
+
+
+def _planned(resource: ResourceHandler, given: Plan | Mapping | None, request: Request) -> Plan:
+    """A Plan as the protocol passes it, or one made now from raw properties (a direct call)."""
+    return given if isinstance(given, Plan) else plan(resource, "Create", given, request)
 
 
 StackTags = Callable[[], Mapping[str, str]]
@@ -76,9 +113,9 @@ def _check_adoption(props: dict) -> None:
 
 
 def create(
-    resource: ResourceHandler, raw: Mapping, client, request: Request, stack_tags: StackTags | None = None, store=None
+    resource: ResourceHandler, given: Plan | Mapping, client, request: Request, stack_tags: StackTags | None = None, store=None
 ) -> tuple[str, dict]:
-    props = _name_for_create(resource, parse(resource, raw, request), request)
+    props = _planned(resource, given, request).named
     _check_adoption(props)
     return _create_recorded(resource, props, _desired_tags(props, stack_tags), client, request, store)
 
@@ -146,7 +183,7 @@ def _compared(resource: ResourceHandler, physical_id: str, props: dict, raw_old:
 def unchanged(
     resource: ResourceHandler,
     physical_id: str,
-    raw: Mapping,
+    given: Plan | Mapping,
     raw_old: Mapping | None,
     client,
     request: Request,
@@ -166,7 +203,7 @@ def unchanged(
     acting on it could only undo what CloudFormation did since."""
     if store is None:
         return None
-    props = parse(resource, raw, request)
+    props = _planned(resource, given, request).props
     current, previous = _compared(resource, physical_id, props, raw_old)
     if current != previous or resource.TYPE.identity.declared(current) not in (None, physical_id):
         return None
@@ -195,46 +232,22 @@ def unchanged(
 def update(
     resource: ResourceHandler,
     physical_id: str,
-    raw: Mapping,
+    given: Plan | Mapping,
     raw_old: Mapping,
     client,
     request: Request,
     stack_tags: StackTags | None = None,
     store=None,
 ) -> tuple[str, dict]:
-    props = parse(resource, raw, request)
+    planned = _planned(resource, given, request)
+    props = planned.props
     safety = ledger(resource, client, request, store)
     record = safety.record(physical_id)
     _check_owner(resource, physical_id, record, request, safety)
     desired = _desired_tags(props, stack_tags)
     current, previous = _compared(resource, physical_id, props, raw_old)
-    name_property = resource.TYPE.name_property
-    identity = resource.TYPE.identity
-
-    replacing = resource.TYPE.replacing_changes(previous, current)
-    if identity.declared(props) == physical_id:
-        # The resource already has the declared name: CloudFormation rolling back a rename
-        # that failed sends the old name back to the resource that kept it.
-        replacing = [name for name in replacing if name not in identity.properties]
-    if replacing:
-        target = identity.declared(props)  # None: a new name is generated
-        if target == physical_id:
-            raise ProviderError(
-                f"{', '.join(replacing)}: SES cannot make this change to {_describe(resource, physical_id)}"
-                f" in place, and a replacement would need the same {name_property}; change or remove"
-                f" {name_property} to replace it"
-            )
-        # A new physical id makes CloudFormation delete the old resource after the update,
-        # or the new one if the stack rolls back: never delete-then-create here.
-        _check_adoption(props)
-        try:
-            return _create_recorded(resource, _name_for_create(resource, props, request), desired, client, request, store)
-        except ProviderError as failed:
-            if failed.physical_id:
-                # A half-made replacement is ours alone: remove it, the old one stays.
-                ledger(resource, client, request, store).discard(failed.physical_id)
-            raise ProviderError(failed.args[0]) from failed
-
+    if _replacing(resource, physical_id, props, previous, current):
+        return _replace(resource, physical_id, planned, desired, client, request, store)
     # The keys this stack may remove: those the previous properties declared, and those the
     # desired state held before (stack tags that were propagated).
     managed = set(tags.to_dict(previous.get("Tags")))
@@ -252,21 +265,46 @@ def update(
     return physical_id, attributes
 
 
-def intents(resource: ResourceHandler, request_type: str, raw: Mapping | None, request: Request) -> tuple[str, ...]:
-    """The name a request would create, validated before anything else happens: the declared
-    or generated name of a Create, and of the replacement an Update may make. The journal
-    keeps it, so that a later delivery of the request can find what it made."""
-    if request_type == "Delete":
-        return ()
-    props = parse(resource, raw, request)
-    return (resource.TYPE.identity.declared(_name_for_create(resource, props, request)),)
+def _replacing(resource: ResourceHandler, physical_id: str, props: dict, previous: dict, current: dict) -> list[str]:
+    """The create-only properties an Update changes, which SES cannot change in place; raises
+    when the replacement would need the name the resource already has."""
+    identity = resource.TYPE.identity
+    replacing = resource.TYPE.replacing_changes(previous, current)
+    if identity.declared(props) == physical_id:
+        # The resource already has the declared name: CloudFormation rolling back a rename
+        # that failed sends the old name back to the resource that kept it.
+        replacing = [name for name in replacing if name not in identity.properties]
+    if replacing and identity.declared(props) == physical_id:
+        name_property = resource.TYPE.name_property
+        raise ProviderError(
+            f"{', '.join(replacing)}: SES cannot make this change to {_describe(resource, physical_id)}"
+            f" in place, and a replacement would need the same {name_property}; change or remove"
+            f" {name_property} to replace it"
+        )
+    return replacing
+
+
+def _replace(
+    resource: ResourceHandler, physical_id: str, planned: Plan, desired: dict, client, request: Request, store
+) -> tuple[str, dict]:
+    """A new resource under the declared or a generated name. A new physical id makes
+    CloudFormation delete the old resource after the update, or the new one if the stack rolls
+    back: never delete-then-create here."""
+    _check_adoption(planned.props)
+    try:
+        return _create_recorded(resource, planned.named, desired, client, request, store)
+    except ProviderError as failed:
+        if failed.physical_id:
+            # A half-made replacement is ours alone: remove it, the old one stays.
+            ledger(resource, client, request, store).discard(failed.physical_id)
+        raise ProviderError(failed.args[0]) from failed
 
 
 STACK = "stack"  # the key of the stack's status and tags among a request's reads (Request.read)
 
 
 def read_ahead(
-    resource: ResourceHandler, request_type: str, raw: Mapping | None, request: Request, client, stack: Callable[[], Any]
+    resource: ResourceHandler, request_type: str, given: Plan | None, request: Request, client, stack: Callable[[], Any]
 ) -> list[tuple[Any, Callable[[], Any]]]:
     """The reads a request makes whatever the journal holds, in order, keyed as the code that
     uses them asks for them (Request.read). First the stack (stacks.Stack: whether
@@ -277,10 +315,10 @@ def read_ahead(
     as without them: no SES read is made for it, nor when the stack's tags overflow the
     declared ones."""
     reads: list[tuple[Any, Callable[[], Any]]] = [(STACK, stack)]
-    if request_type != "Create" or request.store is None or resource.CHOOSES_ID:
+    if request_type != "Create" or given is None or request.store is None or resource.CHOOSES_ID:
         return reads
+    props = given.named
     try:
-        props = _name_for_create(resource, parse(resource, raw, request), request)
         _check_adoption(props)
     except Exception:  # noqa: BLE001 - no SES read: the request's own path refuses it
         return reads

@@ -78,6 +78,7 @@ class Delivery:
         self.claimed_name = ""
         self.waits_on = False  # a poll whose message comes back after the interval
         self._parsed: dict[str, dict] = {}  # ResourceProperties and OldResourceProperties, as parsed
+        self.plan: lifecycle.Plan | None = None  # the request's properties, parsed once (execute)
         self.ahead = ReadAhead()  # this request's reads, started early where they can be
         self._request = self._make_request(started_at=time.time(), resumed=False)
 
@@ -144,7 +145,9 @@ class Delivery:
             return self.poll_once()
         request_type = self.event["RequestType"]
         try:
-            intents = lifecycle.intents(self.resource, request_type, self._props(), self.request())
+            # The properties are parsed once, here; everything below is given the plan.
+            self.plan = lifecycle.plan(self.resource, request_type, self.event.get("ResourceProperties"), self.request())
+            intents = lifecycle.intents(self.resource, self.plan)
         except InvalidProperty as error:
             return Answer(FAILED, f"invalid property {error}", self.fallback_id())
         except Exception as error:  # noqa: BLE001 - a bug still gets an answer
@@ -153,7 +156,7 @@ class Delivery:
         # The stack first: every request needs it before its first write, and a Create's
         # reads (lifecycle.read_ahead) follow it on their own thread.
         self.ahead.start(
-            lifecycle.read_ahead(self.resource, request_type, self._props(), self.request(), self.provider.client, self._read_stack)
+            lifecycle.read_ahead(self.resource, request_type, self.plan, self.request(), self.provider.client, self._read_stack)
         )
         refusal = self.outside_operation()
         if refusal is not None:
@@ -209,7 +212,7 @@ class Delivery:
             found = lifecycle.unchanged(
                 self.resource,
                 event.get("PhysicalResourceId", ""),
-                event.get("ResourceProperties"),
+                self.plan,
                 event.get("OldResourceProperties"),
                 self.provider.client,
                 self.request(),
@@ -234,13 +237,13 @@ class Delivery:
         try:
             if request_type == "Create":
                 physical_id, data = lifecycle.create(
-                    resource, event.get("ResourceProperties"), self.provider.client, request, self._stack_tags, self.provider.store
+                    resource, self.plan, self.provider.client, request, self._stack_tags, self.provider.store
                 )
             elif request_type == "Update":
                 physical_id, data = lifecycle.update(
                     resource,
                     physical_id,
-                    event.get("ResourceProperties"),
+                    self.plan,
                     event.get("OldResourceProperties"),
                     self.provider.client,
                     request,
@@ -275,6 +278,8 @@ class Delivery:
         carried = self.poll.properties if self.poll is not None else None
         if carried is not None:
             return dict(carried.get(key) or {})
+        if key == "ResourceProperties" and self.plan is not None and self.plan is not lifecycle.NO_PLAN:
+            return self.plan.props
         raw = self.event.get(key)
         if raw is None:
             return {}
@@ -404,9 +409,6 @@ class Delivery:
         return found
 
     # --- is the event genuine ----------------------------------------------------------------------
-
-    def _props(self) -> Any:
-        return self.event.get("ResourceProperties")
 
     def _stack_tags(self) -> Mapping[str, str]:
         return self.ahead(lifecycle.STACK, self._read_stack).tags
