@@ -23,6 +23,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from ses_provider.tags import merge as merge_tags
 from ses_provider import protocol, configuration_set, dedicated_ip_pool, desired_state, email_identity
 from tests.harness import EVENTS, FUNCTION_NAMES, STACK_TAGS, anew, arn, live_tags, load_event, logs_of
 
@@ -155,7 +156,7 @@ def declared_tags(evt: dict, properties: str = "ResourceProperties") -> dict:
 def desired_tags(evt: dict, properties: str = "ResourceProperties") -> dict:
     """What the resource should carry: the declared tags over the example stack's tags
     (the events leave PropagateStackTags at its default, true)."""
-    return desired_state.merge(declared_tags(evt, properties), STACK_TAGS)
+    return merge_tags(declared_tags(evt, properties), STACK_TAGS)
 
 
 def assert_record_agrees(env, ses, kind: Kind, name: str) -> None:

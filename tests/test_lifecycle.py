@@ -9,6 +9,7 @@ import json
 import pytest
 from botocore.stub import ANY
 
+from ses_provider.tags import merge as merge_tags
 from ses_provider import configuration_set, dedicated_ip_pool, desired_state, email_identity, lifecycle, naming
 from ses_provider.client import ArnBuilder
 from ses_provider.schema import InvalidProperty
@@ -634,7 +635,7 @@ def test_stack_tags_that_ses_would_refuse_fail_the_create_naming_them(ses, stack
 
 
 def test_merge_skips_aws_keys_and_lets_declared_tags_win():
-    assert desired_state.merge({"team": "mail"}, {"team": "stack", "aws:cloudformation:stack-name": "s", "env": "prod"}) == {
+    assert merge_tags({"team": "mail"}, {"team": "stack", "aws:cloudformation:stack-name": "s", "env": "prod"}) == {
         "team": "mail",
         "env": "prod",
     }

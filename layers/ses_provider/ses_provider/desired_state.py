@@ -5,7 +5,7 @@ The custom resource handlers write a record after SES accepted a Create or Updat
 remove it before a Delete; the TagSync function reads the records to repair drift and to
 bring changed stack tags to the resources. `Store` is their view of the table (records,
 TagSync's cursor, the DNS records an identity wrote); state_table.StateTable makes the calls
-and knows the items' keys and formats. `merge` computes the desired tags.
+and knows the items' keys and formats; tags.merge computes the desired tags.
 """
 
 from __future__ import annotations
@@ -13,11 +13,9 @@ from __future__ import annotations
 import os
 from typing import Iterator, Mapping
 
-from . import tags
-from .schema import InvalidProperty
 from .state_table import TABLE_ENVIRONMENT, Cursor, DnsOwnership, Record, StateTable
 
-__all__ = ["Record", "Store", "merge", "store_from_environment"]
+__all__ = ["Record", "Store", "store_from_environment"]
 
 
 class Store:
@@ -80,21 +78,3 @@ def store_from_environment() -> Store | None:
     return Store(table) if table else None
 
 
-def merge(declared: Mapping[str, str], stack_tags: Mapping[str, str]) -> dict[str, str]:
-    """Stack tags under the declared ones: a declared tag wins, aws: keys are skipped, and
-    the result still obeys SES's limit of 50 tags."""
-    inherited = {
-        k: v for k, v in stack_tags.items() if k not in declared and not k.lower().startswith(tags.RESERVED_PREFIX)
-    }
-    try:
-        tags.validate(tags.to_list(inherited))
-    except InvalidProperty as error:
-        raise InvalidProperty(f"the stack's {error.path}", f"{error.problem} (set PropagateStackTags to false)") from None
-    merged = {**inherited, **declared}
-    if len(merged) > tags.MAX_TAGS:
-        raise InvalidProperty(
-            "Tags",
-            f"{len(declared)} declared tags and the stack's tags make {len(merged)}; SES allows at most"
-            f" {tags.MAX_TAGS} (set PropagateStackTags to false, or declare fewer)",
-        )
-    return merged

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from . import crash_safety, desired_state, links, naming, tags
-from .contract import ResourceHandler
+from .contract import Done, Outcome, ResourceHandler, Wait
 from .crash_safety import arn as _arn
 from .crash_safety import ledger
 from .errors import PartialCreate, ProviderError, error_code, ses_failure
@@ -21,7 +21,7 @@ from .errors import describe as _describe
 from .request import Request
 from .schema import InvalidProperty
 
-__all__ = ["PartialCreate", "Plan", "ProviderError", "Request", "create", "delete", "owns", "parse", "plan", "update"]
+__all__ = ["PartialCreate", "Plan", "ProviderError", "Request", "apply", "create", "delete", "owns", "parse", "plan", "prepare", "update"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +50,9 @@ def _name_for_create(resource: ResourceHandler, props: dict, request: Request) -
     return identity.named(props, generated)
 
 
+StackTags = Callable[[], Mapping[str, str]]
+
+
 @dataclass(frozen=True)
 class Plan:
     """A request's properties, parsed once (coerced, validated, checked before any SES call) and
@@ -58,9 +61,10 @@ class Plan:
 
     props: dict
     named: dict
-
-    def name(self, resource: ResourceHandler) -> str | None:
-        return resource.TYPE.identity.declared(self.named)
+    # The name a request would create: the declared or generated name of a Create, and of the
+    # replacement an Update may make. The journal keeps it, so that a later delivery of the
+    # request can find what it made.
+    intents: tuple[str, ...] = ()
 
 
 NO_PLAN = Plan({}, {})
@@ -71,22 +75,51 @@ def plan(resource: ResourceHandler, request_type: str, raw: Mapping | None, requ
     if request_type == "Delete":
         return NO_PLAN
     props = parse(resource, raw, request)
-    return Plan(props, _name_for_create(resource, props, request))
+    named = _name_for_create(resource, props, request)
+    return Plan(props, named, (resource.TYPE.identity.declared(named),))
 
 
-def intents(resource: ResourceHandler, given: Plan) -> tuple[str, ...]:
-    """The name a request would create: the declared or generated name of a Create, and of the
-    replacement an Update may make. The journal keeps it, so that a later delivery of the
-    request can find what it made."""
-    return () if given is NO_PLAN else (given.name(resource),)
+def prepare(
+    resource: ResourceHandler, request_type: str, raw: Mapping | None, request: Request, client, stack: Callable[[], Any]
+) -> tuple[Plan, list[tuple[Any, Callable[[], Any]]]]:
+    """Everything a request needs before its first write: its plan (raises InvalidProperty,
+    before any call) and the reads it makes whatever the journal holds (read_ahead)."""
+    planned = plan(resource, request_type, raw, request)
+    return planned, read_ahead(resource, request_type, planned, request, client, stack)
+
+
+def apply(
+    resource: ResourceHandler,
+    event: Mapping,
+    planned: Plan,
+    client,
+    request: Request,
+    stack_tags: StackTags | None,
+    store,
+    wait: Callable[[], tuple[dict, Wait]],
+) -> Outcome:
+    """The request's Create, Update or Delete; then, for a type that WAITS, its word on whether
+    the result is complete (`wait`: the previous properties and the Wait, asked only then).
+    Raises InvalidProperty and ProviderError as the operations do."""
+    request_type, physical_id = event["RequestType"], event.get("PhysicalResourceId", "")
+    if request_type == "Create":
+        physical_id, data = create(resource, planned, client, request, stack_tags, store)
+    elif request_type == "Update":
+        physical_id, data = update(
+            resource, physical_id, planned, event.get("OldResourceProperties"), client, request, stack_tags, store
+        )
+    else:
+        delete(resource, physical_id, event.get("ResourceProperties"), client, request, store)
+        return Done(physical_id, {})
+    if not resource.WAITS:
+        return Done(physical_id, data)
+    old, until = wait()
+    return resource.is_complete(physical_id, planned.props, old, data, client, request, until)
 
 
 def _planned(resource: ResourceHandler, given: Plan | Mapping | None, request: Request) -> Plan:
     """A Plan as the protocol passes it, or one made now from raw properties (a direct call)."""
     return given if isinstance(given, Plan) else plan(resource, "Create", given, request)
-
-
-StackTags = Callable[[], Mapping[str, str]]
 
 
 def _desired_tags(props: dict, stack_tags: StackTags | None) -> dict[str, str]:
@@ -98,7 +131,7 @@ def _desired_tags(props: dict, stack_tags: StackTags | None) -> dict[str, str]:
         inherited = stack_tags()
     except Exception as error:
         raise ProviderError(f"could not read the stack's tags ({error_code(error) or type(error).__name__})") from error
-    return desired_state.merge(declared, inherited)
+    return tags.merge(declared, inherited)
 
 
 def _check_adoption(props: dict) -> None:

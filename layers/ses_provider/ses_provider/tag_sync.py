@@ -414,7 +414,7 @@ class TagSync:
         Stored before converging: should the converge fail, the record already holds what the
         next attempt must reach; converging first and failing to store would let the next
         CloudTrail event undo the change."""
-        updated = record.with_desired(desired_state.merge(record.declared, stack_tags))
+        updated = record.with_desired(tags.merge(record.declared, stack_tags))
         if updated != record and not self.store.replace(record, updated):
             return None
         return updated

@@ -81,3 +81,23 @@ def converge(client, arn: str, desired: Mapping[str, str], managed: Iterable[str
     if to_untag:
         client.untag_resource(ResourceArn=arn, TagKeys=to_untag)
     return apply(live, to_tag, to_untag)
+
+
+def merge(declared: Mapping[str, str], stack_tags: Mapping[str, str]) -> dict[str, str]:
+    """Stack tags under the declared ones: a declared tag wins, aws: keys are skipped, and
+    the result still obeys SES's limit of 50 tags."""
+    inherited = {
+        k: v for k, v in stack_tags.items() if k not in declared and not k.lower().startswith(RESERVED_PREFIX)
+    }
+    try:
+        validate(to_list(inherited))
+    except InvalidProperty as error:
+        raise InvalidProperty(f"the stack's {error.path}", f"{error.problem} (set PropagateStackTags to false)") from None
+    merged = {**inherited, **declared}
+    if len(merged) > MAX_TAGS:
+        raise InvalidProperty(
+            "Tags",
+            f"{len(declared)} declared tags and the stack's tags make {len(merged)}; SES allows at most"
+            f" {MAX_TAGS} (set PropagateStackTags to false, or declare fewer)",
+        )
+    return merged

@@ -145,19 +145,17 @@ class Delivery:
             return self.poll_once()
         request_type = self.event["RequestType"]
         try:
-            # The properties are parsed once, here; everything below is given the plan.
-            self.plan = lifecycle.plan(self.resource, request_type, self.event.get("ResourceProperties"), self.request())
-            intents = lifecycle.intents(self.resource, self.plan)
+            # The properties are parsed once, here, and the reads every request makes start on
+            # a thread of their own (the stack first); everything below is given the plan.
+            self.plan, reads = lifecycle.prepare(
+                self.resource, request_type, self.event.get("ResourceProperties"), self.request(), self.provider.client, self._read_stack
+            )
         except InvalidProperty as error:
             return Answer(FAILED, f"invalid property {error}", self.fallback_id())
         except Exception as error:  # noqa: BLE001 - a bug still gets an answer
             logger.exception("unexpected error")
             return Answer(FAILED, f"internal error: {type(error).__name__}: {error}", self.fallback_id())
-        # The stack first: every request needs it before its first write, and a Create's
-        # reads (lifecycle.read_ahead) follow it on their own thread.
-        self.ahead.start(
-            lifecycle.read_ahead(self.resource, request_type, self.plan, self.request(), self.provider.client, self._read_stack)
-        )
+        self.ahead.start(reads)
         refusal = self.outside_operation()
         if refusal is not None:
             cleanup.refuse(self, refusal)
@@ -165,14 +163,14 @@ class Delivery:
         journal = self.provider.journal
         if journal is None:
             self.move(State.STARTED)
-            return self.settle(self.dispatch(request_type))
+            return self.dispatch(request_type)
         if request_type == "Update":
             unchanged = self.unchanged()
             if unchanged is not None:
                 # Nothing to change, nothing written: no journal entry either (lifecycle.unchanged).
                 self.answer(unchanged, record=False)
                 return None
-        return self.begin(journal, intents)
+        return self.begin(journal, self.plan.intents)
 
     def begin(self, journal: Any, intents: tuple[str, ...]) -> Answer | None:
         """Journal the request (RECEIVED → STARTED), or meet what an earlier delivery left."""
@@ -185,7 +183,7 @@ class Delivery:
             self.ahead.wait()
         if earlier is None:
             self.move(State.STARTED)
-            return self.settle(self.dispatch(self.event["RequestType"]))
+            return self.dispatch(self.event["RequestType"])
         if earlier.fingerprint not in ("", print_):
             logger.error("RequestId reused by a different request: refused")
             self.answer(Answer(FAILED, "this RequestId was used by a different request; nothing was changed", self.fallback_id()), record=False)
@@ -202,7 +200,7 @@ class Delivery:
         logger.info("resuming a request whose earlier delivery did not answer")
         self._resume(earlier.started_at, resumed=True)
         self.move(State.STARTED)
-        return self.settle(self.dispatch(self.event["RequestType"]))
+        return self.dispatch(self.event["RequestType"])
 
     def unchanged(self) -> Answer | None:
         """SUCCESS for an Update that changes nothing and needs no wait, found with reads only;
@@ -231,31 +229,13 @@ class Delivery:
         outcome = self.completion(answer)
         return None if isinstance(outcome, Pending) else outcome  # a wait to hand on: that writes
 
-    def dispatch(self, request_type: str) -> Answer:
-        resource, event, request = self.resource, self.event, self.request()
-        physical_id = event.get("PhysicalResourceId", "")
+    def dispatch(self, request_type: str) -> Answer | None:
+        """Act (STARTED): the answer, or None once the wait for completion is handed on."""
         try:
-            if request_type == "Create":
-                physical_id, data = lifecycle.create(
-                    resource, self.plan, self.provider.client, request, self._stack_tags, self.provider.store
-                )
-            elif request_type == "Update":
-                physical_id, data = lifecycle.update(
-                    resource,
-                    physical_id,
-                    self.plan,
-                    event.get("OldResourceProperties"),
-                    self.provider.client,
-                    request,
-                    self._stack_tags,
-                    self.provider.store,
-                )
-            else:
-                lifecycle.delete(
-                    resource, physical_id, event.get("ResourceProperties"), self.provider.client, request, self.provider.store
-                )
-                data = {}
-            return Answer(SUCCESS, "", physical_id, {str(k): str(v) for k, v in data.items()})
+            outcome = lifecycle.apply(
+                self.resource, self.event, self.plan, self.provider.client, self.request(), self._stack_tags,
+                self.provider.store, self.waiting,
+            )
         except InvalidProperty as error:
             return Answer(FAILED, f"invalid property {error}", self.fallback_id())
         except ProviderError as error:
@@ -265,6 +245,17 @@ class Delivery:
         except Exception as error:  # noqa: BLE001 - a bug still gets an answer
             logger.exception("unexpected error")
             return Answer(FAILED, f"internal error: {type(error).__name__}: {error}", self.fallback_id())
+        if isinstance(outcome, Done):
+            return response.answer_of(outcome)
+        until, wait = self.wait()
+        found = self.outcome(outcome, wait)
+        if isinstance(found, Pending):
+            return self.hand_off(Answer(SUCCESS, "", found.physical_id), until)
+        return found
+
+    def waiting(self) -> tuple[dict, Wait]:
+        """What a type that WAITS is given after its Create or Update: the previous properties, and the Wait."""
+        return self.props("OldResourceProperties"), self.wait()[1]
 
     # --- completion: the type's is_complete, and the wait for it -------------------------------------
 
@@ -315,17 +306,6 @@ class Delivery:
             return self.fail(outcome.physical_id, outcome.reason)
         if wait.over:  # a type that never says Failed: the wait ends all the same
             return self.fail(outcome.physical_id, f"{outcome.physical_id}: not complete within {wait.seconds} s")
-        return outcome
-
-    def settle(self, answer: Answer) -> Answer | None:
-        """The answer of a Create or Update that SES accepted, once the type calls it complete;
-        FAILED when the wait is over; None when the wait was handed on to the queue."""
-        if answer.status != SUCCESS or self.event["RequestType"] == "Delete" or not self.resource.WAITS:
-            return answer
-        outcome = self.completion(answer)
-        if isinstance(outcome, Pending):
-            until, _ = self.wait()
-            return self.hand_off(answer, until)
         return outcome
 
     def fail(self, physical_id: str, reason: str) -> Answer:
