@@ -540,7 +540,7 @@ def _ses(url: str | None) -> Iterator[str]:
             yield started
 
 
-# --- the verification queue (ses_provider.waiting) -------------------------------------------
+# --- the verification queue (ses_provider.protocol.continuation) -------------------------------------------
 
 
 @dataclass

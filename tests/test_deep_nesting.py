@@ -2,7 +2,7 @@
 
 Python recurses on nested values (json.dumps, str(), copy.deepcopy, a recursive walk); past
 about a thousand levels that raises RecursionError, which before any answer would leave the
-stack waiting for its timeout after Lambda's two retries. The adapter refuses events deeper
+stack waiting for its timeout after Lambda's two retries. The protocol refuses events deeper
 than protocol.events.MAX_DEPTH first (an iterative walk), and logs them cut at that depth.
 """
 
@@ -132,5 +132,5 @@ def schema_depth(spec) -> int:
 def test_the_depth_limit_leaves_room_over_the_deepest_property_of_every_schema():
     modules = [email_identity, configuration_set, configuration_set_event_destination, dedicated_ip_pool, deliverability_test_report]
     deepest = 1 + max(schema_depth(module.TYPE.properties) for module in modules)  # 1: the event itself
-    assert deepest == 9  # adapter's MAX_DEPTH comment quotes it: an identity policy's condition
+    assert deepest == 9  # protocol.events.MAX_DEPTH's comment quotes it: an identity policy's condition
     assert protocol.events.MAX_DEPTH >= 3 * deepest

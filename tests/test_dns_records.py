@@ -253,7 +253,7 @@ def test_the_worst_case_response_fits_in_4096_bytes_with_every_attribute_set(env
         body = invocation.body
         assert body["Status"] == "SUCCESS", body["Reason"]
         assert len(body["Data"]["MailFromMxRecordName"]) == 253
-        # The real body, built by the adapter's own code, as sent.
+        # The real body, built by the protocol's own code, as sent.
         assert protocol.response.within_limits(invocation.event, Answer("SUCCESS", "", body["PhysicalResourceId"], body["Data"])).status == "SUCCESS"
         assert len(json.dumps(protocol.response.body(invocation.event, Answer("SUCCESS", "", body["PhysicalResourceId"], body["Data"]))).encode()) <= 4096
         assert len(invocation.response.raw) <= 4096

@@ -668,7 +668,7 @@ def test_a_create_of_a_name_that_exists_without_a_claim_is_refused_before_any_ch
 @pytest.mark.parametrize("in_ses", [True, False], ids=["in-ses", "gone-from-ses"])
 def test_a_create_of_a_name_another_resource_manages_is_refused_without_any_ses_change(ses, in_ses):
     # The one SES call is the existence read (the claim's proof, started early by the
-    # adapter); the Stubber refuses any other call.
+    # protocol); the Stubber refuses any other call.
     client, stub = ses
     if in_ses:
         stub.add_response("get_dedicated_ip_pool", {"DedicatedIpPool": {"PoolName": "bulk", "ScalingMode": "STANDARD"}})

@@ -434,7 +434,7 @@ class SteppedClock:
 
 @pytest.fixture
 def stepped_clock(monkeypatch) -> SteppedClock:
-    """The wait for INSYNC on a clock the test controls. The adapter's timer keeps real time
+    """The wait for INSYNC on a clock the test controls. The protocol's timer keeps real time
     and has ample of it (the function's 120 s); the request's deadline passes on the stepped
     clock after a few polls, with no real wait at all."""
     from ses_provider import request as request_module

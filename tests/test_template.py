@@ -275,7 +275,7 @@ def test_function_runs_python313_on_arm64_with_an_explicit_timeout(template, nam
     assert props["Runtime"] == "python3.13"
     assert props["Architectures"] == ["arm64"]
     timeout = props["Timeout"]
-    # The adapter answers FAILED TIMEOUT_MARGIN_SECONDS before Lambda's timeout.
+    # The protocol answers FAILED TIMEOUT_MARGIN_SECONDS before Lambda's timeout.
     assert isinstance(timeout, int) and TIMEOUT_MARGIN_SECONDS + 10 <= timeout <= 900
     assert isinstance(props["MemorySize"], int) and props["MemorySize"] >= 128
 

@@ -350,7 +350,7 @@ def test_the_timer_does_not_answer_for_an_invocation_that_handed_its_wait_on(env
     provider = env.invoker.handler(EMAIL).provider
 
     def timer_fires(**kwargs):
-        provider.current.on_timeout()  # the adapter's timer, right after the hand-off
+        provider.current.on_timeout()  # the protocol's timer, right after the hand-off
 
     provider.queue.meta.events.register("after-call.sqs.SendMessage", timer_fires)
     try:

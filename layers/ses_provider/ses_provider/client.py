@@ -123,7 +123,7 @@ def session() -> botocore.session.Session:
     multiprocessing for nothing a custom resource uses, and with DATA as its only data where
     this botocore reads it.
     Region, credentials and AWS_ENDPOINT_URL(_<SERVICE>) come from the environment as with
-    boto3. Clients are built one at a time (adapter.LazyClient)."""
+    boto3. Clients are built one at a time (protocol.clients.LazyClient)."""
     global _session
     if _session is None:
         _session = botocore.session.get_session()

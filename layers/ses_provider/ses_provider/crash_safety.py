@@ -3,7 +3,7 @@ CloudFormation was never told of safe to remove, whatever order crashes, Lambda'
 and CloudFormation's rollback come in.
 
 Three records, all in the desired-state table:
-- the request journal (journal.py): which requests were answered, and with what;
+- the request journal (protocol/journal.py): which requests were answered, and with what;
 - the claim: the resource's record, written before its `Create*` and naming the request
   that creates it (`created_by`, kept for good), so that the name is provably ours;
 - resumption: a Create that finds its own claim resumes what an earlier attempt of it made
@@ -69,7 +69,7 @@ TAKE_OVER = "take over"  # existed before the stack, taken over (AdoptExisting)
 
 def exists_read(resource: ResourceHandler, name: str, client) -> tuple[tuple[str, str], Callable[[], bool]]:
     """The read that tells whether SES has the name, keyed as Request.read takes it (the
-    adapter starts it early for a Create: lifecycle.read_ahead)."""
+    protocol starts it early for a Create: lifecycle.read_ahead)."""
     return ("exists", name), lambda: exists(resource, name, client)
 
 
@@ -100,7 +100,7 @@ class Ledger:
         refused before any change, unless `adopt` takes over the former. Another stack's
         resource is never taken over. Returns CREATE, RESUME or TAKE_OVER.
 
-        SES is asked first (a read the adapter starts early, Request.read): the claim then
+        SES is asked first (a read the protocol starts early, Request.read): the claim then
         records whether the name was free, which is what later proves a resource ours. When it
         is free, the claim's conditional write also returns any record in the way, so the
         usual Create reads no record at all."""

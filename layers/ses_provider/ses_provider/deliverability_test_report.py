@@ -8,9 +8,9 @@ Physical id: the `ReportId` that SES chooses. There is no name to claim before t
 so crash safety works differently from the other types (decided here, tested by
 tests/test_crash_retry.py):
 
-- **The intent** is the request's journal entry (journal.py), written before the first SES
+- **The intent** is the request's journal entry (protocol/journal.py), written before the first SES
   call: it records that the request started, when (`StartedAt`) and the `ReportName` it will
-  create (its `Intents`). The adapter hands both to the module (`Request.resumed`,
+  create (its `Intents`). The protocol hands both to the module (`Request.resumed`,
   `Request.started_at`).
 - **The ReportName identifies the request.** When the template declares none, the name is
   generated from the stack, the logical id and the RequestId (naming.generate), so a retry

@@ -134,7 +134,7 @@ TYPE = ResourceType(
                 doc="Replace a record of the same name and type that holds another value; otherwise such a"
                 " record fails the request, naming it. Only when the provider stack allows it: AllowDnsOverwrite.",
             ),
-            # Waiting for verification (ses_provider.waiting): no SES call of their own.
+            # Waiting for verification (ses_provider.protocol.continuation): no SES call of their own.
             "WaitFor": Enum(
                 "Nothing",
                 "Dkim",
@@ -221,11 +221,11 @@ DEFAULT_FORWARDING_ENABLED = True
 
 def observe(name: str, props: dict, client, request: Request) -> dict:
     """The attributes as SES reports them now (one GetEmailIdentity): what each poll of a wait
-    for verification reads (ses_provider.waiting; EmailIdentity.is_complete)."""
+    for verification reads (EmailIdentity.is_complete)."""
     return attributes(name, client.get_email_identity(EmailIdentity=name), request, props)
 
 
-# Run once the wait condition holds, before SUCCESS (EmailIdentity.is_complete; waiting.verified):
+# Run once the wait condition holds, before SUCCESS (EmailIdentity.is_complete):
 # SES accepts identity policies only for a verified identity.
 when_verified = identity_policies.when_verified
 
@@ -328,7 +328,7 @@ class EmailIdentity(ResourceHandler):
         dkim_signing.check(props, request)
 
     def withhold(self, props: dict) -> dict:
-        """The properties as a wait's message carries them (ses_provider.waiting): an inline BYODKIM
+        """The properties as a wait's message carries them (ses_provider.protocol.continuation): an inline BYODKIM
         key is replaced by its public key, all that a poll needs of it (the TXT record among the
         attributes). A key from a secret stays a reference, read again by the poll."""
         signing = props.get(SIGNING) or {}

@@ -413,7 +413,7 @@ def unpublish(name: str, request: Request) -> None:
         # The request that wrote the item may still be at work: answered FAILED by the timer
         # while its Route 53 call was under way, this being CloudFormation's rollback Delete.
         # The values it was writing that are not in the zone yet stay listed, so that its own
-        # clean-up, once the call lands, removes them (adapter.Delivery.after_a_timeout_answer);
+        # clean-up, once the call lands, removes them (protocol.cleanup.after_a_timeout_answer);
         # the item expires.
         result.owned = {e for e in pending if e.zone not in zones.gone and zone_allowed(e.zone) and not _holds(zones, e)}
         result.in_flight = bool(result.owned)

@@ -3,7 +3,7 @@
 SES accepts them only for a verified identity (API reference, CreateEmailIdentityPolicy:
 "If you have not verified the identity, this API will return an error"), so they are applied
 once the identity is verified: `Policies` needs `WaitFor: Sending`, and they are synced by
-the wait's hook (waiting.verified calls `when_verified`), in the first invocation when SES
+the wait's hook (EmailIdentity.is_complete calls `when_verified`), in the first invocation when SES
 reports the identity verified already, else in the poll that finds it so.
 """
 

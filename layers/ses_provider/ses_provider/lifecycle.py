@@ -224,7 +224,7 @@ def unchanged(
     store,
 ) -> tuple[dict, dict] | None:
     """The properties and attributes of an Update that changes nothing, found with reads only (no SES write,
-    no table write: the adapter does not journal it); None when the Update needs the full path.
+    no table write: the protocol does not journal it); None when the Update needs the full path.
 
     CloudFormation sends such an Update when only what the provider cannot see changed (the
     ServiceToken, a value that coerces the same). It changes nothing when its properties
@@ -343,7 +343,7 @@ def read_ahead(
     uses them asks for them (Request.read). First the stack (stacks.Stack: whether
     CloudFormation is changing it, and its tags), which every request needs before its first
     write; then, for a Create that claims a name, whether SES has it (the claim's proof). They
-    change nothing, so the adapter makes them while it waits for the stack, and while the
+    change nothing, so the protocol makes them while it waits for the stack, and while the
     journal's first write is in flight. Input that is refused is refused before any SES call,
     as without them: no SES read is made for it, nor when the stack's tags overflow the
     declared ones."""

@@ -1,6 +1,6 @@
 """The CloudFormation stacks that requests name: whether one is being changed, and its tags.
 
-CloudFormation hands a custom resource neither: DescribeStacks tells both (adapter: the stack
+CloudFormation hands a custom resource neither: DescribeStacks tells both (protocol.delivery: the stack
 must be in an operation for its request to be acted on; TagSync and PropagateStackTags: the
 stack's tags).
 """

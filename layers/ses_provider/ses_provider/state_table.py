@@ -96,7 +96,7 @@ def record_key(resource_type: Any, arns: Any, physical_id: str) -> str:
 def request_key(stack_id: str, request_id: str) -> str:
     """The key of a request's journal entry. Without a StackId, the previous release's key: a
     wait it handed on (waiting: a message of version 1) polls after an upgrade. An event always
-    has a StackId (adapter.malformed)."""
+    has a StackId (protocol.events.malformed)."""
     if not stack_id:
         return REQUEST_PREFIX + request_id
     return REQUEST_PREFIX + json.dumps([stack_id, request_id], separators=(",", ":"))
@@ -238,7 +238,7 @@ class JournalEntry:
     intents: tuple[str, ...] = ()  # names this request may create (a Create, a replacement)
     answer: Answer | None = None
     started_at: float = 0.0  # when the first delivery began (0: unknown, an older entry)
-    # Set once the request handed its answer on to a wait for verification (ses_provider.waiting):
+    # Set once the request handed its answer on to a wait for verification (ses_provider.protocol.continuation):
     # the physical id the wait is for; `waiter` is the SQS message that holds the wait.
     handed_off: str | None = None
     waiter: str = ""
