@@ -25,7 +25,7 @@ import pytest
 from tests import moto_ses_fidelity
 from tests.conftest import FakeContext
 from tests.fault_proxy import ACCESS_DENIED
-from tests.harness import Invoker, anew, arn, create_stack, live_tags, load_event
+from tests.harness import REGION, Invoker, anew, arn, create_stack, live_tags, load_event
 from tests.test_adoption import KINDS
 from tests.test_crash_retry import CREATE_CALLS, Crash, fresh_invoker
 from tests.test_faults import THEIRS, make_someone_elses
@@ -247,6 +247,8 @@ def test_a_read_error_of_the_identity_after_the_wait_has_ended_answers_failed_na
     (response,) = env.endpoint.wait_for(1)
     body = response.body
     assert body["Status"] == "FAILED" and DOMAIN in body["Reason"], body["Reason"]
+    # The reason is SES's refusal (the read that failed), not a bare "not complete in time".
+    assert "not complete within" not in body["Reason"] and f"in {REGION}" in body["Reason"], body["Reason"]
     assert body["PhysicalResourceId"] == DOMAIN  # so that the rollback Delete removes the identity
 
 
