@@ -267,3 +267,21 @@ def test_an_update_that_changes_nothing_settles_a_claim_left_pending(env, functi
     record = store.get(owned)
     assert record.pending_request_id == "" and record.created_by == create["RequestId"]
     assert record.owned_by(env.stack_id, create["LogicalResourceId"])
+
+
+# --- a RequestId used again by a different event ---------------------------------------------------
+
+
+@ALL_KINDS
+def test_a_different_event_that_reuses_a_requests_id_is_refused_and_changes_nothing(env, function):
+    create, owned = made(env, function)
+    record, tags = env.store().get(owned), live_tags(env.ses, owned)
+    physical_id = env.invoker.invoke_full(function, create).body["PhysicalResourceId"]  # the journaled answer
+    reused = {**copy.deepcopy(create), "RequestType": "Delete", "PhysicalResourceId": physical_id}
+
+    found = fresh_invoker(env).invoke_full(function, reused)
+
+    assert found.body["Status"] == "FAILED", found.body
+    assert found.body["Reason"] == "this RequestId was used by a different request; nothing was changed"
+    assert writes(found.ses_calls) == []
+    assert env.store().get(owned) == record and live_tags(env.ses, owned) == tags
