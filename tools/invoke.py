@@ -3,11 +3,11 @@
     python -m tools.invoke FUNCTION EVENT.json [--ses-endpoint URL]
     python -m tools.invoke FUNCTION EVENT.json --env-vars events/local-env.json
 
-FUNCTION is one of tests.harness.FUNCTION_NAMES (a folder of functions/). Without --ses-endpoint,
-a local SES v2 (moto with tests/moto_ses_fidelity.py) is started and stopped here. The
-event's ResponseURL is replaced by a local HTTPS endpoint; the body that CloudFormation
-would receive there is printed on stdout. The function's logs and the SES calls it made go
-to stderr. Exit status: 0 if a response was delivered (whatever its Status), 1 otherwise.
+FUNCTION is one of tools.local.invoker.FUNCTION_NAMES (a folder of functions/). Without
+--ses-endpoint, a local SES v2 (moto with tools/local/moto_ses_fidelity.py) is started and
+stopped here. The event's ResponseURL is replaced by a local HTTPS endpoint; the body that
+CloudFormation would receive there is printed on stdout. The function's logs and the SES
+calls it made go to stderr. Exit status: 0 if a response was delivered (whatever its Status), 1 otherwise.
 
 With --env-vars, the function runs as `sam local invoke --env-vars FILE --add-host
 host.docker.internal:host-gateway` runs it, without Docker: SAM's own variables
@@ -24,11 +24,11 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-for path in (REPO / "layers" / "ses_provider", REPO):  # as in Lambda (/opt/python) and pytest
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
+if str(REPO) not in sys.path:  # run as a script, not with -m from the repository
+    sys.path.insert(0, str(REPO))
 
-from tests.harness import FAKE_AWS_ENVIRONMENT, FUNCTION_NAMES, environment, local_environment, logs_of  # noqa: E402
+from tools.local.aws import FAKE_AWS_ENVIRONMENT, FUNCTION_ARN, FakeContext, environment, logs_of  # noqa: E402
+from tools.local.invoker import FUNCTION_NAMES, load_function, local_environment  # noqa: E402
 
 TEMPLATE = REPO / "template.yaml"
 
@@ -57,18 +57,9 @@ def sam_environment(function: str, env_vars: dict) -> dict[str, str]:
 
 def sam_local_invoke(function: str, event: dict, env_vars: dict) -> None:
     """Load the function afresh in its `sam local` environment and run it on the event."""
-    import importlib.util
-    import uuid
-
-    from tests.conftest import FUNCTION_ARN, FakeContext
-
     # AWS_ENDPOINT_URL: set by the function itself (client.use_local_endpoint), undone after.
     with environment(**sam_environment(function, env_vars), AWS_ENDPOINT_URL=None, AWS_PROFILE=None):
-        path = REPO / "functions" / function / "app.py"
-        spec = importlib.util.spec_from_file_location(f"sam_local_{function}_{uuid.uuid4().hex}", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        module.handler(event, FakeContext(function_arn=FUNCTION_ARN))
+        load_function(function).handler(event, FakeContext(function_arn=FUNCTION_ARN))
 
 
 def main(argv: list[str] | None = None) -> int:
