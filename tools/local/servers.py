@@ -22,7 +22,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Iterator
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import trustme
 from moto.server import ThreadedMotoServer
@@ -163,7 +163,8 @@ class ResponseEndpoint:
 
     def response_url(self, request_id: str | None = None) -> str:
         """A URL shaped like CloudFormation's pre-signed S3 URL; its signature is a fresh secret."""
-        key = request_id or str(uuid.uuid4())
+        # Quoted: a RequestId is any string (`sam local generate-event` puts spaces in it).
+        key = quote(str(request_id or uuid.uuid4()), safe="")
         query = "&".join(
             (
                 "X-Amz-Algorithm=AWS4-HMAC-SHA256",
