@@ -3,23 +3,30 @@
     python -m tools.invoke FUNCTION EVENT.json [--ses-endpoint URL]
     python -m tools.invoke FUNCTION EVENT.json --env-vars events/local-env.json
 
-FUNCTION is one of tools.local.invoker.FUNCTION_NAMES (a folder of functions/). Without
---ses-endpoint, a local SES v2 (moto with tools/local/moto_ses_fidelity.py) is started and
-stopped here. The event's ResponseURL is replaced by a local HTTPS endpoint; the body that
-CloudFormation would receive there is printed on stdout. The function's logs and the SES
-calls it made go to stderr. Exit status: 0 if a response was delivered (whatever its Status), 1 otherwise.
+FUNCTION is one of tools.local.invoker.FUNCTION_NAMES (a folder of functions/). A moto server
+is started and stopped here (SES v2 made faithful by tools/local/moto_ses_fidelity.py,
+DynamoDB with the desired-state table, CloudFormation with the events' stack...).
+
+SES v2 calls go to --ses-endpoint, by default $AWS_ENDPOINT_URL_SESV2, instead of the moto
+server (nothing is made or reset there); every other service stays on the moto server.
+
+The event's ResponseURL is replaced by a local HTTPS endpoint; the body that CloudFormation
+would receive there is printed on stdout. The function's logs and the SES calls it made go
+to stderr. Exit status: 0 if a response was delivered (whatever its Status), 1 otherwise.
 
 With --env-vars, the function runs as `sam local invoke --env-vars FILE --add-host
 host.docker.internal:host-gateway` runs it, without Docker: SAM's own variables
 (AWS_SAM_LOCAL), the template's variables overridden by the file's, host.docker.internal
-reaching this machine, and the event as it is. Its endpoints are those of `make emulator`;
-the answer is printed by the function, since the event's ResponseURL is a placeholder.
+reaching this machine, and the event as it is. Its endpoints are those of `make emulator`
+(AWS_ENDPOINT_URL_SESV2 of this shell reaches no SAM container, nor the function here); the
+answer is printed by the function, since the event's ResponseURL is a placeholder.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -31,6 +38,7 @@ from tools.local.aws import FAKE_AWS_ENVIRONMENT, FUNCTION_ARN, FakeContext, env
 from tools.local.invoker import FUNCTION_NAMES, load_function, local_environment  # noqa: E402
 
 TEMPLATE = REPO / "template.yaml"
+SES_ENDPOINT_VARIABLE = "AWS_ENDPOINT_URL_SESV2"  # botocore's own name for SES v2's endpoint
 
 
 def logical_id(function: str) -> str:
@@ -58,7 +66,9 @@ def sam_environment(function: str, env_vars: dict) -> dict[str, str]:
 def sam_local_invoke(function: str, event: dict, env_vars: dict) -> None:
     """Load the function afresh in its `sam local` environment and run it on the event."""
     # AWS_ENDPOINT_URL: set by the function itself (client.use_local_endpoint), undone after.
-    with environment(**sam_environment(function, env_vars), AWS_ENDPOINT_URL=None, AWS_PROFILE=None):
+    # The shell's other AWS_* settings never reach SAM's container.
+    unset = dict.fromkeys(("AWS_ENDPOINT_URL", SES_ENDPOINT_VARIABLE, "AWS_PROFILE"))
+    with environment(**{**unset, **sam_environment(function, env_vars)}):
         load_function(function).handler(event, FakeContext(function_arn=FUNCTION_ARN))
 
 
@@ -66,7 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.invoke", description=__doc__.split("\n\n")[0])
     parser.add_argument("function", choices=FUNCTION_NAMES, help="the function (a folder of functions/)")
     parser.add_argument("event", type=Path, help="a CloudFormation request, e.g. events/email_identity/create.json")
-    parser.add_argument("--ses-endpoint", metavar="URL", help="an SES v2 endpoint to use instead of a local moto server")
+    parser.add_argument(
+        "--ses-endpoint",
+        metavar="URL",
+        default=os.environ.get(SES_ENDPOINT_VARIABLE) or None,
+        help=f"where SES v2 calls go instead of the local moto server (default: ${SES_ENDPOINT_VARIABLE})",
+    )
     parser.add_argument("--env-vars", type=Path, metavar="FILE", help="run as `sam local invoke --env-vars FILE` (make emulator)")
     args = parser.parse_args(argv)
 
@@ -78,9 +93,13 @@ def main(argv: list[str] | None = None) -> int:
     from ses_provider import adapter
 
     if args.env_vars:
+        if os.environ.get(SES_ENDPOINT_VARIABLE):
+            print(f"{SES_ENDPOINT_VARIABLE} not used: under sam local, LOCAL_ENDPOINT_URL of {args.env_vars} names the endpoints", file=sys.stderr)
         with logs_of(adapter.logger, sys.stderr):
             sam_local_invoke(args.function, event, json.loads(args.env_vars.read_text()))
         return 0
+    if args.ses_endpoint:
+        print(f"SES v2 calls go to {args.ses_endpoint}", file=sys.stderr)
     try:
         # The function's logs on stderr: stdout carries the response only.
         with logs_of(adapter.logger, sys.stderr), local_environment(args.ses_endpoint) as local:

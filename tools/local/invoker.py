@@ -5,8 +5,8 @@ of the examples in events/.
   body that CloudFormation would receive (or TagSync's summary).
 - `local_environment()`: moto's server, the response endpoint and an invoker together, with
   what the example events expect: the desired-state table, the stack `ses-demo` (whose tags
-  the handlers read) held as under deployment. The same moto server serves SES v2, DynamoDB,
-  CloudFormation, Route 53, Secrets Manager, SSM and SQS.
+  the handlers read) held as under deployment. The same moto server serves SES v2 (unless told
+  of another SES endpoint), DynamoDB, CloudFormation, Route 53, Secrets Manager, SSM and SQS.
 """
 
 from __future__ import annotations
@@ -86,10 +86,12 @@ class Invoker:
     """Runs the real entry points in this process, one warm "container" per function.
 
     Each Invoker loads every functions/<name>/app.py afresh (a distinct module name), so its
-    handlers build their lazy SES client for this Invoker's SES endpoint."""
+    handlers build their lazy SES client for this Invoker's SES endpoint: `ses_endpoint` if
+    given, else `ses_url`, the moto server that answers for every service."""
 
-    def __init__(self, ses_url: str, endpoint: ResponseEndpoint):
+    def __init__(self, ses_url: str, endpoint: ResponseEndpoint, ses_endpoint: str | None = None):
         self.ses_url = ses_url
+        self.ses_endpoint = ses_endpoint or ses_url
         self.endpoint = endpoint
         self._handlers: dict[str, Any] = {}
         self._calls: list[str] = []
@@ -103,12 +105,13 @@ class Invoker:
         self.allow_dns_overwrite = "false"  # its AllowDnsOverwrite parameter
 
     def _environment(self):
-        # One moto server answers for SES v2, DynamoDB, CloudFormation, Secrets Manager and SSM
-        # (AWS_ENDPOINT_URL reaches every client, Powertools' Parameters providers' too).
+        # One moto server answers for DynamoDB, CloudFormation, Secrets Manager, SSM and, unless
+        # told of another, SES v2 (AWS_ENDPOINT_URL reaches every client, Powertools' Parameters
+        # providers' too; the service's own variable wins over it).
         return environment(
             **FAKE_AWS_ENVIRONMENT,
             AWS_ENDPOINT_URL=self.ses_url,
-            AWS_ENDPOINT_URL_SESV2=self.ses_url,
+            AWS_ENDPOINT_URL_SESV2=self.ses_endpoint,
             AWS_PROFILE=None,
             TAG_STATE_TABLE=TABLE,
             ALLOW_ADOPTION=self.allow_adoption,
@@ -187,10 +190,10 @@ class Invoker:
 
 @dataclass
 class LocalEnvironment:
-    ses_url: str
+    ses_url: str  # the moto server: every service, SES v2 too unless the invoker has another
     endpoint: ResponseEndpoint
     invoker: Invoker
-    ses: Any  # our own boto3 sesv2 client
+    ses: Any  # our own boto3 sesv2 client, for the invoker's SES endpoint
 
     def invoke(self, function_name: str, event: dict, context: Any = None) -> dict:
         return self.invoker.invoke(function_name, event, context)
@@ -261,23 +264,15 @@ def create_stack_and_table(url: str, stack_tags: dict[str, str] = STACK_TAGS, ta
 
 
 @contextmanager
-def local_environment(ses_url: str | None = None) -> Iterator[LocalEnvironment]:
-    """SES v2 (started here unless `ses_url` is given), the response endpoint, an invoker,
-    the desired-state table and the example stack."""
-    with _ses(ses_url) as url, ResponseEndpoint() as endpoint:
-        invoker = Invoker(url, endpoint)
+def local_environment(ses_endpoint: str | None = None) -> Iterator[LocalEnvironment]:
+    """Moto's server, started here, the response endpoint, an invoker, the desired-state
+    table and the example stack. SES v2 calls go to `ses_endpoint` if given (nothing is made
+    or reset there: it is someone else's), else to the moto server."""
+    with ses_server() as url, ResponseEndpoint() as endpoint:
+        invoker = Invoker(url, endpoint, ses_endpoint)
         reset_ses(url)  # moto's state is per process: start from nothing
         invoker.stack_id = create_stack_and_table(url)
-        yield LocalEnvironment(url, endpoint, invoker, ses_client(url))
-
-
-@contextmanager
-def _ses(url: str | None) -> Iterator[str]:
-    if url:
-        yield url
-    else:
-        with ses_server() as started:
-            yield started
+        yield LocalEnvironment(url, endpoint, invoker, ses_client(invoker.ses_endpoint))
 
 
 # --- the verification queue (ses_provider.waiting) -------------------------------------------
