@@ -1,5 +1,11 @@
-"""`python -m tools.invoke`: a user's SES endpoint, any RequestId. The tools stand on the
-product: nothing under tools/ or demo/ imports tests/."""
+"""`python -m tools.invoke` without Docker or `make emulator`: every function of functions/, a
+user's SES endpoint, any RequestId. The tools stand on the product: nothing under tools/ or
+demo/ imports tests/.
+
+main() runs in this process as the command would: each run starts a moto server of its own and
+resets moto's state, which is per process, so no test here shares a server with another. What
+needs a process of the command's own runs `python -m tools.invoke`.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +15,11 @@ import os
 import subprocess
 import sys
 
-from tests.harness import EVENTS, REPO, load_event
+import pytest
+
+from tests.harness import EVENTS, FUNCTION_NAMES, REPO, load_event
 from tools import invoke
+from tools.local.invoker import TAG_SYNC, function_folders
 
 
 def answered(capsys) -> tuple[dict, str]:
@@ -36,6 +45,32 @@ def test_nothing_under_tools_or_demo_imports_tests():
             else:
                 continue
             assert not [name for name in names if name.split(".")[0] == "tests"], f"{path.relative_to(REPO)}:{node.lineno}"
+
+
+def test_every_folder_of_functions_is_a_function_it_runs():
+    assert function_folders() == sorted([*FUNCTION_NAMES, TAG_SYNC])
+
+
+@pytest.mark.parametrize("function", function_folders())
+def test_each_function_answers_an_event_of_its_own(function, capsys):
+    event = EVENTS / function / ("scheduled.json" if function == TAG_SYNC else "create.json")
+    assert invoke.main([function, str(event)]) == 0
+    answer, _ = answered(capsys)
+    if function == TAG_SYNC:
+        assert answer["event"] == "schedule" and answer["failed"] == 0, answer
+    else:
+        # Some Creates need what no fresh run has (another resource, a subscription): FAILED,
+        # but answered.
+        assert answer["RequestId"] == json.loads(event.read_text())["RequestId"]
+        assert answer["Status"] in ("SUCCESS", "FAILED")
+
+
+def test_tag_sync_on_the_command_line_prints_its_summary_alone_on_stdout():
+    done = command(TAG_SYNC, str(EVENTS / TAG_SYNC / "configuration_set_tag_resource.json"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads(done.stdout)  # its logs and EMF metrics went to stderr
+    assert summary["event"] == "cloudtrail"
+    assert "SES calls: none" in done.stderr  # a run starts from nothing: no resource of the provider's
 
 
 def test_a_users_ses_endpoint_in_AWS_ENDPOINT_URL_SESV2_gets_the_ses_calls(env):

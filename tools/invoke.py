@@ -3,16 +3,22 @@
     python -m tools.invoke FUNCTION EVENT.json [--ses-endpoint URL]
     python -m tools.invoke FUNCTION EVENT.json --env-vars events/local-env.json
 
-FUNCTION is one of tools.local.invoker.FUNCTION_NAMES (a folder of functions/). A moto server
-is started and stopped here (SES v2 made faithful by tools/local/moto_ses_fidelity.py,
-DynamoDB with the desired-state table, CloudFormation with the events' stack...).
+FUNCTION is a folder of functions/: a custom resource's function takes a CloudFormation
+request (events/<function>/*.json), tag_sync an EventBridge event (events/tag_sync/*.json).
+
+Each run starts from nothing: a moto server is started and stopped here (SES v2 made faithful
+by tools/local/moto_ses_fidelity.py, DynamoDB with an empty desired-state table,
+CloudFormation with the events' stack under deployment, Route 53, SQS...): TagSync finds no
+resource of the provider's. For requests that build on each other, `make emulator` with
+--env-vars keeps state from one run to the next.
 
 SES v2 calls go to --ses-endpoint, by default $AWS_ENDPOINT_URL_SESV2, instead of the moto
 server (nothing is made or reset there); every other service stays on the moto server.
 
-The event's ResponseURL is replaced by a local HTTPS endpoint; the body that CloudFormation
-would receive there is printed on stdout. The function's logs and the SES calls it made go
-to stderr. Exit status: 0 if a response was delivered (whatever its Status), 1 otherwise.
+A request's ResponseURL is replaced by a local HTTPS endpoint; the body that CloudFormation
+would receive there is printed on stdout, as is TagSync's summary. The function's logs and
+the SES calls it made go to stderr. Exit status: 0 if the function answered (a response
+delivered, whatever its Status; TagSync's summary returned), 1 otherwise.
 
 With --env-vars, the function runs as `sam local invoke --env-vars FILE --add-host
 host.docker.internal:host-gateway` runs it, without Docker: SAM's own variables
@@ -25,17 +31,23 @@ answer is printed by the function, since the event's ResponseURL is a placeholde
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 from pathlib import Path
+from typing import Any, Iterator
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script, not with -m from the repository
     sys.path.insert(0, str(REPO))
 
 from tools.local.aws import FAKE_AWS_ENVIRONMENT, FUNCTION_ARN, FakeContext, environment, logs_of  # noqa: E402
-from tools.local.invoker import FUNCTION_NAMES, load_function, local_environment  # noqa: E402
+from tools.local.invoker import TAG_SYNC, LocalEnvironment, function_folders, load_function, local_environment  # noqa: E402
+
+# Imported now, not under a caller's redirected sys.stdout: a Powertools logger keeps the
+# stream it was made with, which function_output must be able to swap back.
+from ses_provider import adapter, tag_sync  # noqa: E402
 
 TEMPLATE = REPO / "template.yaml"
 SES_ENDPOINT_VARIABLE = "AWS_ENDPOINT_URL_SESV2"  # botocore's own name for SES v2's endpoint
@@ -63,19 +75,48 @@ def sam_environment(function: str, env_vars: dict) -> dict[str, str]:
     return {**FAKE_AWS_ENVIRONMENT, "AWS_SAM_LOCAL": "true", **result}
 
 
-def sam_local_invoke(function: str, event: dict, env_vars: dict) -> None:
-    """Load the function afresh in its `sam local` environment and run it on the event."""
+def sam_local_invoke(function: str, event: dict, env_vars: dict) -> Any:
+    """Load the function afresh in its `sam local` environment and run it on the event;
+    returns what the handler returned."""
     # AWS_ENDPOINT_URL: set by the function itself (client.use_local_endpoint), undone after.
     # The shell's other AWS_* settings never reach SAM's container.
     unset = dict.fromkeys(("AWS_ENDPOINT_URL", SES_ENDPOINT_VARIABLE, "AWS_PROFILE"))
     with environment(**{**unset, **sam_environment(function, env_vars)}):
-        load_function(function).handler(event, FakeContext(function_arn=FUNCTION_ARN))
+        return load_function(function).handler(event, FakeContext(function_arn=FUNCTION_ARN))
+
+
+@contextlib.contextmanager
+def function_output(function: str) -> Iterator[None]:
+    """The function's logs on stderr: stdout carries its answer only. TagSync also prints its
+    EMF metrics, to stdout as in Lambda."""
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(logs_of(adapter.logger, sys.stderr))
+        if function == TAG_SYNC:
+            stack.enter_context(logs_of(tag_sync.logger, sys.stderr))
+            stack.enter_context(contextlib.redirect_stdout(sys.stderr))
+        yield
+
+
+def run(local: LocalEnvironment, function: str, event: dict) -> int:
+    """Invoke the function on the event in `local`: its answer on stdout, the SES calls it
+    made on stderr. An AssertionError if a request got no response."""
+    with function_output(function):
+        if function == TAG_SYNC:
+            answer, calls = local.invoker.tag_sync(event)
+        else:
+            invocation = local.invoker.invoke_full(function, event)
+            answer, calls = invocation.body, invocation.ses_calls
+    print(f"SES calls: {', '.join(calls) or 'none'}", file=sys.stderr)
+    print(json.dumps(answer, indent=2, default=str))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.invoke", description=__doc__.split("\n\n")[0])
-    parser.add_argument("function", choices=FUNCTION_NAMES, help="the function (a folder of functions/)")
-    parser.add_argument("event", type=Path, help="a CloudFormation request, e.g. events/email_identity/create.json")
+    parser = argparse.ArgumentParser(prog="python -m tools.invoke", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("function", choices=function_folders(), help="the function (a folder of functions/)")
+    parser.add_argument(
+        "event", type=Path, help="a CloudFormation request, e.g. events/email_identity/update.json; for tag_sync an EventBridge event"
+    )
     parser.add_argument(
         "--ses-endpoint",
         metavar="URL",
@@ -90,26 +131,22 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as error:
         parser.error(f"cannot read {args.event}: {error}")
 
-    from ses_provider import adapter
-
     if args.env_vars:
         if os.environ.get(SES_ENDPOINT_VARIABLE):
             print(f"{SES_ENDPOINT_VARIABLE} not used: under sam local, LOCAL_ENDPOINT_URL of {args.env_vars} names the endpoints", file=sys.stderr)
-        with logs_of(adapter.logger, sys.stderr):
-            sam_local_invoke(args.function, event, json.loads(args.env_vars.read_text()))
+        with function_output(args.function):
+            answer = sam_local_invoke(args.function, event, json.loads(args.env_vars.read_text()))
+        if answer is not None:  # TagSync's summary; a custom resource printed its answer itself
+            print(json.dumps(answer, indent=2, default=str))
         return 0
     if args.ses_endpoint:
         print(f"SES v2 calls go to {args.ses_endpoint}", file=sys.stderr)
     try:
-        # The function's logs on stderr: stdout carries the response only.
-        with logs_of(adapter.logger, sys.stderr), local_environment(args.ses_endpoint) as local:
-            invocation = local.invoker.invoke_full(args.function, event)
+        with local_environment(args.ses_endpoint) as local:
+            return run(local, args.function, event)
     except AssertionError as error:
         print(f"no response delivered: {error}", file=sys.stderr)
         return 1
-    print(f"SES calls: {', '.join(invocation.ses_calls) or 'none'}", file=sys.stderr)
-    print(json.dumps(invocation.body, indent=2))
-    return 0
 
 
 if __name__ == "__main__":

@@ -40,6 +40,11 @@ STACK_NAME = "ses-demo"
 STACK_TAGS = {"cost-center": "cc-stack", "environment": "demo"}
 
 
+def function_folders() -> list[str]:
+    """Every function of functions/ (a folder with an app.py), TagSync's included."""
+    return sorted(path.parent.name for path in FUNCTIONS.glob("*/app.py"))
+
+
 def load_function(function_name: str) -> Any:
     """functions/<function_name>/app.py loaded afresh, under a module name of its own: a new
     "container", whose handler makes its clients for the environment in place now."""
