@@ -1,6 +1,6 @@
 """`sam local invoke`, in process: run one function's handler on one event file.
 
-    python -m tools.invoke FUNCTION EVENT.json [--ses-endpoint URL]
+    python -m tools.invoke FUNCTION EVENT.json [--ses-endpoint URL] [--no-seed]
     python -m tools.invoke FUNCTION EVENT.json --env-vars events/local-env.json
 
 FUNCTION is a folder of functions/: a custom resource's function takes a CloudFormation
@@ -8,9 +8,13 @@ request (events/<function>/*.json), tag_sync an EventBridge event (events/tag_sy
 
 Each run starts from nothing: a moto server is started and stopped here (SES v2 made faithful
 by tools/local/moto_ses_fidelity.py, DynamoDB with an empty desired-state table,
-CloudFormation with the events' stack under deployment, Route 53, SQS...): TagSync finds no
-resource of the provider's. For requests that build on each other, `make emulator` with
---env-vars keeps state from one run to the next.
+CloudFormation with the events' stack under deployment, Route 53, SQS...). So that an Update
+or a Delete finds what it acts on, the Create of its old properties (a Delete's own) runs
+first, as a request of its own, and stderr says so; if that Create fails, the event is not
+run. --no-seed runs the event alone. Nothing else is made: another resource the event links
+to, a key in SSM, a hosted zone are missing and the answer says so (`make demo` sets those up
+for the examples); TagSync finds no resource of the provider's. For requests that build on
+each other, `make emulator` with --env-vars keeps state from one run to the next.
 
 SES v2 calls go to --ses-endpoint, by default $AWS_ENDPOINT_URL_SESV2, instead of the moto
 server (nothing is made or reset there); every other service stays on the moto server.
@@ -18,7 +22,8 @@ server (nothing is made or reset there); every other service stays on the moto s
 A request's ResponseURL is replaced by a local HTTPS endpoint; the body that CloudFormation
 would receive there is printed on stdout, as is TagSync's summary. The function's logs and
 the SES calls it made go to stderr. Exit status: 0 if the function answered (a response
-delivered, whatever its Status; TagSync's summary returned), 1 otherwise.
+delivered, whatever its Status; TagSync's summary returned), 1 otherwise or if the Create run
+first failed.
 
 With --env-vars, the function runs as `sam local invoke --env-vars FILE --add-host
 host.docker.internal:host-gateway` runs it, without Docker: SAM's own variables
@@ -35,6 +40,7 @@ import contextlib
 import json
 import os
 import sys
+import uuid
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -97,9 +103,52 @@ def function_output(function: str) -> Iterator[None]:
         yield
 
 
-def run(local: LocalEnvironment, function: str, event: dict) -> int:
+def seed_request(event: dict) -> dict | None:
+    """The Create that leaves in place what an Update or a Delete acts on: made of the
+    Update's old properties, or the Delete's own. None for any other event, and for the
+    rollback Delete of a Create that failed (nothing was made)."""
+    from ses_provider.naming import FAILED_CREATE_MARKER
+
+    kind = event.get("RequestType")
+    properties = event.get("OldResourceProperties" if kind == "Update" else "ResourceProperties")
+    if kind not in ("Update", "Delete") or not isinstance(properties, dict):
+        return None
+    if str(event.get("PhysicalResourceId", "")).startswith(FAILED_CREATE_MARKER):
+        return None
+    create = {key: value for key, value in event.items() if key not in ("PhysicalResourceId", "OldResourceProperties")}
+    # A request of its own: CloudFormation never sends two requests with one RequestId.
+    return {**create, "RequestType": "Create", "RequestId": str(uuid.uuid4()), "ResourceProperties": properties}
+
+
+def create_first(local: LocalEnvironment, function: str, event: dict) -> dict | None:
+    """Run the Create of what `event` acts on, if it acts on anything; returns the event to run
+    then (None if that Create failed), with the PhysicalResourceId the Create answered."""
+    create = seed_request(event)
+    if create is None:
+        return event
+    with function_output(function):
+        first = local.invoker.invoke_full(function, create)
+    body = first.body
+    which = "old properties" if event["RequestType"] == "Update" else "properties"
+    print(f"run first, as a request of its own: the Create of its {which}: {body['Status']}", file=sys.stderr)
+    print(f"  its SES calls: {', '.join(first.ses_calls) or 'none'}", file=sys.stderr)
+    if body["Status"] != "SUCCESS":
+        print(f"  {body['Reason']}", file=sys.stderr)
+        print(f"the {event['RequestType']} was not run: nothing for it to act on (--no-seed runs it alone)", file=sys.stderr)
+        return None
+    if body["PhysicalResourceId"] != event.get("PhysicalResourceId"):
+        print(f"  the event's PhysicalResourceId replaced by the Create's, {body['PhysicalResourceId']}", file=sys.stderr)
+        return {**event, "PhysicalResourceId": body["PhysicalResourceId"]}
+    return event
+
+
+def run(local: LocalEnvironment, function: str, event: dict, seed: bool = True) -> int:
     """Invoke the function on the event in `local`: its answer on stdout, the SES calls it
     made on stderr. An AssertionError if a request got no response."""
+    if seed and function != TAG_SYNC:
+        event = create_first(local, function, event)
+        if event is None:
+            return 1
     with function_output(function):
         if function == TAG_SYNC:
             answer, calls = local.invoker.tag_sync(event)
@@ -123,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get(SES_ENDPOINT_VARIABLE) or None,
         help=f"where SES v2 calls go instead of the local moto server (default: ${SES_ENDPOINT_VARIABLE})",
     )
+    parser.add_argument("--no-seed", action="store_true", help="run an Update or a Delete alone: no Create of what it acts on first")
     parser.add_argument("--env-vars", type=Path, metavar="FILE", help="run as `sam local invoke --env-vars FILE` (make emulator)")
     args = parser.parse_args(argv)
 
@@ -143,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"SES v2 calls go to {args.ses_endpoint}", file=sys.stderr)
     try:
         with local_environment(args.ses_endpoint) as local:
-            return run(local, args.function, event)
+            return run(local, args.function, event, seed=not args.no_seed)
     except AssertionError as error:
         print(f"no response delivered: {error}", file=sys.stderr)
         return 1
