@@ -11,7 +11,7 @@
   answer as SES v2 and Route 53 do where the provider relies on it.
 
 None of it is in the Lambda layer (template.yaml ships layers/ses_provider alone), and none of
-it imports tests/: the tools stand on the product.
+it depends on tests/: the tools stand on the product.
 """
 
 import sys
