@@ -1,6 +1,6 @@
 """`python -m demo` (`make demo`): every example resource through its whole CloudFormation life.
 
-A local SES v2 (moto with tests/moto_ses_fidelity.py) and a local HTTPS endpoint for
+A local SES v2 (moto with tools/local/moto_ses_fidelity.py) and a local HTTPS endpoint for
 CloudFormation's responses are started; the real handlers (functions/<type>/app.py) run in
 this process on the requests in events/. For each type: Create, Update, the rollback of that
 Update, Delete, and the rollback Delete after a Create that failed because the name was
@@ -28,14 +28,14 @@ from pathlib import Path
 from typing import Callable
 
 REPO = Path(__file__).resolve().parents[1]
-for path in (REPO / "layers" / "ses_provider", REPO):  # as in Lambda (/opt/python) and pytest
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
+if str(REPO) not in sys.path:  # run as a script, not with -m from the repository
+    sys.path.insert(0, str(REPO))
 
-from ses_provider.desired_state import merge  # noqa: E402
+from tools.local.aws import arn, logs_of  # noqa: E402 - tools.local also makes the layer importable
+from tools.local.invoker import STACK_TAGS, LocalEnvironment, anew, load_event, local_environment  # noqa: E402
+from ses_provider.tags import merge  # noqa: E402
 from demo.byodkim import byodkim_demo  # noqa: E402
 from demo.sending_domain import sending_domain_demo  # noqa: E402
-from tests.harness import STACK_TAGS, LocalEnvironment, anew, arn, load_event, local_environment, logs_of  # noqa: E402
 
 MARKER = "SESProvider::CREATE_FAILED::"
 SOMEONE_ELSES = [{"Key": "owner", "Value": "someone-else"}]

@@ -9,7 +9,8 @@ import base64
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.harness import ACCOUNT, REGION, aws_client, load_event
+from tools.local.aws import ACCOUNT, REGION, aws_client
+from tools.local.invoker import load_event
 
 PARAMETER = "/ses-demo/dkim/byodkim.example.com"  # the events' ssm:/ path
 

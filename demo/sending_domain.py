@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 
-from tests.harness import Queue, aws_client, environment, load_event
+from tools.local.aws import aws_client, environment
+from tools.local.invoker import Queue, load_event
 
 FUNCTION = "email_identity"
 POLL_SECONDS = 1  # the demo's poll interval (VERIFICATION_POLL_SECONDS; 30 s in Lambda)

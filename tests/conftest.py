@@ -6,43 +6,22 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from tools.local.aws import FAKE_AWS_ENVIRONMENT, FUNCTION_ARN, FakeContext, aws_client, environment  # noqa: F401 - FUNCTION_ARN: tests import it from here
+
 # Set before any boto3 client exists. Real credentials must never be used by the tests.
-os.environ.update(
-    AWS_ACCESS_KEY_ID="testing",
-    AWS_SECRET_ACCESS_KEY="testing",
-    AWS_SESSION_TOKEN="testing",
-    AWS_REGION="us-east-1",
-    AWS_DEFAULT_REGION="us-east-1",
-    POWERTOOLS_SERVICE_NAME="ses-custom-resources",
-)
+os.environ.update(FAKE_AWS_ENVIRONMENT, POWERTOOLS_SERVICE_NAME="ses-custom-resources")
 for variable in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SESV2"):
     os.environ.pop(variable, None)
-
-FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:ses-provider-test"
-
-
-class FakeContext:
-    """The parts of the Lambda context object that the handlers read."""
-
-    def __init__(self, remaining_ms: int = 60_000, function_arn: str = FUNCTION_ARN):
-        self.invoked_function_arn = function_arn
-        self.function_name = function_arn.rsplit(":", 1)[-1]
-        self.aws_request_id = "00000000-0000-0000-0000-000000000000"
-        self.memory_limit_in_mb = 256
-        self._remaining_ms = remaining_ms
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self._remaining_ms
 
 
 @pytest.fixture(scope="module")
 def local():
     """SES v2, DynamoDB and CloudFormation on one loopback moto server, and the response
-    endpoint, for a test module (tests.harness.local_environment)."""
-    from tests.harness import local_environment
+    endpoint, for a test module (tools.local.invoker.local_environment)."""
+    from tools.local.invoker import local_environment
 
-    with local_environment() as environment:
-        yield environment
+    with local_environment() as started:
+        yield started
 
 
 @pytest.fixture
@@ -70,7 +49,7 @@ def ses():
 @pytest.fixture
 def queue(env):
     """The verification queue, and the functions pointed at it (polls due at once)."""
-    from tests.harness import Queue, aws_client, environment
+    from tools.local.invoker import Queue
 
     sqs = aws_client("sqs", env.ses_url)
     # The template's VerificationQueue: a visibility timeout above the function's 120 s.

@@ -84,6 +84,13 @@ def test_sam_local_invoke_with_the_env_vars_creates_the_identity_in_the_emulator
         ses.get_email_identity(EmailIdentity=name)
 
 
+def test_sam_local_invoke_with_the_env_vars_runs_tag_sync_and_prints_its_summary(local, capsys):
+    url, env_vars = local
+    assert invoke.main(["tag_sync", str(EVENTS / "tag_sync" / "scheduled.json"), "--env-vars", str(env_vars)]) == 0
+    summary = json.loads(capsys.readouterr().out)  # what the handler returned, as SAM prints it
+    assert summary["event"] == "schedule" and summary["failed"] == 0
+
+
 def test_an_undelivered_answer_is_printed_only_under_sam_local(monkeypatch, capsys):
     event = {**load_event("email_identity", "create"), "ResponseURL": ""}
     answer = protocol.response.Answer(protocol.response.SUCCESS, "", "example.com", {"Arn": "arn"})

@@ -2,7 +2,7 @@
 
     python -m tools.emulator [--host HOST] [--port PORT]
 
-One moto server (with tests/moto_ses_fidelity.py: real SES v2 semantics) answers for SES v2,
+One moto server (with tools/local/moto_ses_fidelity.py: real SES v2 semantics) answers for SES v2,
 DynamoDB, CloudFormation, Route 53, Secrets Manager, SSM and SQS. Before it says it is ready,
 it makes what the example events expect: the desired-state table that events/local-env.json
 names, and the stack of the events' StackId with tags (custom resources read the stack's tags),
@@ -34,11 +34,12 @@ from pathlib import Path
 from typing import Iterator
 
 REPO = Path(__file__).resolve().parents[1]
-for path in (REPO / "layers" / "ses_provider", REPO):
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
+if str(REPO) not in sys.path:  # run as a script, not with -m from the repository
+    sys.path.insert(0, str(REPO))
 
-from tests.harness import ACCOUNT, REGION, STACK_TAGS, create_stack_and_table, reset_ses, ses_server  # noqa: E402
+from tools.local.aws import ACCOUNT, REGION  # noqa: E402
+from tools.local.invoker import STACK_TAGS, create_stack_and_table  # noqa: E402
+from tools.local.servers import reset_ses, ses_server  # noqa: E402
 
 ENV_VARS = REPO / "events" / "local-env.json"
 DEFAULT_PORT = 4566  # the port events/local-env.json names
