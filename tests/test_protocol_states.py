@@ -79,3 +79,31 @@ def test_moves_the_table_does_not_list_are_refused(monkeypatch):
     assert found.state is State.RECEIVED
     found.answer(Answer(FAILED, "refused", "p"))
     assert found.move(State.STARTED) is False  # nothing starts after the answer
+
+
+def test_an_answer_another_delivery_journaled_first_is_the_one_sent(monkeypatch):
+    found, sent = delivery(monkeypatch)
+    theirs = Answer(FAILED, "the provider timed out before SES finished; see the function's logs", "p")
+
+    class Raced:
+        """A journal whose entry another delivery (or its timer) answered first."""
+
+        def answer(self, stack_id, request_id, answer):
+            return theirs
+
+    found.provider.journal = Raced()
+    assert found.answer(Answer(SUCCESS, "", "p")) is False  # not what CloudFormation was sent
+    assert sent == [theirs] and found.sent == theirs
+
+
+def test_a_hand_off_after_the_timers_answer_writes_nothing_and_sends_no_message(monkeypatch):
+    found, sent = delivery(monkeypatch)
+    calls: list = []
+    found.provider.journal = SimpleNamespace(hand_off=lambda *args: calls.append(("hand_off", args)))
+    found.provider.queue = SimpleNamespace(send_message=lambda **kwargs: calls.append(("send_message", kwargs)))
+    found.move(State.STARTED)
+    found.on_timeout()  # the timer answers while SES is still at work
+
+    made = Answer(SUCCESS, "", "example.com")
+    assert found.hand_off(made, until=0.0) is made  # handed back: the clean-up deals with it
+    assert calls == [] and found.state is State.ANSWERED and len(sent) == 1
