@@ -107,3 +107,16 @@ def test_a_hand_off_after_the_timers_answer_writes_nothing_and_sends_no_message(
     made = Answer(SUCCESS, "", "example.com")
     assert found.hand_off(made, until=0.0) is made  # handed back: the clean-up deals with it
     assert calls == [] and found.state is State.ANSWERED and len(sent) == 1
+
+
+def test_a_refused_delivery_of_a_request_whose_wait_was_handed_on_answers_nothing(monkeypatch):
+    from ses_provider.protocol import cleanup
+    from ses_provider.protocol.journal import Entry
+
+    found, sent = delivery(monkeypatch)
+    entry = Entry(request_id=EVENT["RequestId"], fingerprint="", intents=("example.com",), handed_off="example.com")
+    found.provider.journal = SimpleNamespace(read=lambda stack_id, request_id: entry)
+
+    cleanup.refuse(found, "stack s is UPDATE_COMPLETE: ...")
+
+    assert sent == [] and found.state is State.RECEIVED  # the queue's poll answers it
