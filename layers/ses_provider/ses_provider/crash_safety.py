@@ -119,6 +119,22 @@ class Ledger:
                     " stack and is left untouched",
                     code="AlreadyExistsException",
                 )
+        claimed, existing = self._write_claim(name, found)
+        if not claimed:
+            if existing is not None:
+                return self._own(name, existing, found)
+            raise ProviderError(f"{self._what(name)}: another request is creating it", code="AlreadyExistsException")
+        if found:
+            return TAKE_OVER
+        # From here the name is this resource's: a timeout answer may name it, so that the
+        # rollback Delete removes whatever SES still makes. Never so for a taken-over one.
+        self._claimed(name)
+        return CREATE
+
+    def _write_claim(self, name: str, found: bool) -> tuple[bool, desired_state.Record | None]:
+        """The claim's conditional write: (True, None) once made, else (False, the record in the
+        way, if any). `found`: SES has the name already (a take-over)."""
+        request = self.request
         claim = desired_state.Record(
             arn=self._arn(name),
             stack_id=request.stack_id,
@@ -132,19 +148,9 @@ class Ledger:
             adopted=found,
         )
         try:
-            claimed, existing = self.store.claim(claim)
+            return self.store.claim(claim)
         except Exception as error:
             raise ProviderError(f"{self._what(name)}: could not record the create ({type(error).__name__})") from error
-        if not claimed:
-            if existing is not None:
-                return self._own(name, existing, found)
-            raise ProviderError(f"{self._what(name)}: another request is creating it", code="AlreadyExistsException")
-        if found:
-            return TAKE_OVER
-        # From here the name is this resource's: a timeout answer may name it, so that the
-        # rollback Delete removes whatever SES still makes. Never so for a taken-over one.
-        self._claimed(name)
-        return CREATE
 
     def _own(self, name: str, existing: desired_state.Record, found: bool) -> str:
         """A record holds the name: this resource's (an earlier delivery of this request claimed
