@@ -127,12 +127,20 @@ def test_converges_run_concurrently_and_never_more_than_the_pool_size_at_once(en
     arns = populate(env, 24)
     sync = TagSyncFunction(env.ses_url, proxy.url)
     sync.sync.concurrency = 4
-    in_flight, peak, lock = [0], [0], threading.Lock()
+    in_flight, peak, sends, lock = [0], [0], [0], threading.Lock()
+    # The first four calls are held until four are in flight, so that the pool's four overlap
+    # however the machine schedules its threads (a held thread sends nothing else meanwhile).
+    # The real timeout only ends a test that fails: fewer than four ever at once.
+    first_four = threading.Barrier(4)
 
     def sent(**kwargs):
         with lock:
             in_flight[0] += 1
             peak[0] = max(peak[0], in_flight[0])
+            sends[0] += 1
+            held = sends[0] <= 4
+        if held:
+            first_four.wait(60)
 
     def answered(**kwargs):
         with lock:
@@ -140,7 +148,7 @@ def test_converges_run_concurrently_and_never_more_than_the_pool_size_at_once(en
 
     sync.sync.ses.meta.events.register("before-send.sesv2", sent)
     sync.sync.ses.meta.events.register("response-received.sesv2", answered)
-    # Every answer late by 50 ms, so that the calls overlap.
+    # Every answer late by 50 ms, so that the calls overlap: more than four at once would show.
     proxy.fail("ListTagsForResource", times=None, fault=Fault(0, "SlowAnswer", "", kind="slow", delay=0.05))
 
     summary = sync(scheduled_event())
