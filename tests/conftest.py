@@ -21,6 +21,9 @@ for variable in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SESV2"):
     os.environ.pop(variable, None)
 
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:ses-provider-test"
+# template.yaml's Timeout of TagSyncFunction: what a run is given unless a test says otherwise
+# (a generous real deadline: no run here comes near it, however busy the machine).
+TAG_SYNC_TIMEOUT_MS = 300_000
 
 
 class FakeContext:

@@ -41,7 +41,7 @@ from moto.server import ThreadedMotoServer
 
 from ses_provider import desired_state
 from tests import moto_ses_fidelity
-from tests.conftest import FUNCTION_ARN, FakeContext
+from tests.conftest import FUNCTION_ARN, TAG_SYNC_TIMEOUT_MS, FakeContext
 
 REPO = Path(__file__).resolve().parents[1]
 EVENTS = REPO / "events"
@@ -430,7 +430,8 @@ class Invoker:
             detail["stack-id"], event["resources"] = self.stack_id, [self.stack_id]
         self._calls = []
         with self._environment():
-            summary = self._handlers["tag_sync"](event, FakeContext(function_arn=FUNCTION_ARN.replace("ses-provider-test", "tag-sync")))
+            context = FakeContext(TAG_SYNC_TIMEOUT_MS, FUNCTION_ARN.replace("ses-provider-test", "tag-sync"))
+            summary = self._handlers["tag_sync"](event, context)
         return summary, list(self._calls)
 
 
