@@ -7,6 +7,7 @@ import time
 import boto3
 import pytest
 from botocore.stub import Stubber
+from hypothesis import HealthCheck, settings
 
 # Set before any boto3 client exists. Real credentials must never be used by the tests.
 os.environ.update(
@@ -19,6 +20,12 @@ os.environ.update(
 )
 for variable in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SESV2"):
     os.environ.pop(variable, None)
+
+# Hypothesis fails an example that takes over 200 ms, and a test whose data takes long to draw
+# (HealthCheck.too_slow): on a busy machine either fails a test whose property holds. The tests
+# check properties, not speed (benchmarks/ measures that): no deadline, no speed check.
+settings.register_profile("any-machine-speed", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("any-machine-speed")
 
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:ses-provider-test"
 # template.yaml's Timeout of TagSyncFunction: what a run is given unless a test says otherwise
