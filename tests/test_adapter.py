@@ -173,8 +173,8 @@ def test_delete_answers_without_crhelpers_two_minute_sleep(answers, ses, monkeyp
     assert answers[0][1]["Status"] == "SUCCESS"
 
 
-# A Lambda runs for as long as this after a test is over at the latest: it only bounds a test that
-# fails (a thread that never ends), never one that passes.
+# Real time that only bounds a test that fails (a thread that never ends, an event never set): a
+# test that passes never waits for it, however busy the machine.
 REAL_TIME_LIMIT = 60.0
 
 
