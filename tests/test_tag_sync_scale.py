@@ -15,10 +15,11 @@ import math
 import threading
 
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from ses_provider import desired_state, tag_sync
-from tests.conftest import FakeContext
+from tests.conftest import TAG_SYNC_TIMEOUT_MS, FakeContext
 from tests.fault_proxy import Fault
 from tests.harness import TABLE, arn, live_tags
 from tests.test_tag_sync import (  # noqa: F401 - env and proxy: the fixtures of that module
@@ -86,10 +87,14 @@ def listed(sync: TagSyncFunction) -> list[str]:
 
 
 @pytest.mark.slow
-def test_two_thousand_drifted_resources_all_converge_within_the_bound_of_runs_with_a_short_budget(env, proxy, capsys):
+def test_two_thousand_drifted_resources_all_converge_within_the_bound_of_runs_with_a_short_budget(env, proxy, capsys, monkeypatch):
     count, run_seconds = 2000, 1.5
     arns = populate(env, count)
+    # The table's client waits for the local DynamoDB as long as the function may run: moto's Scan
+    # of 2,000 items took over its 10 s read timeout, nine times, on a busy machine.
+    monkeypatch.setattr(desired_state, "AWS_CONFIG", desired_state.AWS_CONFIG.merge(Config(read_timeout=TAG_SYNC_TIMEOUT_MS / 1000)))
     sync = TagSyncFunction(env.ses_url, env.ses_url)  # straight to moto: 4,000 calls
+    assert sync.sync.store.client.meta.config.read_timeout == TAG_SYNC_TIMEOUT_MS / 1000
     SimulatedClock(sync.sync)
     # A drifted resource costs two calls: one run reaches about this many.
     per_run = run_seconds / (2 * CALL_SECONDS / sync.sync.concurrency)
