@@ -49,11 +49,24 @@ def event(request_type, props, physical_id=None, old=None):
     return body
 
 
+class Answers(list):
+    """Every response the handler PUTs, decoded, as (url, body); `arrived` is set by the first."""
+
+    def __init__(self):
+        super().__init__()
+        self.arrived = threading.Event()
+
+    def put(self, url, body, deadline):
+        self.append((url, json.loads(body)))
+        self.arrived.set()
+        return True
+
+
 @pytest.fixture
 def answers(monkeypatch):
     """Every response the handler PUTs, decoded."""
-    sent = []
-    monkeypatch.setattr(protocol.response, "put_response", lambda url, body, deadline: sent.append((url, json.loads(body))) or True)
+    sent = Answers()
+    monkeypatch.setattr(protocol.response, "put_response", sent.put)
     return sent
 
 
@@ -149,41 +162,78 @@ def test_a_malformed_event_is_answered_failed_once(answers, broken):
     assert body["PhysicalResourceId"] != "True"  # never a made-up id
 
 
-def test_delete_answers_without_crhelpers_two_minute_sleep(answers, ses):
+def test_delete_answers_without_crhelpers_two_minute_sleep(answers, ses, monkeypatch):
     client, stub = ses
     stub.add_response("delete_dedicated_ip_pool", {}, {"PoolName": "bulk"})
+    slept, real_sleep, handler_thread = [], time.sleep, threading.current_thread()
+    # Any sleep on the handler's thread is recorded instead (other threads of the process sleep for real).
+    monkeypatch.setattr(time, "sleep", lambda seconds: slept.append(seconds) if threading.current_thread() is handler_thread else real_sleep(seconds))
     started = time.monotonic()
     make_handler(dedicated_ip_pool.HANDLER, client)(event("Delete", {"PoolName": "bulk"}, physical_id="bulk"), FakeContext(remaining_ms=900_000))
-    assert time.monotonic() - started < 1.0
+    assert slept == []
+    assert time.monotonic() - started < 60  # nor any other wait of crhelper's two minutes, however busy the machine
     assert answers[0][1]["Status"] == "SUCCESS"
+
+
+# Real time that only bounds a test that fails (a thread that never ends, an event never set): a
+# test that passes never waits for it, however busy the machine.
+REAL_TIME_LIMIT = 60.0
+
+
+def finished(thread: threading.Thread) -> bool:
+    thread.join(REAL_TIME_LIMIT)
+    return not thread.is_alive()
 
 
 class BlockingClient:
     """An SES client whose create blocks until released: a call that outlives the Lambda."""
 
     def __init__(self):
+        self.entered = threading.Event()
         self.release = threading.Event()
 
     def create_dedicated_ip_pool(self, **kwargs):
-        self.release.wait(10)
+        self.entered.set()
+        assert self.release.wait(REAL_TIME_LIMIT)
         return {}
 
 
 def test_shortly_before_the_lambda_timeout_failed_is_sent_once_and_never_a_second_answer(answers):
+    # The real timer, 0.3 s after the start: SES answers only once the timer has answered,
+    # however long the machine takes to get either thread going.
     client = BlockingClient()
     handler = make_handler(dedicated_ip_pool.HANDLER, client)
     handler.provider.timeout_margin = 0.0
     done = threading.Thread(target=handler, args=(event("Create", {"PoolName": "bulk"}), FakeContext(remaining_ms=300)))
-    started = time.monotonic()
     done.start()
-    while not answers and time.monotonic() - started < 5:
-        time.sleep(0.01)
+    assert answers.arrived.wait(REAL_TIME_LIMIT)
     [(_, body)] = answers
     assert body["Status"] == "FAILED" and "timed out" in body["Reason"]
     assert body["PhysicalResourceId"] == naming.failed_create_id("req-create")
     client.release.set()  # SES answers after all: the late SUCCESS must not be sent
-    done.join(5)
+    assert finished(done)
     assert len(answers) == 1
+
+
+def test_the_timer_is_set_the_margin_before_the_lambda_timeout_and_answers_once_while_ses_is_at_work(answers, timers):
+    client = BlockingClient()
+    handler = make_handler(dedicated_ip_pool.HANDLER, client)
+    done = threading.Thread(target=handler, args=(event("Create", {"PoolName": "bulk"}), FakeContext(remaining_ms=60_000)))
+    before = time.monotonic()
+    done.start()
+    timer = timers.running()
+    after = time.monotonic()
+    # Lambda's deadline is 60 s from the moment the handler reads its context (between before
+    # and after); the timer is set once the deadline is known, for the margin before it.
+    latest = 60.0 - protocol.timer.TIMEOUT_MARGIN_SECONDS
+    assert latest - (after - before) <= timer.interval <= latest + 1e-6 and timer.daemon
+    assert client.entered.wait(REAL_TIME_LIMIT) and answers == []
+    timer.fire()  # SES is still at work
+    [(_, body)] = answers
+    assert body["Status"] == "FAILED" and "timed out" in body["Reason"]
+    client.release.set()
+    assert finished(done)
+    assert len(answers) == 1 and timer.cancelled  # the timer is stopped once the request is over
 
 
 def test_the_timeout_margin_leaves_five_seconds_for_the_answer():
@@ -274,6 +324,7 @@ class SlowSes:
     """An SES whose create of a pool blocks until released; remembers the pools it holds."""
 
     def __init__(self, existing=()):
+        self.entered = threading.Event()
         self.release = threading.Event()
         self.pools = set(existing)
         self.deleted = []
@@ -284,7 +335,8 @@ class SlowSes:
         return {"DedicatedIpPool": {"PoolName": PoolName, "ScalingMode": "STANDARD"}}
 
     def create_dedicated_ip_pool(self, PoolName, **kwargs):
-        self.release.wait(10)
+        self.entered.set()
+        assert self.release.wait(REAL_TIME_LIMIT)
         self.pools.add(PoolName)
         return {}
 
@@ -297,26 +349,26 @@ class SlowSes:
         return {"Tags": []}
 
 
-def run_until_the_timeout_answer(handler, request, answers):
-    done = threading.Thread(target=handler, args=(request, FakeContext(remaining_ms=300)))
-    started = time.monotonic()
+def run_until_the_timeout_answer(handler, request, answers, ses, timers):
+    """Start the request; once SES is at work on it, the timer fires."""
+    done = threading.Thread(target=handler, args=(request, FakeContext()))
     done.start()
-    while not answers and time.monotonic() - started < 5:
-        time.sleep(0.01)
+    timer = timers.running()
+    assert ses.entered.wait(REAL_TIME_LIMIT) and answers == []
+    timer.fire()
     return done
 
 
-def test_a_create_cut_short_after_its_claim_answers_with_the_name_so_the_rollback_removes_it(answers):
+def test_a_create_cut_short_after_its_claim_answers_with_the_name_so_the_rollback_removes_it(answers, timers):
     from tests.test_lifecycle import MemoryStore
 
     ses, store = SlowSes(), MemoryStore()
     handler = protocol.make_handler(dedicated_ip_pool.HANDLER, ses, cloudformation=NoStackTags(), store=store)
-    handler.provider.timeout_margin = 0.0
-    done = run_until_the_timeout_answer(handler, event("Create", {"PoolName": "bulk"}), answers)
+    done = run_until_the_timeout_answer(handler, event("Create", {"PoolName": "bulk"}), answers, ses, timers)
     [(_, body)] = answers
     assert (body["Status"], body["PhysicalResourceId"]) == ("FAILED", "bulk")
     ses.release.set()  # SES makes the pool after all
-    done.join(5)
+    assert finished(done)
     assert len(answers) == 1 and ses.pools == {"bulk"}
     # CloudFormation's rollback Delete, with the id it was given, removes pool and record.
     protocol.make_handler(dedicated_ip_pool.HANDLER, ses, cloudformation=NoStackTags(), store=store)(
@@ -325,20 +377,19 @@ def test_a_create_cut_short_after_its_claim_answers_with_the_name_so_the_rollbac
     assert ses.pools == set() and store.records == {}
 
 
-def test_a_replacement_made_after_the_timeout_answer_is_removed_again(answers):
+def test_a_replacement_made_after_the_timeout_answer_is_removed_again(answers, timers):
     from tests.test_lifecycle import MemoryStore
 
     ses, store = SlowSes(existing={"old-pool"}), MemoryStore()
     old_arn = "arn:aws:ses:us-east-1:123456789012:dedicated-ip-pool/old-pool"
     store.records[old_arn] = desired_state.Record(old_arn, STACK, "Pool", "Custom::DedicatedIpPool", "old-pool", {}, {})
     handler = protocol.make_handler(dedicated_ip_pool.HANDLER, ses, cloudformation=NoStackTags(), store=store)
-    handler.provider.timeout_margin = 0.0
     request = event("Update", {"PoolName": "new-pool"}, physical_id="old-pool", old={"PoolName": "old-pool"})
-    done = run_until_the_timeout_answer(handler, request, answers)
+    done = run_until_the_timeout_answer(handler, request, answers, ses, timers)
     [(_, body)] = answers
     assert (body["Status"], body["PhysicalResourceId"]) == ("FAILED", "old-pool")
     ses.release.set()
-    done.join(5)
+    assert finished(done)
     # CloudFormation was never told of new-pool: it is gone again, with its record.
     assert len(answers) == 1 and ses.pools == {"old-pool"} and ses.deleted == ["new-pool"]
     assert list(store.records) == [old_arn]

@@ -26,7 +26,7 @@ from cfnlint.decode import cfn_yaml
 from moto.ses.models import ses_backends
 
 from ses_provider import desired_state, state_table, tag_sync
-from tests.conftest import FakeContext
+from tests.conftest import TAG_SYNC_TIMEOUT_MS, FakeContext
 from tests.fault_proxy import ACCESS_DENIED, FaultProxy
 from tests.harness import (
     ACCOUNT,
@@ -101,7 +101,7 @@ class TagSyncFunction:
     def __call__(self, event: dict, context: Any = None) -> dict:
         self.ses_calls = []
         with environment(**self.environment):
-            return self.handler(event, context or FakeContext(function_arn=TAG_SYNC_ARN))
+            return self.handler(event, context or FakeContext(TAG_SYNC_TIMEOUT_MS, TAG_SYNC_ARN))
 
     @property
     def operations(self) -> list[str]:

@@ -15,10 +15,11 @@ import math
 import threading
 
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from ses_provider import desired_state, state_table, tag_sync
-from tests.conftest import FakeContext
+from tests.conftest import TAG_SYNC_TIMEOUT_MS, FakeContext
 from tests.fault_proxy import Fault
 from tests.harness import TABLE, arn, live_tags
 from tests.test_tag_sync import (  # noqa: F401 - env and proxy: the fixtures of that module
@@ -86,10 +87,14 @@ def listed(sync: TagSyncFunction) -> list[str]:
 
 
 @pytest.mark.slow
-def test_two_thousand_drifted_resources_all_converge_within_the_bound_of_runs_with_a_short_budget(env, proxy, capsys):
+def test_two_thousand_drifted_resources_all_converge_within_the_bound_of_runs_with_a_short_budget(env, proxy, capsys, monkeypatch):
     count, run_seconds = 2000, 1.5
     arns = populate(env, count)
+    # The table's client waits for the local DynamoDB as long as the function may run: moto's Scan
+    # of 2,000 items took over its 10 s read timeout, nine times, on a busy machine.
+    monkeypatch.setattr(desired_state, "AWS_CONFIG", desired_state.AWS_CONFIG.merge(Config(read_timeout=TAG_SYNC_TIMEOUT_MS / 1000)))
     sync = TagSyncFunction(env.ses_url, env.ses_url)  # straight to moto: 4,000 calls
+    assert sync.sync.store.client.meta.config.read_timeout == TAG_SYNC_TIMEOUT_MS / 1000
     SimulatedClock(sync.sync)
     # A drifted resource costs two calls: one run reaches about this many.
     per_run = run_seconds / (2 * CALL_SECONDS / sync.sync.concurrency)
@@ -127,12 +132,20 @@ def test_converges_run_concurrently_and_never_more_than_the_pool_size_at_once(en
     arns = populate(env, 24)
     sync = TagSyncFunction(env.ses_url, proxy.url)
     sync.sync.concurrency = 4
-    in_flight, peak, lock = [0], [0], threading.Lock()
+    in_flight, peak, sends, lock = [0], [0], [0], threading.Lock()
+    # The first four calls are held until four are in flight, so that the pool's four overlap
+    # however the machine schedules its threads (a held thread sends nothing else meanwhile).
+    # The real timeout only ends a test that fails: fewer than four ever at once.
+    first_four = threading.Barrier(4)
 
     def sent(**kwargs):
         with lock:
             in_flight[0] += 1
             peak[0] = max(peak[0], in_flight[0])
+            sends[0] += 1
+            held = sends[0] <= 4
+        if held:
+            first_four.wait(60)
 
     def answered(**kwargs):
         with lock:
@@ -140,7 +153,7 @@ def test_converges_run_concurrently_and_never_more_than_the_pool_size_at_once(en
 
     sync.sync.ses.meta.events.register("before-send.sesv2", sent)
     sync.sync.ses.meta.events.register("response-received.sesv2", answered)
-    # Every answer late by 50 ms, so that the calls overlap.
+    # Every answer late by 50 ms, so that the calls overlap: more than four at once would show.
     proxy.fail("ListTagsForResource", times=None, fault=Fault(0, "SlowAnswer", "", kind="slow", delay=0.05))
 
     summary = sync(scheduled_event())

@@ -6,14 +6,14 @@ Lambda's SQS event source mapping is emulated by `deliver`: it receives one mess
 moto's queue, invokes the handler with the batch event Lambda sends, and deletes the message
 unless the handler reported it as a batch item failure (FunctionResponseTypes
 ReportBatchItemFailures). The poll interval is 0 s here (VERIFICATION_POLL_SECONDS): moto
-honours DelaySeconds and visibility timeouts, so a test never waits for a poll, except the
-timeout tests, whose one-second wait is real.
+honours DelaySeconds and visibility timeouts, so a test never waits for a poll. The timeout
+tests wait on a clock of their own (`wait_clock`): the wait's end comes when the test moves it on.
 """
 
 from __future__ import annotations
 
 import copy
-import time
+import json
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -205,21 +205,28 @@ def test_waitfor_sending_answers_once_ses_reports_the_identity_verified_for_send
     assert response.body["Data"]["DkimStatus"] == "PENDING"
 
 
-def timeout_poll_until_answered(env, queue: Queue) -> dict:
-    """Deliver the message until the function answers (the wait's end is real time: ~1 s)."""
-    for _ in range(10):
-        record = queue.receive(wait=2)
-        if record is not None:
-            deliver(env, record, queue)
-        if env.endpoint.responses:
-            return env.endpoint.responses[0].body
-    raise AssertionError("no answer after the timeout")
+@pytest.fixture
+def wait_clock(clock):
+    """The clock the wait for verification reads (is the wait over?): it stands still, so that a
+    wait of 1 s is never over before the test says, however long the invocations take."""
+    return clock(continuation, protocol.delivery)
 
 
-def test_a_timeout_fails_naming_the_pending_statuses_and_the_records_ses_awaits(env, queue):
-    with environment(VERIFICATION_POLL_SECONDS="1"):
-        first = hand_off(env, waiting_for(load_event(EMAIL, "create"), timeout="1"))
-        body = timeout_poll_until_answered(env, queue)
+def poll_past_the_wait(env, queue: Queue, wait_clock) -> dict:
+    """A poll within the wait (no answer: the message stays), then one the moment the wait is
+    over: the answer."""
+    record = queue.receive()
+    assert deliver(env, record, queue), "answered before the wait was over"
+    assert env.endpoint.responses == []
+    wait_clock.advance(json.loads(record["body"])["WaitUntil"] - wait_clock.time())
+    assert not deliver(env, queue.receive(), queue)
+    (response,) = env.endpoint.wait_for(1)
+    return response.body
+
+
+def test_a_timeout_fails_naming_the_pending_statuses_and_the_records_ses_awaits(env, queue, wait_clock):
+    first = hand_off(env, waiting_for(load_event(EMAIL, "create"), timeout="1"))
+    body = poll_past_the_wait(env, queue, wait_clock)
 
     assert body["Status"] == "FAILED"
     assert body["PhysicalResourceId"] == DOMAIN  # so that the rollback Delete removes it
@@ -239,14 +246,13 @@ def test_a_timeout_fails_naming_the_pending_statuses_and_the_records_ses_awaits(
     assert DOMAIN not in [i["IdentityName"] for i in env.ses.list_email_identities()["EmailIdentities"]]
 
 
-def test_a_replacement_that_times_out_is_removed_and_the_answer_names_the_old_identity(env, queue):
+def test_a_replacement_that_times_out_is_removed_and_the_answer_names_the_old_identity(env, queue, wait_clock):
     update, _ = replacement_event(env)
     update["ResourceProperties"]["VerificationTimeout"] = "1"
     env.endpoint.clear()
-    with environment(VERIFICATION_POLL_SECONDS="1"):
-        hand_off(env, update)
-        assert OTHER in [i["IdentityName"] for i in env.ses.list_email_identities()["EmailIdentities"]]
-        body = timeout_poll_until_answered(env, queue)
+    hand_off(env, update)
+    assert OTHER in [i["IdentityName"] for i in env.ses.list_email_identities()["EmailIdentities"]]
+    body = poll_past_the_wait(env, queue, wait_clock)
 
     assert body["Status"] == "FAILED" and body["PhysicalResourceId"] == DOMAIN
     assert OTHER in body["Reason"] and "DkimStatus PENDING" in body["Reason"]
@@ -281,8 +287,6 @@ def test_a_duplicate_delivery_of_the_message_still_gives_one_answer(env, queue):
 def test_an_sqs_shaped_event_that_is_no_message_of_the_queue_changes_nothing_and_answers_nothing(env, queue):
     """Anyone who may invoke the function can hand it a batch whose body names a real wait (its
     StackId and RequestId), their own ResponseURL, and a policy for the identity once verified."""
-    import json
-
     prepared = hand_off(env, waiting_for(load_event(EMAIL, "create")))
     genuine = queue.receive()
     body = json.loads(genuine["body"])
@@ -442,12 +446,13 @@ def test_the_timeout_reason_names_every_record_in_full_when_it_fits_and_cuts_tok
     assert len(cut) <= 256
 
 
-def test_a_poll_interval_never_runs_past_the_wait_or_sqs_longest_delay():
+def test_a_poll_interval_never_runs_past_the_wait_or_sqs_longest_delay(wait_clock):
+    now = wait_clock.time()
     with environment(VERIFICATION_POLL_SECONDS="30"):
-        assert continuation.delay(time.time() + 10) == 10
-        assert continuation.delay(time.time() + 100) == 30
+        assert continuation.delay(now + 10) == 10
+        assert continuation.delay(now + 100) == 30
     with environment(VERIFICATION_POLL_SECONDS="5000"):
-        assert continuation.delay(time.time() + 3000) == 900
+        assert continuation.delay(now + 3000) == 900
 
 
 def test_the_when_verified_hook_runs_once_verified_before_the_answer_and_adds_its_attributes(env, queue, monkeypatch):
@@ -574,8 +579,6 @@ def test_an_inline_dkim_key_reaches_no_queue_message_nor_table_item_and_the_wait
 
 def test_a_message_of_version_1_in_flight_across_an_upgrade_still_ends_its_wait(env, queue):
     """Version 1 carried the whole event: a wait handed on before the upgrade still answers."""
-    import json
-
     prepared = hand_off(env, waiting_for(load_event(EMAIL, "create")))
     record = queue.receive()
     body = json.loads(record["body"])

@@ -12,6 +12,9 @@ import boto3
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 FUNCTION_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:ses-provider-test"
+# template.yaml's Timeout of TagSyncFunction: what a run is given unless a test says otherwise
+# (a generous real deadline: no run comes near it, however busy the machine).
+TAG_SYNC_TIMEOUT_MS = 300_000
 
 # What the handlers and our own boto3 clients see: fake credentials, so that nothing can be
 # signed for a real account, and the region of the examples.

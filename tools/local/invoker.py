@@ -21,7 +21,7 @@ from typing import Any, Iterator
 
 from ses_provider import desired_state, state_table
 from tools.local import REPO
-from tools.local.aws import ACCOUNT, FAKE_AWS_ENVIRONMENT, FUNCTION_ARN, REGION, FakeContext, aws_client, environment, ses_client
+from tools.local.aws import ACCOUNT, FAKE_AWS_ENVIRONMENT, FUNCTION_ARN, REGION, TAG_SYNC_TIMEOUT_MS, FakeContext, aws_client, environment, ses_client
 from tools.local.servers import CapturedResponse, ResponseEndpoint, reset_ses, ses_server
 
 EVENTS = REPO / "events"
@@ -189,7 +189,7 @@ class Invoker:
             detail["stack-id"], event["resources"] = self.stack_id, [self.stack_id]
         self._calls = []
         with self._environment():
-            summary = self._handlers[TAG_SYNC](event, FakeContext(function_arn=FUNCTION_ARN.replace("ses-provider-test", "tag-sync")))
+            summary = self._handlers[TAG_SYNC](event, FakeContext(TAG_SYNC_TIMEOUT_MS, FUNCTION_ARN.replace("ses-provider-test", "tag-sync")))
         return summary, list(self._calls)
 
 
