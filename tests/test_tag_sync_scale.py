@@ -92,7 +92,7 @@ def test_two_thousand_drifted_resources_all_converge_within_the_bound_of_runs_wi
     arns = populate(env, count)
     # The table's client waits for the local DynamoDB as long as the function may run: moto's Scan
     # of 2,000 items took over its 10 s read timeout, nine times, on a busy machine.
-    monkeypatch.setattr(desired_state, "AWS_CONFIG", desired_state.AWS_CONFIG.merge(Config(read_timeout=TAG_SYNC_TIMEOUT_MS / 1000)))
+    monkeypatch.setattr(state_table, "QUICK_CONFIG", state_table.QUICK_CONFIG.merge(Config(read_timeout=TAG_SYNC_TIMEOUT_MS / 1000)))
     sync = TagSyncFunction(env.ses_url, env.ses_url)  # straight to moto: 4,000 calls
     assert sync.sync.store.client.meta.config.read_timeout == TAG_SYNC_TIMEOUT_MS / 1000
     SimulatedClock(sync.sync)
