@@ -79,6 +79,7 @@ class Delivery:
         self.waits_on = False  # a poll whose message comes back after the interval
         self._parsed: dict[str, dict] = {}  # ResourceProperties and OldResourceProperties, as parsed
         self.plan: lifecycle.Plan | None = None  # the request's properties, parsed once (execute)
+        self.given_wait: tuple[float, Wait] | None = None  # the wait's end and the Wait, once a type was given them
         self.ahead = ReadAhead()  # this request's reads, started early where they can be
         self._request = self._make_request(started_at=time.time(), resumed=False)
 
@@ -247,7 +248,8 @@ class Delivery:
             return Answer(FAILED, f"internal error: {type(error).__name__}: {error}", self.fallback_id())
         if isinstance(outcome, Done):
             return response.answer_of(outcome)
-        until, wait = self.wait()
+        # The Wait the type was given, so that both judge the same moment.
+        until, wait = self.given_wait or self.wait()
         found = self.outcome(outcome, wait)
         if isinstance(found, Pending):
             return self.hand_off(Answer(SUCCESS, "", found.physical_id), until)
@@ -255,7 +257,8 @@ class Delivery:
 
     def waiting(self) -> tuple[dict, Wait]:
         """What a type that WAITS is given after its Create or Update: the previous properties, and the Wait."""
-        return self.props("OldResourceProperties"), self.wait()[1]
+        self.given_wait = self.wait()
+        return self.props("OldResourceProperties"), self.given_wait[1]
 
     # --- completion: the type's is_complete, and the wait for it -------------------------------------
 

@@ -12,6 +12,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from ..contract import Done, Failed
 from .journal import Answer
 from ..limits import MAX_REASON, MAX_RESPONSE_BYTES
 from .events import echoed, logger, redact_url
@@ -115,8 +116,6 @@ def send(event: dict, answer: Answer, deadline: float) -> None:
 
 def answer_of(outcome: Any) -> Answer:
     """The contract's outcome as CloudFormation's answer (data as strings)."""
-    from ..contract import Done, Failed
-
     if isinstance(outcome, Done):
         return Answer(SUCCESS, "", outcome.physical_id, {str(k): str(v) for k, v in outcome.data.items()})
     if isinstance(outcome, Failed):
