@@ -8,7 +8,6 @@ SES is read back with a boto3 client of the test's own, never through the provid
 from __future__ import annotations
 
 import copy
-import dataclasses
 
 import botocore.session
 import pytest
@@ -382,7 +381,7 @@ def test_the_record_claims_the_destination_with_no_tags_and_tag_sync_never_touch
 
     # Left alone for having no tags in SES, even with drift repair on (it is off for want of
     # the property, but the key alone decides).
-    env.store().put(dataclasses.replace(record, drift_repair=True, propagate_stack_tags=True))
+    env.store().put(record._replace(drift_repair=True, propagate_stack_tags=True))
     for trigger in ("scheduled", "stack_update_complete"):
         summary, calls = env.invoker.tag_sync(load_event("tag_sync", trigger))
         assert calls == [], trigger  # no ListTagsForResource, no TagResource

@@ -228,7 +228,7 @@ def test_a_no_op_update_whose_record_lacks_the_share_with_takes_the_full_path_an
     victims_set(env, ShareWith=["intruder"])
     store = env.store()
     key = ARNS.arn("configuration-set", "victim-set")
-    store.put(desired_state.Record(**{**store.get(key).__dict__, "share_with": ()}))
+    store.put(store.get(key)._replace(share_with=()))
 
     succeeded(request(env, "configuration_set", props, env.stack_id, "VictimSet", "same", "Update", "victim-set", props))
 

@@ -16,7 +16,6 @@ records read through the product's store, and the answer CloudFormation receives
 from __future__ import annotations
 
 import copy
-import dataclasses
 import time
 from typing import Iterator
 
@@ -256,7 +255,7 @@ def test_a_read_error_of_the_identity_after_the_wait_has_ended_answers_failed_na
 def test_an_update_that_changes_nothing_settles_a_claim_left_pending(env, function):
     create, owned = made(env, function)
     store = env.store()
-    store.put(dataclasses.replace(store.get(owned), pending_request_id=create["RequestId"]))  # the claim, still pending
+    store.put(store.get(owned)._replace(pending_request_id=create["RequestId"]))  # the claim, still pending
     update = anew(load_event(function, "update"), "unchanged")
     update["ResourceProperties"] = copy.deepcopy(create["ResourceProperties"])
     update["OldResourceProperties"] = copy.deepcopy(create["ResourceProperties"])

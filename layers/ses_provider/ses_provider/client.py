@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import os
 import random
-from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import botocore
 import botocore.loaders
@@ -149,8 +148,7 @@ def make_service_client(service: str, config: Config = RETRY_CONFIG):
     return session().create_client(service, config=config)
 
 
-@dataclass(frozen=True)
-class ArnBuilder:
+class ArnBuilder(NamedTuple):
     partition: str
     region: str
     account: str

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
@@ -212,7 +211,7 @@ def _deed_parent(origin: str, props: dict, arns, kind: str) -> tuple[str, ...]:
     """The identity of the same name in the DEED origin's region, whose DKIM keys a replica
     signs with. Its record would be in that region's table, never in this one: such a link is
     an unmanaged one here."""
-    return (dataclasses.replace(arns, region=dkim_signing.deed_region(origin)).arn(kind, props["EmailIdentity"]),)
+    return (arns._replace(region=dkim_signing.deed_region(origin)).arn(kind, props["EmailIdentity"]),)
 
 
 DEFAULT_SIGNING_ENABLED = True

@@ -9,8 +9,7 @@ tag sync, and which physical ids may be deleted.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, NamedTuple
 
 from . import crash_safety, desired_state, links, naming, tags
 from .contract import Done, Outcome, ResourceHandler, Wait
@@ -53,8 +52,7 @@ def _name_for_create(resource: ResourceHandler, props: dict, request: Request) -
 StackTags = Callable[[], Mapping[str, str]]
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(NamedTuple):
     """A request's properties, parsed once (coerced, validated, checked before any SES call) and
     passed down: `props` as declared, `named` with the name a Create or a replacement would
     make (declared or generated). A Delete has none: it acts on the record."""

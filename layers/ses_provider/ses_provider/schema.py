@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from types import MappingProxyType
+from typing import Any, Callable, Mapping, NamedTuple
 
 from . import state_table
 
@@ -26,13 +26,30 @@ class InvalidProperty(ValueError):
         super().__init__(f"{path}: {problem}" if path else problem)
 
 
+def _options(cls: type) -> frozenset[str]:
+    """The option names of a Field class: its annotated attributes and its bases'."""
+    names = _OPTIONS.get(cls)
+    if names is None:
+        names = _OPTIONS[cls] = frozenset(name for klass in cls.__mro__ for name in vars(klass).get("__annotations__", {}))
+    return names
+
+
+_OPTIONS: dict[type, frozenset[str]] = {}
+
+
 def _show(value: Any, limit: int = 40) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-@dataclass(frozen=True)
 class Field:
+    """A property's declaration: its options are the class attributes annotated below (and in
+    a subclass), given by keyword; the class's value is the default.
+
+    Immutable and compared by value, as a frozen dataclass would be. Not a dataclass: the
+    schema's classes are defined on every cold start, and each dataclass costs about 0.6 ms
+    to define (benchmarks/cold_start.py)."""
+
     doc: str = ""
     required: bool = False
     # A change of a create-only property replaces the resource. A callable decides per
@@ -42,6 +59,25 @@ class Field:
     default: Any = None
     # Not a property of the native type: an addition of this provider.
     extension: bool = False
+
+    def __init__(self, **options: Any):
+        allowed = _options(type(self))
+        for name, value in options.items():
+            if name not in allowed:
+                raise TypeError(f"{type(self).__name__} has no option {name!r}")
+            self.__dict__[name] = value
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and self.__dict__ == other.__dict__
+
+    __hash__ = None  # type: ignore[assignment]  # equal by value, and some values are dicts
+
+    def __repr__(self) -> str:
+        given = ", ".join(f"{name}={value!r}" for name, value in self.__dict__.items())
+        return f"{type(self).__name__}({given})"
 
     kind = "any"
 
@@ -56,7 +92,6 @@ class Field:
         return bool(self.create_only)
 
 
-@dataclass(frozen=True)
 class String(Field):
     pattern: str | None = None
     enum: tuple[str, ...] = ()
@@ -84,7 +119,6 @@ class String(Field):
         return value
 
 
-@dataclass(frozen=True)
 class Boolean(Field):
     kind = "Boolean"
 
@@ -96,7 +130,6 @@ class Boolean(Field):
         raise InvalidProperty(path, f"must be true or false, got {_show(value)}")
 
 
-@dataclass(frozen=True)
 class Integer(Field):
     minimum: int | None = None
     maximum: int | None = None
@@ -121,9 +154,8 @@ class Integer(Field):
         return number
 
 
-@dataclass(frozen=True)
 class Array(Field):
-    items: Field = field(default_factory=String)
+    items: Field = String()
     max_items: int | None = None
     min_items: int | None = None
     unique: bool = False
@@ -147,9 +179,8 @@ class Array(Field):
         return result
 
 
-@dataclass(frozen=True)
 class Object(Field):
-    fields: Mapping[str, Field] = field(default_factory=dict)
+    fields: Mapping[str, Field] = MappingProxyType({})
     # At most one of these property groups may be given (SES rejects mixed forms).
     exclusive: tuple[tuple[str, ...], ...] = ()
     # One of the exclusive groups must be given.
@@ -197,13 +228,12 @@ class Object(Field):
         return result
 
 
-@dataclass(frozen=True)
 class Map(Field):
     """Names to values: each name checked by `keys`, each value coerced by `values`; errors
     name the entry (`Path.<name>`)."""
 
-    keys: String = field(default_factory=String)
-    values: Field = field(default_factory=String)
+    keys: String = String()
+    values: Field = String()
     max_items: int | None = None
 
     kind = "Map"
@@ -220,7 +250,6 @@ class Map(Field):
         return result
 
 
-@dataclass(frozen=True)
 class JsonObject(Field):
     """A JSON object, given as one or as its text (CloudFormation passes either); coerced to
     the parsed object, so that white space and key order are no change. `max_length` bounds
@@ -342,8 +371,7 @@ class Identity:
         return physical_id
 
 
-@dataclass(frozen=True)
-class Grant:
+class Grant(NamedTuple):
     """IAM actions on another service that a type's function calls: one statement of its
     policy in template.yaml, and a line of the README reference (a test keeps them in step)."""
 
@@ -359,8 +387,7 @@ class Grant:
     condition: Mapping[str, Any] | None = None
 
 
-@dataclass(frozen=True)
-class ResourceType:
+class ResourceType(NamedTuple):
     """Everything the provider knows about one custom resource type."""
 
     type_name: str  # Custom::EmailIdentity

@@ -7,8 +7,7 @@ stack's tags).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Mapping
+from typing import Mapping, NamedTuple
 
 from .client import QUICK_CONFIG, make_service_client
 
@@ -38,8 +37,7 @@ def cloudformation_client():
     return make_service_client("cloudformation", QUICK_CONFIG)
 
 
-@dataclass(frozen=True)
-class Stack:
+class Stack(NamedTuple):
     """What DescribeStacks tells of the stack a request names; status "" when it does not exist."""
 
     status: str

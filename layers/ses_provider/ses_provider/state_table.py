@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Any, Callable, Iterator, Mapping, NamedTuple
 
 from .attribute_values import deserialize as _deserialize
@@ -112,10 +112,13 @@ def _key(key: str) -> dict:
 
 
 # --- the items -----------------------------------------------------------------------------------
+# Immutable values as NamedTuples: a frozen dataclass costs some five times as much to define,
+# and these are defined on every cold start (benchmarks/cold_start.py).
+
+NO_DATA: Mapping[str, str] = MappingProxyType({})  # a default no caller can change
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):
     """A managed resource: its desired tags and who owns it (a claim while a Create is under way)."""
 
     arn: str
@@ -126,7 +129,7 @@ class Record:
     declared: Mapping[str, str]  # Tags of the template
     desired: Mapping[str, str]  # declared tags over the stack's tags, where propagated
     # Every key the desired state ever held: the only keys that tag sync may remove.
-    managed_keys: frozenset[str] = field(default_factory=frozenset)
+    managed_keys: frozenset[str] = frozenset()
     propagate_stack_tags: bool = True
     drift_repair: bool = True
     # Set while a Create of this request is under way (see StateTable.claim); empty once done.
@@ -142,7 +145,7 @@ class Record:
     share_with: tuple[str, ...] = ()
 
     def with_desired(self, desired: Mapping[str, str]) -> "Record":
-        return replace(self, desired=dict(desired), managed_keys=self.managed_keys | set(desired))
+        return self._replace(desired=dict(desired), managed_keys=self.managed_keys | set(desired))
 
     def to_item(self) -> dict:
         values = {
@@ -212,14 +215,13 @@ class Record:
         return bool(request_id) and request_id in (self.pending_request_id, self.created_by)
 
 
-@dataclass(frozen=True)
-class Answer:
+class Answer(NamedTuple):
     """What CloudFormation is told about a request."""
 
     status: str
     reason: str
     physical_id: str
-    data: Mapping[str, str] = field(default_factory=dict)
+    data: Mapping[str, str] = NO_DATA
 
     def to_value(self) -> dict:
         return {"Status": self.status, "Reason": self.reason, "PhysicalResourceId": self.physical_id, "Data": dict(self.data)}
@@ -229,8 +231,7 @@ class Answer:
         return cls(value["Status"], value.get("Reason", ""), value["PhysicalResourceId"], dict(value.get("Data") or {}))
 
 
-@dataclass(frozen=True)
-class JournalEntry:
+class JournalEntry(NamedTuple):
     """A request as the journal knows it."""
 
     request_id: str
@@ -274,8 +275,7 @@ class DnsValue(NamedTuple):
         return cls(value["Zone"], value["Name"], value["Type"], value["Value"])
 
 
-@dataclass(frozen=True)
-class DnsOwnership:
+class DnsOwnership(NamedTuple):
     """The DNS records an identity wrote (identity_dns): the values owned, in the order given;
     whether the last change was settled; the values it was writing."""
 
@@ -303,8 +303,7 @@ class DnsOwnership:
         )
 
 
-@dataclass(frozen=True)
-class Cursor:
+class Cursor(NamedTuple):
     """Where TagSync's scheduled pass resumes: after this key; None: from the start."""
 
     resume_after: str | None = None

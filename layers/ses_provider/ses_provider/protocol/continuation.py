@@ -34,8 +34,7 @@ import json
 import math
 import os
 import time
-from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, NamedTuple
 
 from ..errors import error_code
 from ..limits import SERVICE_TIMEOUT
@@ -107,8 +106,7 @@ def delay(until: float) -> int:
 # --- the message ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Continuation:
+class Continuation(NamedTuple):
     """One delivery of a wait's message."""
 
     message_id: str
