@@ -16,6 +16,7 @@ import copy
 import json
 from urllib.parse import parse_qs, urlsplit
 
+import botocore.exceptions
 import pytest
 
 from ses_provider import email_identity, protocol
@@ -306,6 +307,35 @@ def test_an_sqs_shaped_event_that_is_no_message_of_the_queue_changes_nothing_and
     (response,) = env.endpoint.wait_for(1)
     assert response.body["Status"] == "SUCCESS" and "/cfn-response/intruder" not in response.path
     assert env.ses.get_email_identity_policies(EmailIdentity=DOMAIN)["Policies"] == {}
+
+
+def test_a_genuine_message_whose_queue_check_fails_transiently_comes_back_and_is_not_dropped(env, queue):
+    """The check that a record is a message of the queue (ChangeMessageVisibility) drops only what
+    SQS says is no message in flight; any other error (SQS's InternalError here) must bring the
+    message back, or the wait would never be answered."""
+    prepared = hand_off(env, waiting_for(load_event(EMAIL, "create")))
+    genuine = queue.receive()
+    provider = env.invoker.handler(EMAIL).provider
+    failing = []
+
+    def internal_error(**kwargs):
+        failing.append(True)
+        raise botocore.exceptions.ClientError({"Error": {"Code": "InternalError", "Message": "try again"}}, "ChangeMessageVisibility")
+
+    with env.invoker._environment():  # the lazy queue client is built for the loopback endpoint
+        provider.queue.meta.events.register("before-call.sqs.ChangeMessageVisibility", internal_error)
+    try:
+        result, calls = env.invoker.call(EMAIL, {"Records": [genuine]})
+    finally:
+        provider.queue.meta.events.unregister("before-call.sqs.ChangeMessageVisibility", internal_error)
+
+    assert failing and result == {"batchItemFailures": [{"itemIdentifier": genuine["messageId"]}]}
+    assert calls == [] and env.endpoint.responses == []  # no SES call, no answer yet
+    assert journal_entry(env, prepared).answer is None
+    dkim_verified(DOMAIN)
+    assert not deliver(env, genuine, queue)  # the same message, delivered again, ends the wait
+    (response,) = env.endpoint.wait_for(1)
+    assert response.body["Status"] == "SUCCESS"
 
 
 @pytest.mark.parametrize("when", ["before", "after"])
