@@ -1,0 +1,339 @@
+"""The migration's round trip on templates of real shapes (issue 17 part 4): tests/fixtures/migrate/.
+
+For each fixture `python -m tools.migrate` runs as a user runs it, and then:
+
+- a refused fixture exits 2, names the construct, and nothing is written;
+- otherwise both steps pass cfn-lint; step 1 is the input with Retain on each migrated
+  resource; step 2 means what the input meant (a semantic diff: both templates decoded and
+  resolved as CloudFormation would, each resource's Ref and Fn::GetAtt a symbol of the SES
+  resource behind it, so that a reference to the wrong resource or attribute shows); SAM's
+  transform of step 2 leaves no reference dangling (Globals included); and step 2's Custom::*
+  resources, Created through the real handlers over the SES emulator (tests/harness.py), adopt
+  what the old stack made without a Create call or any change to it.
+
+The old stack is modelled by this module's own reading of the input (what the native or
+Pinpoint resource asks SES for), not by the tool's tables, so that neither checks itself.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.harness import ACCOUNT, REGION, STACK_TAGS, arn, live_tags
+from tests.test_migrate_native import names_in
+from tests.test_migrate_pinpoint import decoded, lint_errors
+from tests.test_migration_end_to_end import creation_order, custom_resources, function_of, service_token
+from tools import migrate as tool
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO / "tests" / "fixtures" / "migrate"
+PSEUDO = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws", "AWS::StackName": "mail-stack", "AWS::URLSuffix": "amazonaws.com"}
+NO_VALUE = object()  # what Ref AWS::NoValue resolves to: the key or item is left out
+
+
+@dataclass(frozen=True)
+class Case:
+    file: str
+    # Parameter values for the parameters without a default, and one set per way the
+    # template's conditions can go (each set is resolved and deployed on its own).
+    parameter_sets: tuple[dict[str, str], ...] = ({},)
+    refused: str | None = None  # the tool's exact line for the construct it refuses
+
+    def __str__(self) -> str:
+        return self.file
+
+
+CASES = [
+    Case("sam-globals-native.yaml"),
+    Case("cdk-synth-native.json"),
+    Case("mail-from-if-pinpoint.yaml", ({"HostedZoneId": "Z0123456789EXAMPLE", "MailFromSubdomain": "bounce"}, {"HostedZoneId": "Z0123456789EXAMPLE"})),
+    Case("event-destinations-pinpoint.yaml"),
+    Case("configuration-set-options-pinpoint.yaml"),
+    Case(
+        "foreach-identities-pinpoint.yaml",
+        refused="Resources.Fn::ForEach::BrandIdentities: an Fn::ForEach makes AWS::PinpointEmail::Identity resources, which the tool "
+        "cannot migrate inside a loop; write them out as resources of their own first (same logical ids and names), deploy that, then migrate",
+    ),
+    Case(
+        "pinpoint-destination-pinpoint.yaml",
+        refused="ToPinpoint: EventDestination.PinpointDestination sends events to an Amazon Pinpoint project, which SES v2 event "
+        "destinations of AWS::SES::ConfigurationSetEventDestination cannot do; move it to SNS, Firehose, CloudWatch or EventBridge first",
+    ),
+]
+TRANSLATED = [case for case in CASES if not case.refused]
+DEPLOYMENTS = [pytest.param(case, parameters, id=f"{case}-{i}") for case in TRANSLATED for i, parameters in enumerate(case.parameter_sets)]
+
+
+def test_every_fixture_file_has_a_case():
+    assert sorted(p.name for p in FIXTURES.iterdir()) == sorted(case.file for case in CASES)
+
+
+@dataclass(frozen=True)
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+    out: Path
+
+    def step(self, number: int) -> str:
+        return (self.out / f"step{number}.yaml").read_text()
+
+
+@cache
+def run_tool(file: str, out: Path) -> Run:
+    result = subprocess.run(
+        [sys.executable, "-m", "tools.migrate", str(FIXTURES / file), "--out", str(out)], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
+    return Run(result.returncode, result.stdout, result.stderr, out)
+
+
+@pytest.fixture(scope="module")
+def migrated(tmp_path_factory) -> Callable[[Case], Run]:
+    """The tool run once per fixture, into a folder of its own."""
+    root = tmp_path_factory.mktemp("migrated")
+    return lambda case: run_tool(case.file, root / case.file)
+
+
+def source(case: Case) -> dict:
+    return decoded((FIXTURES / case.file).read_text())
+
+
+def migrated_ids(template: dict) -> dict[str, str]:
+    """The resources of the input that the tool moves: logical id -> type."""
+    return {n: r["Type"] for n, r in template["Resources"].items() if isinstance(r, dict) and tool.is_migrated(r)}
+
+
+# --- the tool's verdict ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_the_fixture_itself_is_a_template_cfn_lint_accepts(case):
+    assert lint_errors((FIXTURES / case.file).read_text()) == []
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.refused], ids=str)
+def test_a_refused_fixture_exits_2_naming_the_construct_and_writes_nothing(case, migrated):
+    run = migrated(case)
+    assert run.returncode == tool.EXIT_REFUSED
+    assert run.stderr.splitlines() == [f"{FIXTURES / case.file}: not migrated, nothing written:", f"  {case.refused}"]
+    assert not run.out.exists()
+
+
+@pytest.mark.parametrize("case", TRANSLATED, ids=str)
+def test_a_translated_fixture_exits_0_and_both_steps_pass_cfn_lint(case, migrated):
+    run = migrated(case)
+    assert run.returncode == 0, run.stderr
+    assert lint_errors(run.step(1)) == []
+    assert lint_errors(run.step(2)) == []
+
+
+@pytest.mark.parametrize("case", TRANSLATED, ids=str)
+def test_step1_retains_every_migrated_resource_and_changes_nothing_else(case, migrated):
+    before, first = source(case), decoded(migrated(case).step(1))
+    moved = migrated_ids(before)
+    assert moved, "a translated fixture migrates something"
+    for name, resource in first["Resources"].items():
+        expected = before["Resources"][name]
+        if name in moved:
+            assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == ("Retain", "Retain"), name
+            expected = {**expected, **tool.RETAIN}
+        assert resource == expected, name
+    assert {k: v for k, v in first.items() if k != "Resources"} == {k: v for k, v in before.items() if k != "Resources"}
+    assert list(first["Resources"]) == list(before["Resources"])
+
+
+# --- reading a template as CloudFormation does --------------------------------------------------
+
+SUB_VARIABLE = re.compile(r"\$\{([^}]*)\}")
+
+
+@dataclass
+class Stack:
+    """What CloudFormation knows when it resolves a template: parameter values, and the Ref
+    and Fn::GetAtt values of its resources; conditions are evaluated from the parameters."""
+
+    parameters: dict[str, str]
+    ref: Callable[[str], str]
+    attribute: Callable[[str, str], str]
+    conditions: dict[str, bool] = field(default_factory=dict)
+
+    def evaluate(self, conditions: dict) -> Stack:
+        def truth(value: Any) -> bool:
+            ((key, argument),) = value.items()
+            match key:
+                case "Fn::Equals":
+                    return self.resolve(argument[0]) == self.resolve(argument[1])
+                case "Fn::Not":
+                    return not truth(argument[0])
+                case "Fn::And":
+                    return all(truth(a) for a in argument)
+                case "Fn::Or":
+                    return any(truth(a) for a in argument)
+                case "Condition":
+                    return truth(conditions[argument])
+            raise AssertionError(f"not a condition function: {key}")
+
+        self.conditions = {name: truth(value) for name, value in conditions.items()}
+        return self
+
+    def lookup(self, name: str) -> Any:
+        if name == "AWS::NoValue":
+            return NO_VALUE
+        if name in self.parameters:
+            return self.parameters[name]
+        return PSEUDO[name] if name in PSEUDO else self.ref(name)
+
+    def sub(self, text: str, variables: dict) -> str:
+        def one(match: re.Match) -> str:
+            name = match.group(1)
+            if name.startswith("!"):
+                return "${" + name[1:] + "}"
+            if name in variables:
+                return str(variables[name])
+            resource, dot, attribute = name.partition(".")
+            return self.attribute(resource, attribute) if dot and resource not in PSEUDO else str(self.lookup(name))
+
+        return SUB_VARIABLE.sub(one, text)
+
+    def resolve(self, value: Any) -> Any:
+        """Ref, Fn::GetAtt, Fn::Sub, Fn::Join and Fn::If resolved; another function is kept,
+        its argument resolved (Fn::ImportValue, a rule's Fn::Contains)."""
+        if isinstance(value, list):
+            return [item for item in map(self.resolve, value) if item is not NO_VALUE]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            ((key, argument),) = value.items()
+            match key:
+                case "Ref":
+                    return self.lookup(argument)
+                case "Fn::GetAtt":
+                    name, attribute = argument if isinstance(argument, list) else argument.split(".", 1)
+                    return self.attribute(name, attribute)
+                case "Fn::Sub":
+                    text, variables = (argument, {}) if isinstance(argument, str) else (argument[0], self.resolve(argument[1]))
+                    return self.sub(text, variables)
+                case "Fn::Join":
+                    return argument[0].join(map(str, self.resolve(argument[1])))
+                case "Fn::If":
+                    condition, yes, no = argument
+                    return self.resolve(yes if self.conditions[condition] else no)
+        return {k: item for k, v in value.items() if (item := self.resolve(v)) is not NO_VALUE}
+
+
+def parameter_values(template: dict, given: dict[str, str]) -> dict[str, str]:
+    defaults = {n: p["Default"] for n, p in (template.get("Parameters") or {}).items() if "Default" in p}
+    return {**defaults, **given}
+
+
+# --- step 2 means what the input meant -------------------------------------------------------------
+
+# docs/migration.md, "Step 2": the Pinpoint names that this provider's types spell otherwise
+# (the native types' names are ours). Written here from the documentation, not from the tool.
+PINPOINT_MOVED = {
+    "AWS::PinpointEmail::Identity": {"Name": "EmailIdentity", "DkimSigningEnabled": "DkimAttributes.SigningEnabled", "FeedbackForwardingEnabled": "FeedbackAttributes.EmailForwardingEnabled"},
+    "AWS::PinpointEmail::ConfigurationSetEventDestination": {"EventDestinationName": "EventDestination.Name"},
+}
+PINPOINT_KEYS = {"TopicArn": "TopicARN", "DeliveryStreamArn": "DeliveryStreamARN", "IamRoleArn": "IAMRoleARN"}
+PINPOINT_ATTRIBUTES = {f"DkimDNSToken{kind}{i}": f"IdentityDNSRecord{kind}{i}" for kind in ("Name", "Value") for i in (1, 2, 3)}
+
+
+def camel(value: str) -> str:
+    """SEND -> send, RENDERING_FAILURE -> renderingFailure, MESSAGE_TAG -> messageTag."""
+    first, *rest = value.lower().split("_")
+    return first + "".join(word.capitalize() for word in rest)
+
+
+def as_ours(resource_type: str, properties: dict) -> dict:
+    """A resolved Pinpoint resource's properties in this provider's spelling; native ones as they are."""
+    if not resource_type.startswith("AWS::PinpointEmail::"):
+        return properties
+    ours = {k: v for k, v in properties.items() if k not in PINPOINT_MOVED.get(resource_type, {})}
+    for name, path in PINPOINT_MOVED.get(resource_type, {}).items():
+        if name in properties:
+            holder, last = ours, path.split(".")
+            for part in last[:-1]:
+                holder = holder.setdefault(part, {})
+            holder[last[-1]] = properties[name]
+    destination = ours.get("EventDestination")
+    if destination:
+        destination["MatchingEventTypes"] = [camel(t) for t in destination.get("MatchingEventTypes", [])]
+        for kind, target in list(destination.items()):
+            if isinstance(target, dict):
+                destination[kind] = {PINPOINT_KEYS.get(k, k): v for k, v in target.items()}
+        for dimension in destination.get("CloudWatchDestination", {}).get("DimensionConfigurations", []):
+            dimension["DimensionValueSource"] = camel(dimension["DimensionValueSource"])
+    return ours
+
+
+def symbolic(template: dict, renamed: dict[str, str], given: dict[str, str], types: dict[str, str]) -> Stack:
+    """The template resolved with each resource's Ref and Fn::GetAtt a symbol of the resource
+    in SES (or elsewhere) behind it: an old resource and its successor give the same symbols."""
+    behind = {new: old for old, new in renamed.items()}
+
+    def ref(name: str) -> str:
+        assert name in template["Resources"], f"Ref of {name}, which is not in the template"
+        return f"<{behind.get(name, name)}>"
+
+    def attribute(name: str, attribute: str) -> str:
+        assert name in template["Resources"], f"Fn::GetAtt of {name}, which is not in the template"
+        old = behind.get(name)
+        if old is not None and types[old].startswith("AWS::PinpointEmail::"):
+            attribute = PINPOINT_ATTRIBUTES[attribute]
+        return f"<{old or name}.{attribute}>"
+
+    return Stack(parameter_values(template, given), ref, attribute).evaluate(template.get("Conditions") or {})
+
+
+@pytest.mark.parametrize(("case", "given"), DEPLOYMENTS)
+def test_step2_means_what_the_input_meant_property_by_property(case, given, migrated):
+    before, second = source(case), decoded(migrated(case).step(2))
+    types = migrated_ids(before)
+    renamed = {old: old + tool.SUFFIX for old in types}
+    old_stack, new_stack = symbolic(before, {}, given, types), symbolic(second, renamed, given, types)
+    assert new_stack.conditions == old_stack.conditions
+
+    for old, resource_type in types.items():
+        was, now = before["Resources"][old], second["Resources"][renamed[old]]
+        assert now["Type"] == tool.ALL_MIGRATIONS[resource_type].custom_type
+        # What the tool adds, and documents: the service token, AdoptExisting and Retain.
+        assert now["Properties"].pop("ServiceToken") == {"Fn::ImportValue": {"Fn::Sub": "${ProviderStack}-" + now["Type"].removeprefix("Custom::") + "ServiceToken"}}
+        assert now["Properties"].pop("AdoptExisting") is True
+        assert (now.pop("DeletionPolicy"), now.pop("UpdateReplacePolicy")) == ("Retain", "Retain")
+        assert new_stack.resolve(now.pop("Properties")) == as_ours(resource_type, old_stack.resolve(was.get("Properties", {}))), old
+        # Condition and Metadata carried, DependsOn to the successors.
+        expected = {k: v for k, v in was.items() if k in ("Condition", "Metadata", "DependsOn")}
+        if "DependsOn" in expected:
+            depends = expected["DependsOn"]
+            expected["DependsOn"] = [renamed.get(d, d) for d in depends] if isinstance(depends, list) else renamed.get(depends, depends)
+        assert {k: v for k, v in now.items() if k != "Type"} == expected, old
+
+    others = [name for name in before["Resources"] if name not in types]
+    assert sorted(second["Resources"]) == sorted([*others, *renamed.values()])
+    for name in others:
+        was, now = before["Resources"][name], second["Resources"][name]
+        if names_in(was) & set(types):  # it names a migrated resource: the same meaning
+            assert new_stack.resolve(now) == old_stack.resolve(was), name
+        else:  # unrelated: exactly as it was
+            assert now == was, name
+    # Parameters: ProviderStack added; every other section means what it meant (Outputs, Globals, Rules ...).
+    assert second["Parameters"] == {**before.get("Parameters", {}), "ProviderStack": {"Type": "String", "Default": tool.PROVIDER_DEFAULT}}
+    assert sorted(second) == sorted({*before, "Parameters"})
+    for section in set(before) - {"Resources", "Parameters"}:
+        assert new_stack.resolve(second[section]) == old_stack.resolve(before[section]), section
+
+
+@pytest.mark.parametrize("case", TRANSLATED, ids=str)
+def test_step2_names_no_migrated_logical_id_anywhere(case, migrated):
+    second = decoded(migrated(case).step(2))
+    assert names_in(second) & set(migrated_ids(source(case))) == set()
