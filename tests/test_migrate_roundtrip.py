@@ -17,6 +17,7 @@ Pinpoint resource asks SES for), not by the tool's tables, so that neither check
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import subprocess
@@ -337,3 +338,49 @@ def test_step2_means_what_the_input_meant_property_by_property(case, given, migr
 def test_step2_names_no_migrated_logical_id_anywhere(case, migrated):
     second = decoded(migrated(case).step(2))
     assert names_in(second) & set(migrated_ids(source(case))) == set()
+
+
+# --- SAM's transform of step 2 ----------------------------------------------------------------------
+
+SAM_CASES = [case for case in TRANSLATED if tool.SAM_TRANSFORM in json.dumps(source(case).get("Transform"))]
+
+
+class NoManagedPolicies:
+    """The translator's managed policy loader, offline: the fixtures name no managed policy."""
+
+    def load(self) -> dict:
+        return {}
+
+
+def sam_expanded(template: dict) -> dict:
+    from samtranslator.translator.transform import transform
+
+    return json.loads(json.dumps(transform(copy.deepcopy(template), {}, NoManagedPolicies()), default=str))  # it pops Globals
+
+
+def dangling(template: dict) -> set[str]:
+    """What a Ref, Fn::GetAtt, ${} or DependsOn names that is no resource, parameter or pseudo parameter."""
+    known = set(template["Resources"]) | set(template.get("Parameters") or {}) | set(PSEUDO) | {"AWS::NoValue", "AWS::StackId", "AWS::NotificationARNs"}
+    return names_in(template) - known
+
+
+@pytest.mark.parametrize("case", SAM_CASES, ids=str)
+def test_sams_transform_of_step2_leaves_no_reference_dangling_and_takes_the_rewritten_globals(case, migrated):
+    second = decoded(migrated(case).step(2))
+    expanded = sam_expanded(second)
+    assert dangling(expanded) == set()
+    functions = [r for r in expanded["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+    assert functions
+    for function in functions:  # Globals merged into every function, as the translator does
+        assert second["Globals"]["Function"]["Environment"]["Variables"].items() <= function["Properties"]["Environment"]["Variables"].items()
+
+
+@pytest.mark.parametrize("case", SAM_CASES, ids=str)
+def test_a_globals_reference_left_to_a_migrated_resource_dangles_after_sams_transform(case, migrated):
+    # What issue 17 found: Globals not rewritten pass cfn-lint, and dangle once SAM merges them.
+    second = decoded(migrated(case).step(2))
+    text = json.dumps(second["Globals"])
+    for old in migrated_ids(source(case)):
+        text = text.replace(old + tool.SUFFIX, old)
+    second["Globals"] = json.loads(text)
+    assert dangling(sam_expanded(second)) == names_in(second["Globals"]) & set(migrated_ids(source(case))) != set()
