@@ -147,8 +147,11 @@ def names_in(value: Any) -> set[str]:
             elif key == "Fn::GetAtt":
                 found.add(argument[0] if isinstance(argument, list) else argument.split(".")[0])
             elif key == "Fn::Sub":
-                text = argument if isinstance(argument, str) else argument[0]
-                found |= {part.split("}")[0].split(".")[0] for part in text.split("${")[1:]}
+                # ${Name} and ${Name.Attribute}; not ${!Literal}, nor a variable the Fn::Sub defines.
+                text, variables = (argument, {}) if isinstance(argument, str) else argument
+                names = {part.split("}")[0].split(".")[0] for part in text.split("${")[1:]}
+                found |= {n for n in names if not n.startswith("!") and n not in variables} | names_in(variables)
+                continue
             elif key == "DependsOn":
                 found |= {argument} if isinstance(argument, str) else set(argument)
             found |= names_in(argument)
