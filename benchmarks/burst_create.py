@@ -115,7 +115,9 @@ class Context:
 def measure(rate: float = 20.0, count: int = 200, timeout_ms: int = TIMEOUT_MS) -> dict:
     from ses_provider import protocol
     from ses_provider.configuration_set import ConfigurationSet
-    from tests.harness import ResponseEndpoint, environment, load_event
+    from tools.local.aws import environment
+    from tools.local.invoker import load_event
+    from tools.local.servers import ResponseEndpoint
 
     throttle = TokenBucket(rate)
     with first_create.emulator() as (url, table), ResponseEndpoint() as endpoint:

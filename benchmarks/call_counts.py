@@ -30,7 +30,8 @@ for path in (ROOT / "layers" / "ses_provider", ROOT):
 
 from ses_provider import configuration_set, dedicated_ip_pool, email_identity  # noqa: E402
 
-from tests.harness import anew, load_event, local_environment, logs_of  # noqa: E402
+from tools.local.aws import logs_of  # noqa: E402
+from tools.local.invoker import anew, load_event, local_environment  # noqa: E402
 
 # The types whose events make a full life on their own (an event destination needs its
 # configuration set first; a test report needs a dashboard subscription).

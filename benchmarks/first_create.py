@@ -217,7 +217,7 @@ def environment(url: str, table: str, ca_file: str) -> dict:
 
 
 def ours_code(kind: str, build_dir: Path | None) -> str:
-    from tests.harness import load_event
+    from tools.local.invoker import load_event
 
     return OURS.format(
         paths=built_paths(kind, build_dir), function_arn=load_event(kind, "create")["ServiceToken"], timeout_ms=TIMEOUT_MS
@@ -225,7 +225,8 @@ def ours_code(kind: str, build_dir: Path | None) -> str:
 
 
 def measure(samples: int = 21, build_dir: Path | None = None, types=TYPES) -> dict[str, dict]:
-    from tests.harness import ResponseEndpoint, load_event
+    from tools.local.invoker import load_event
+    from tools.local.servers import ResponseEndpoint
 
     results = {}
     python = interpreter(build_dir)

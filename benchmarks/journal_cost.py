@@ -23,7 +23,8 @@ for path in (ROOT / "layers" / "ses_provider", ROOT):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from tests.harness import Invoker, anew, load_event, local_environment, logs_of  # noqa: E402
+from tools.local.aws import logs_of  # noqa: E402
+from tools.local.invoker import Invoker, anew, load_event, local_environment  # noqa: E402
 
 
 def timed(invoker: Invoker, event: dict, journal: bool, calls: list[str]) -> float:

@@ -95,7 +95,7 @@ def drift(aws: FakeAws, count: int) -> list[str]:
 
 
 def pointed_at(aws: FakeAws, concurrency: int):
-    from tests.harness import environment
+    from tools.local.aws import environment
 
     return environment(
         AWS_ENDPOINT_URL=aws.url, AWS_REGION="us-east-1", AWS_DEFAULT_REGION="us-east-1", AWS_ACCESS_KEY_ID="bench",

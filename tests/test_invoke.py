@@ -1,6 +1,6 @@
 """`python -m tools.invoke` without Docker or `make emulator`: every function of functions/, a
 user's SES endpoint, any RequestId, and an Update or a Delete in a run that starts from
-nothing. The tools stand on the product: nothing under tools/ or demo/ imports tests/.
+nothing. The tools stand on the product: nothing under tools/, demo/ or benchmarks/ imports tests/.
 
 main() runs in this process as the command would: each run starts a moto server of its own and
 resets moto's state, which is per process, so no test here shares a server with another. What
@@ -40,8 +40,8 @@ def command(*args: str, **environ: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_nothing_under_tools_or_demo_imports_tests():
-    for path in sorted([*(REPO / "tools").rglob("*.py"), *(REPO / "demo").rglob("*.py")]):
+def test_nothing_under_tools_demo_or_benchmarks_imports_tests():
+    for path in sorted(path for folder in ("tools", "demo", "benchmarks") for path in (REPO / folder).rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
