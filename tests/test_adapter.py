@@ -3,6 +3,7 @@
 import json
 import threading
 import time
+import types
 
 import boto3
 import pytest
@@ -251,6 +252,27 @@ def test_a_response_over_4096_bytes_becomes_failed_instead(answers, monkeypatch)
     # The real id goes back so that CloudFormation's rollback Delete removes the pool.
     assert body["PhysicalResourceId"] == "bulk"
     assert len(json.dumps(body)) <= 4096
+
+
+def test_sending_an_answer_whose_data_is_over_4096_bytes_ends_and_puts_failed(answers, monkeypatch):
+    """response.send's cuts shorten only the echoed ids: an answer not yet within limits (one
+    journaled by another version) must still end, as FAILED, and not loop. The body is measured
+    with json.dumps: a bound on its calls turns a loop into a failure instead of a hang."""
+    calls = []
+
+    def dumps(value, *args, **kwargs):
+        calls.append(1)
+        assert len(calls) < 100, "response.send does not end"
+        return json.dumps(value, *args, **kwargs)
+
+    monkeypatch.setattr(protocol.response, "json", types.SimpleNamespace(dumps=dumps))
+    big = protocol.response.Answer("SUCCESS", "", "bulk", {"Big": "x" * 5000})
+
+    protocol.response.send(event("Create", {"PoolName": "bulk"}), big, time.monotonic() + 5)
+
+    [(_, body)] = answers
+    assert body["Status"] == "FAILED" and "4096" in body["Reason"] and body["Data"] == {}
+    assert body["PhysicalResourceId"] == "bulk"
 
 
 def test_logs_never_show_the_response_url_signature_or_a_dkim_private_key(answers, logs, caplog):
