@@ -92,16 +92,17 @@ def put_response(url: str, content: bytes, deadline: float) -> bool:
 
 def send(event: dict, answer: Answer, deadline: float) -> None:
     """PUT the answer to the event's ResponseURL, logging it without the URL's credentials."""
-    # Every answer of the protocol is within limits already; an answer that is not (one
-    # journaled by another version, say) would never fit by the cuts below, which shorten only
-    # the echoed ids, and the loop would not end.
+    # Every answer of the protocol is within limits already; one that is not (journaled by
+    # another version, say) would not fit by the cuts below, which shorten only the echoed ids.
     made = body(event, within_limits(event, answer))
     encoded = json.dumps(made).encode()
     while len(encoded) > MAX_RESPONSE_BYTES:
         # Only an event that CloudFormation could never send gets here (ids far beyond its
         # limits): halve the longest echoed field, so that the answer is still well formed.
         longest = max(ECHOED, key=lambda key: len(json.dumps(made[key])))
-        made[longest] = made[longest][: max(1, len(made[longest]) // 2)]
+        if len(made[longest]) <= 1:
+            break  # nothing left to cut: CloudFormation refuses the body, but the function ends
+        made[longest] = made[longest][: len(made[longest]) // 2]
         encoded = json.dumps(made).encode()
     shown = {k: made[k] for k in ("Status", "Reason", "PhysicalResourceId", "Data")}
     url = event.get("ResponseURL") if isinstance(event.get("ResponseURL"), str) else ""
