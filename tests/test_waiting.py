@@ -261,6 +261,24 @@ def test_a_replacement_that_times_out_is_removed_and_the_answer_names_the_old_id
     assert names == [DOMAIN]  # nothing orphaned; the old identity stays
 
 
+def test_an_update_that_changes_nothing_of_an_identity_not_yet_verified_still_waits_for_it(env, queue):
+    """Only the ServiceToken changed (a new provider stack, say): the Update takes the read-only
+    path (lifecycle.unchanged), and its answer still waits for the verification that WaitFor asks."""
+    plain_create(env)
+    update = load_event(EMAIL, "update")
+    declared = waiting_for(load_event(EMAIL, "create"))["ResourceProperties"]
+    update["OldResourceProperties"], update["ResourceProperties"] = copy.deepcopy(declared), copy.deepcopy(declared)
+    update["ResourceProperties"]["ServiceToken"] += "-moved"
+
+    prepared = hand_off(env, update)  # no answer yet
+
+    assert queue.count() == 1
+    dkim_verified(DOMAIN)
+    poll(env, queue)
+    answers = [r.body for r in env.endpoint.wait_for(2) if r.body["RequestId"] == prepared["RequestId"]]
+    assert [answer["Status"] for answer in answers] == ["SUCCESS"]
+
+
 def test_a_duplicate_delivery_of_the_message_still_gives_one_answer(env, queue):
     first = hand_off(env, waiting_for(load_event(EMAIL, "create")))
     record = queue.receive()
