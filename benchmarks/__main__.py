@@ -129,7 +129,7 @@ def section_d(samples: int, large_samples: int, counts: tuple[int, ...], throttl
         "",
         f"No starvation: N={starved['count']:,} drifted half, runs given {starved['budget_s']:g} s each: every resource"
         f" converged within **{starved['runs']} runs** (the slowest in run {starved['slowest_runs']}); the bound"
-        f" ceil(N / K) + 1 = {starved['bound']} with K = {starved['per_run']} resources visited by the first run.",
+        f" ceil(N / K) + 1 = {starved['bound']} with K = {starved['per_run']}, the fewest resources a run visited before the last.",
         "",
     ]
 
