@@ -86,7 +86,7 @@ def ses_form(draw, value: Any, rules, rule_path: str = "") -> Any:
         if UNORDERED in kinds and items:
             items = draw(st.permutations(items)) + draw(st.lists(st.sampled_from(items), max_size=2))
         spelling = kinds[SPELLING].value if SPELLING in kinds else {}
-        return [spelling.get(item, item) for item in items]
+        return [spelling.get(item, item) if isinstance(item, str) else item for item in items]
     if isinstance(value, str):
         if SPELLING in kinds:
             value = kinds[SPELLING].value.get(value, value)
