@@ -102,3 +102,19 @@ def test_an_undelivered_answer_is_printed_only_under_sam_local(monkeypatch, caps
     printed = _printed_answer(capsys.readouterr().out)
     assert printed["Status"] == "SUCCESS" and printed["Data"] == {"Arn": "arn"}
     assert "ResponseURL" not in json.dumps(printed)
+
+
+def test_tools_drift_with_the_env_vars_reads_the_emulators_table_and_ses(local, capsys):
+    from tools import drift
+
+    url, env_vars = local
+    assert invoke.main(["dedicated_ip_pool", str(EVENTS / "dedicated_ip_pool" / "create.json"), "--env-vars", str(env_vars)]) == 0
+    assert _printed_answer(capsys.readouterr().out)["Status"] == "SUCCESS"
+    line = "ses-demo DemoDedicatedIpPool Custom::DedicatedIpPool demo-pool:"
+
+    assert drift.main(["--env-vars", str(env_vars)]) == 0
+    assert f"{line} in sync" in capsys.readouterr().out.splitlines()
+
+    ses_client(url).put_dedicated_ip_pool_scaling_attributes(PoolName="demo-pool", ScalingMode="MANAGED")
+    assert drift.main(["--env-vars", str(env_vars), "--stack", "ses-demo"]) == 1
+    assert f'{line} drifted: ScalingMode declared "STANDARD", live "MANAGED"' in capsys.readouterr().out.splitlines()

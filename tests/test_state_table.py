@@ -202,8 +202,17 @@ def test_every_record_of_the_previous_release_is_written_back_as_it_was():
 
 RECORD_ORDER = (
     "Arn", "StackId", "LogicalResourceId", "ResourceType", "Name", "DeclaredTags", "DesiredTags", "ManagedKeys",
-    "PropagateStackTags", "TagDriftRepair", "PendingRequestId", "CreatedBy", "Adopted", "ShareWith",
+    "PropagateStackTags", "TagDriftRepair", "PendingRequestId", "CreatedBy", "Adopted", "ShareWith", "DeclaredProperties",
 )
+
+
+def test_a_record_of_the_previous_release_keeps_no_declared_properties_and_one_that_does_reads_them_back_as_kept():
+    for item in (item for item in previous_release() if "StackId" in item):
+        assert "DeclaredProperties" not in item and Record.from_item(item).properties is None
+        kept = {"PoolName": "demo-pool", "Policies": {"p": {"Version": "2012-10-17", "Ratio": 0.5}}, "MaxDeliverySeconds": 600}
+        record = Record.from_item(item)._replace(properties=kept)
+        assert Record.from_item(record.to_item()) == record  # a float and an int as they were (JSON text, not N)
+        assert list(record.to_item()) == [key for key in RECORD_ORDER if key in record.to_item()]
 
 
 def test_every_journal_entry_of_the_previous_release_is_read_with_its_answer():

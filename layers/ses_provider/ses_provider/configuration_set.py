@@ -7,7 +7,11 @@ from . import parameters
 from .contract import ResourceHandler
 from .links import Link
 from .request import Request
-from .schema import ADOPTION_PROPERTIES, SHARING_PROPERTIES, TAG_SYNC_PROPERTIES, Array, Boolean, Enum, Integer, InvalidProperty, Object, ResourceType, String, TAGS
+from .errors import unless_missing
+from .schema import (
+    ADOPTION_PROPERTIES, CASE, DEFAULT, NOT_COMPARED, NOT_COMPARED_EVERYWHERE, SHARING_PROPERTIES, TAG_SYNC_PROPERTIES, TAGS,
+    UNORDERED, Array, Boolean, Enum, Integer, InvalidProperty, Object, ResourceType, Rule, String,
+)
 from .tags import to_dict, to_list
 
 # A configuration set's name wherever a property names one (an identity's default set, an event
@@ -121,6 +125,16 @@ TYPE = ResourceType(
         "Arn": "arn:PARTITION:ses:REGION:ACCOUNT:configuration-set/NAME",
         "Name": "the configuration set's name (also Ref)",
     },
+    comparison=(
+        Rule("Name", NOT_COMPARED, why="the name the set is read by"),
+        # What SES holds for a group put without the member (_GROUPS below; GetConfigurationSet).
+        Rule("DeliveryOptions.TlsPolicy", DEFAULT, "OPTIONAL", why="SES's default"),
+        Rule("ReputationOptions.ReputationMetricsEnabled", DEFAULT, False, why="SES's default"),
+        Rule("SendingOptions.SendingEnabled", DEFAULT, True, why="SES's default"),
+        Rule("SuppressionOptions.SuppressedReasons", UNORDERED, why="a set of reasons"),
+        Rule("TrackingOptions.CustomRedirectDomain", CASE, why="a domain name"),
+        *NOT_COMPARED_EVERYWHERE,
+    ),
 )
 
 # The provider stack's ArchiveArns (template.yaml), the same list as the IAM statement that
@@ -188,6 +202,15 @@ class ConfigurationSet(ResourceHandler):
     def read(self, name: str, client) -> None:
         """Raises NotFoundException when there is no such resource (lifecycle's existence check)."""
         client.get_configuration_set(ConfigurationSetName=name)
+
+    DRIFTS = True
+
+    def read_declared(self, name: str, client) -> dict | None:
+        """GetConfigurationSet in the form of the properties; None when the set is gone."""
+        live = unless_missing(client.get_configuration_set, ConfigurationSetName=name)
+        if live is None:
+            return None
+        return TYPE.properties.shape({"Name": live.get("ConfigurationSetName"), **live})
 
 
 def attributes(name: str, request: Request) -> dict:

@@ -34,7 +34,11 @@ from .configuration_set import NAME_PATTERN
 from .contract import ResourceHandler
 from .links import Link
 from .request import Request
-from .schema import ADOPTION_PROPERTIES, Array, Boolean, Enum, Identity, Object, ResourceType, String
+from .errors import unless_missing
+from .schema import (
+    ADOPTION_PROPERTIES, DEFAULT, NOT_COMPARED, SPELLING, UNORDERED, Array, Boolean, Enum, Identity, Object, ResourceType, Rule,
+    String,
+)
 
 # NAME_PATTERN, a configuration set's name, is also the destination's half of the physical id.
 SEPARATOR = "|"
@@ -221,6 +225,20 @@ TYPE = ResourceType(
         "ConfigurationSetName": "the configuration set's name",
         "Name": "the event destination's name (declared or generated)",
     },
+    comparison=(
+        Rule("ConfigurationSetName", NOT_COMPARED, why="a name the destination is read by"),
+        Rule("EventDestination.Name", NOT_COMPARED, why="a name the destination is read by"),
+        Rule("EventDestination.Enabled", DEFAULT, False, why="SES's default; the schema's too"),
+        Rule("EventDestination.MatchingEventTypes", UNORDERED, why="unordered natively (insertionOrder false)"),
+        Rule("EventDestination.MatchingEventTypes", SPELLING, EVENT_TYPES, why="SES v1's spelling, as natively, is SES v2's"),
+        Rule(
+            "EventDestination.CloudWatchDestination.DimensionConfigurations[].DimensionValueSource",
+            SPELLING,
+            DIMENSION_VALUE_SOURCES,
+            why="SES v1's spelling (`messageTag`) is SES v2's (`MESSAGE_TAG`)",
+        ),
+        Rule("AdoptExisting", NOT_COMPARED, why="the provider's own"),
+    ),
 )
 
 def definition(props: Mapping) -> dict:
@@ -296,6 +314,32 @@ class ConfigurationSetEventDestination(ResourceHandler):
                 {"Error": {"Code": "NotFoundException", "Message": f"Event destination {destination_name} does not exist."}},
                 "GetConfigurationSetEventDestinations",
             )
+
+    DRIFTS = True
+
+    def read_declared(self, name: str, client) -> dict | None:
+        """GetConfigurationSetEventDestinations, the one destination in the form of the
+        properties (SES v2's enum values kept: TYPE.comparison reads the native spellings as
+        SES's); None when it or its set is gone."""
+        set_name, destination_name = split(name)
+        listed = unless_missing(client.get_configuration_set_event_destinations, ConfigurationSetName=set_name)
+        found = [d for d in (listed or {}).get("EventDestinations", []) if d.get("Name") == destination_name]
+        if not found:
+            return None
+        return TYPE.properties.shape({"ConfigurationSetName": set_name, "EventDestination": _native(found[0])})
+
+
+# SES v2's member names -> the native ones the properties use.
+_NATIVE_MEMBERS = {"IamRoleArn": "IAMRoleARN", "DeliveryStreamArn": "DeliveryStreamARN", "TopicArn": "TopicARN"}
+
+
+def _native(value):
+    """An EventDestination as SES v2 reports it, with the native member names."""
+    if isinstance(value, dict):
+        return {_NATIVE_MEMBERS.get(key, key): _native(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_native(item) for item in value]
+    return value
 
 
 def attributes(name: str) -> dict:

@@ -3,7 +3,7 @@
 A type takes parsed properties and clients and returns values; it never sees the event, the
 journal or the answer. The protocol (ses_provider.protocol) calls the methods below and no
 others, and finds nothing by `hasattr`: what a type may do besides the required four is a
-declared capability (`CHOOSES_ID`, `WAITS`, `RELEASES`), and every optional method has a
+declared capability (`CHOOSES_ID`, `WAITS`, `RELEASES`, `DRIFTS`), and every optional method has a
 default here that does nothing.
 
 An outcome is one of three values:
@@ -82,6 +82,9 @@ class ResourceHandler:
     CHOOSES_ID: ClassVar[bool] = False  # SES chooses the id: `create_recorded` replaces the claim of a name
     WAITS: ClassVar[bool] = False  # `is_complete` may answer Pending
     RELEASES: ClassVar[bool] = False  # makes something besides SES, which `release` removes
+    # Its live state can drift from the declared properties: `read_declared` reads it, TYPE.comparison
+    # says how it compares (ses_provider.drift), and its record keeps the declared properties.
+    DRIFTS: ClassVar[bool] = False
 
     # --- required -------------------------------------------------------------------------
 
@@ -123,6 +126,11 @@ class ResourceHandler:
 
     def create_recorded(self, props: dict, desired: dict, client: Any, request: Request, safety: Any) -> tuple[str, dict]:
         """CHOOSES_ID: the Create with its own crash safety (`safety`: the request's ledger)."""
+        raise NotImplementedError
+
+    def read_declared(self, name: str, client: Any) -> dict | None:
+        """DRIFTS: the live resource in the form of its declared properties (only what SES
+        reports; ses_provider.drift compares it); None when SES has no such resource."""
         raise NotImplementedError
 
     def wait_seconds(self, props: dict) -> int:

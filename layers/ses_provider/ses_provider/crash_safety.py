@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from typing import Callable
-from . import desired_state, parameters, tags
+from . import desired_state, parameters, state_table, tags
 from .contract import ResourceHandler
 from .errors import ProviderError, describe, error_code, ses_failure
 from .request import Request
@@ -257,6 +257,7 @@ class Ledger:
             logical_id=self.request.logical_id,
             resource_type=self.resource.TYPE.type_name,
             name=name,
+            properties=self.kept_properties(name, props),
             declared=tags.to_dict(props.get("Tags")),
             desired=desired,
             managed_keys=frozenset(managed) | set(desired),
@@ -274,6 +275,18 @@ class Ledger:
                 f" recorded ({type(error).__name__}); failing so that CloudFormation rolls back",
                 name,
             ) from error
+
+    def kept_properties(self, name: str, props: dict) -> dict | None:
+        """What the record keeps of the declared properties: all but the secrets, named as the
+        resource is (an omitted name filled in), for a type that can drift; else None."""
+        resource = self.resource
+        if not resource.DRIFTS:
+            return None
+        kept = resource.TYPE.properties.without_secrets(resource.TYPE.identity.filled(props, name))
+        if not state_table.properties_fit(kept):
+            logger.warning("%s: the declared properties are too long to keep; drift of it is not compared", name)
+            return None
+        return kept
 
     def forget(self, name: str) -> None:
         """After a Delete: the record goes last, so that it proves the resource ours until SES

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from .contract import ResourceHandler
 from .request import Request
-from .schema import ADOPTION_PROPERTIES, SHARING_PROPERTIES, TAG_SYNC_PROPERTIES, Enum, InvalidProperty, Object, ResourceType, String, TAGS
+from .errors import unless_missing
+from .schema import (
+    ADOPTION_PROPERTIES, DEFAULT, NOT_COMPARED, NOT_COMPARED_EVERYWHERE, SHARING_PROPERTIES, TAG_SYNC_PROPERTIES, TAGS, Enum,
+    InvalidProperty, Object, ResourceType, Rule, String,
+)
 from .tags import to_dict, to_list
 
 NAME_PATTERN = r"[a-z0-9_-]{1,64}"
@@ -50,6 +54,11 @@ TYPE = ResourceType(
         "PoolName": "the pool's name (also Ref)",
         "ScalingMode": "STANDARD or MANAGED",
     },
+    comparison=(
+        Rule("PoolName", NOT_COMPARED, why="the name the pool is read by"),
+        Rule("ScalingMode", DEFAULT, "STANDARD", why="SES's default; the schema's too"),
+        *NOT_COMPARED_EVERYWHERE,
+    ),
 )
 
 
@@ -90,6 +99,13 @@ class DedicatedIpPool(ResourceHandler):
     def read(self, name: str, client) -> None:
         """Raises NotFoundException when there is no such resource (lifecycle's existence check)."""
         client.get_dedicated_ip_pool(PoolName=name)
+
+    DRIFTS = True
+
+    def read_declared(self, name: str, client) -> dict | None:
+        """GetDedicatedIpPool, as the properties declare a pool; None when it is gone."""
+        answer = unless_missing(client.get_dedicated_ip_pool, PoolName=name)
+        return None if answer is None else TYPE.properties.shape(answer.get("DedicatedIpPool") or {})
 
 
 def _scaling_mode_before(name: str, old: dict, client) -> str:

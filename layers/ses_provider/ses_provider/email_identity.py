@@ -12,11 +12,14 @@ from botocore.exceptions import ClientError
 from . import configuration_set, dkim_keys, dkim_signing, identity_dns, identity_policies, parameters
 from .contract import Done, Failed, Outcome, Pending, ResourceHandler, Wait
 from .dkim_signing import SIGNING
-from .errors import PartialCreate, ProviderError, error_code, ses_failure
+from .errors import PartialCreate, ProviderError, error_code, ses_failure, unless_missing
 from .limits import MAX_REASON, MAX_RESPONSE_BYTES, SERVICE_TIMEOUT
 from .links import Link
 from .request import Request
-from .schema import ADOPTION_PROPERTIES, SHARING_PROPERTIES, TAG_SYNC_PROPERTIES, TAGS, Boolean, Enum, Grant, Integer, InvalidProperty, Object, ResourceType, String
+from .schema import (
+    ADOPTION_PROPERTIES, CASE, DECLARED_KEYS, DEFAULT, JSON_TEXT, NOT_COMPARED, NOT_COMPARED_EVERYWHERE, SHARING_PROPERTIES,
+    TAG_SYNC_PROPERTIES, TAGS, Boolean, Enum, Grant, Integer, InvalidProperty, Object, ResourceType, Rule, String,
+)
 from .tags import to_dict, to_list
 
 logger = logging.getLogger(__name__)
@@ -27,6 +30,10 @@ logger = logging.getLogger(__name__)
 DOMAIN_PATTERN = r"(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9-]{2,63}"
 # A domain, or an address at a domain: no white space, no "::" of the failed-Create marker.
 IDENTITY_PATTERN = rf"(?:[^@\s:]{{1,64}}@)?{DOMAIN_PATTERN}"
+
+# SES's defaults for a new identity (and for a group an Update removes).
+DEFAULT_SIGNING_ENABLED = True
+DEFAULT_FORWARDING_ENABLED = True
 
 
 TYPE = ResourceType(
@@ -204,6 +211,29 @@ TYPE = ResourceType(
         "DmarcRecordValue": '"v=DMARC1; p=POLICY;" (DmarcPolicy, default none); empty for an address',
         "DnsRecords": 'The records above (Easy DKIM CNAMEs or BYODKIM TXT, MX, SPF, DMARC) as compact JSON [{"Name","Type","TTL","Values"}]; fewer if the response would pass 4,096 bytes (see DNS records as attributes); empty for an address',
     },
+    comparison=(
+        Rule("EmailIdentity", NOT_COMPARED, why="the name the identity is read by"),
+        Rule(f"{SIGNING}.DomainSigningPrivateKey", NOT_COMPARED, why="a secret: never kept, and SES reports no key"),
+        Rule(
+            f"{SIGNING}.DkimSigningPrivateKeySecret",
+            NOT_COMPARED,
+            why="SES reports neither the key nor where it was read from (the record keeps the reference, never the key)",
+        ),
+        # DomainSigningSelector: the selector SES reports as the BYODKIM token; DomainSigningAttributesOrigin:
+        # the SigningAttributesOrigin of a DEED replica; NextSigningKeyLength as reported.
+        Rule("DkimAttributes.SigningEnabled", DEFAULT, DEFAULT_SIGNING_ENABLED, why="SES's default"),
+        Rule("FeedbackAttributes.EmailForwardingEnabled", DEFAULT, DEFAULT_FORWARDING_ENABLED, why="SES's default (FeedbackForwardingStatus)"),
+        Rule("MailFromAttributes.MailFromDomain", CASE, why="a domain name"),
+        Rule("MailFromAttributes.BehaviorOnMxFailure", DEFAULT, "USE_DEFAULT_VALUE", why="SES's default"),
+        Rule("Policies", DECLARED_KEYS, why="policies set outside the stack are left alone, as an Update leaves them"),
+        Rule("Policies.*", JSON_TEXT, why="SES returns the text; white space and key order are no change"),
+        Rule("DmarcPolicy", NOT_COMPARED, why="no SES setting: the suggested DNS record only"),
+        Rule("HostedZoneId", NOT_COMPARED, why="Route 53, not SES"),
+        Rule("OverwriteDnsRecords", NOT_COMPARED, why="Route 53, not SES"),
+        Rule("WaitFor", NOT_COMPARED, why="how a request waits"),
+        Rule("VerificationTimeout", NOT_COMPARED, why="how a request waits"),
+        *NOT_COMPARED_EVERYWHERE,
+    ),
 )
 
 
@@ -212,10 +242,6 @@ def _deed_parent(origin: str, props: dict, arns, kind: str) -> tuple[str, ...]:
     signs with. Its record would be in that region's table, never in this one: such a link is
     an unmanaged one here."""
     return (arns._replace(region=dkim_signing.deed_region(origin)).arn(kind, props["EmailIdentity"]),)
-
-
-DEFAULT_SIGNING_ENABLED = True
-DEFAULT_FORWARDING_ENABLED = True
 
 
 def observe(name: str, props: dict, client, request: Request) -> dict:
@@ -432,6 +458,32 @@ class EmailIdentity(ResourceHandler):
     def read(self, name: str, client) -> None:
         """Raises NotFoundException when there is no such resource (lifecycle's existence check)."""
         client.get_email_identity(EmailIdentity=name)
+
+    DRIFTS = True
+
+    def read_declared(self, name: str, client) -> dict | None:
+        """GetEmailIdentity in the form of the properties; None when the identity is gone."""
+        live = unless_missing(client.get_email_identity, EmailIdentity=name)
+        if live is None:
+            return None
+        dkim = live.get("DkimAttributes") or {}
+        origin = dkim.get("SigningAttributesOrigin") or ""
+        signing = {"NextSigningKeyLength": dkim.get("NextSigningKeyLength")}
+        if origin == "EXTERNAL":  # BYODKIM: the token is the selector (sesv2 model, DkimAttributes.Tokens)
+            signing["DomainSigningSelector"] = next(iter(dkim.get("Tokens") or []), None)
+        elif origin.startswith("AWS_SES_"):  # a DEED replica
+            signing["DomainSigningAttributesOrigin"] = origin
+        return TYPE.properties.shape(
+            {
+                "EmailIdentity": name,
+                SIGNING: signing,
+                "DkimAttributes": {"SigningEnabled": dkim.get("SigningEnabled")},
+                "FeedbackAttributes": {"EmailForwardingEnabled": live.get("FeedbackForwardingStatus")},
+                "ConfigurationSetAttributes": {"ConfigurationSetName": live.get("ConfigurationSetName")},
+                "MailFromAttributes": live.get("MailFromAttributes"),
+                "Policies": live.get("Policies"),
+            }
+        )
 
     def release(self, name: str, request: Request) -> None:
         """An identity that is not ours after all (taken over, then released): only the DNS

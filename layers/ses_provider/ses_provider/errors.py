@@ -33,6 +33,16 @@ def error_code(error: BaseException) -> str:
     return ""
 
 
+def unless_missing(call, **arguments):
+    """The answer of an SES read; None when SES answers NotFoundException (no such resource)."""
+    try:
+        return call(**arguments)
+    except ClientError as error:
+        if error_code(error) == "NotFoundException":
+            return None
+        raise
+
+
 def reason(error: BaseException, what: str, region: str, service: str = "SES") -> str:
     """`what` names the resource, for example "configuration set orders"."""
     if isinstance(error, ClientError):

@@ -238,12 +238,17 @@ def unchanged(
     current, previous = _compared(resource, physical_id, props, raw_old)
     if current != previous or resource.TYPE.identity.declared(current) not in (None, physical_id):
         return None
-    record = ledger(resource, client, request, store).record(physical_id)
+    safety = ledger(resource, client, request, store)
+    record = safety.record(physical_id)
     if record is None or record.pending_request_id or not record.owned_by(request.stack_id, request.logical_id):
         return None  # the full path refuses another owner's resource
+    kept = safety.kept_properties(physical_id, props)
     try:
-        late = dict(record.declared) != tags.to_dict(props.get("Tags"))
+        # Every request that succeeds saves its properties: a record that keeps others is of a later one.
+        late = dict(record.declared) != tags.to_dict(props.get("Tags")) or record.properties not in (None, kept)
         if not late:
+            if record.properties != kept:
+                return None  # a record of an earlier version keeps no properties: save them
             if _desired_tags(props, stack_tags) != dict(record.desired):
                 return None
             if record.share_with != tuple(props.get("ShareWith") or ()):

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from . import configuration_set, configuration_set_event_destination, dedicated_ip_pool, deliverability_test_report, email_identity
-from .schema import Array, Boolean, Field, Integer, JsonObject, Map, Object, String
+from .schema import CASE, DECLARED_KEYS, DEFAULT, JSON_TEXT, NOT_COMPARED, SPELLING, UNORDERED, Array, Boolean, Field, Integer, JsonObject, Map, Object, Rule, String
 
 MODULES = (email_identity, configuration_set, dedicated_ip_pool, configuration_set_event_destination, deliverability_test_report)
 START, END = "<!-- reference:start -->", "<!-- reference:end -->"
@@ -58,6 +58,34 @@ def _rows(fields, prefix=""):
             yield from _rows(spec.items.fields, f"{path}[].")
 
 
+def _rule(rule: Rule) -> str:
+    """What a comparison rule (ses_provider.drift) says, in words."""
+    if rule.kind == DEFAULT:
+        return f"omitted, declared or reported, is `{str(rule.value).lower() if isinstance(rule.value, bool) else rule.value}`"
+    if rule.kind == SPELLING:
+        return "read as SES v2 spells it: " + ", ".join(f"`{a}` = `{b}`" for a, b in rule.value.items() if a != b)
+    return {
+        UNORDERED: "order and repeats are no change",
+        CASE: "case is no change",
+        JSON_TEXT: "compared as parsed JSON",
+        DECLARED_KEYS: "only the declared entries are compared",
+        NOT_COMPARED: "not compared",
+    }[rule.kind]
+
+
+def _drift(module) -> list[str]:
+    if not module.HANDLER.DRIFTS:
+        return ["Drift: not compared. A test report is one-shot: nothing it declares can change in SES."]
+    return [
+        "Drift ([python -m tools.drift](operations.md#drift)): each declared property is compared with what SES"
+        " reports, but for these rules:",
+        "",
+        "| Property | Rule | Why |",
+        "|---|---|---|",
+        *(f"| `{rule.path}` | {_rule(rule)} | {rule.why} |" for rule in module.TYPE.comparison),
+    ]
+
+
 def render() -> str:
     out = [START]
     for module in MODULES:
@@ -84,6 +112,8 @@ def render() -> str:
                 + " on " + ", ".join(f"`{resource}`" for resource in grant.resources) + "."
                 for grant in kind.grants
             ),
+            "",
+            *_drift(module),
         ]
     out += ["", END]
     return "\n".join(out)

@@ -188,6 +188,36 @@ class Object(Field):
 
     kind = "Object"
 
+    def without_secrets(self, value: Mapping) -> dict:
+        """`value` (coerced) without the properties marked secret, at any depth: what may be
+        kept (the record's declared properties, desired_state)."""
+        kept = {}
+        for name, item in value.items():
+            spec = self.fields.get(name)
+            if getattr(spec, "secret", False):
+                continue
+            if isinstance(spec, Object) and isinstance(item, Mapping):
+                item = spec.without_secrets(item)
+            elif isinstance(spec, Array) and isinstance(spec.items, Object) and isinstance(item, list):
+                item = [spec.items.without_secrets(entry) if isinstance(entry, Mapping) else entry for entry in item]
+            kept[name] = item
+        return kept
+
+    def shape(self, value: Mapping) -> dict:
+        """A live resource as SES reports it, in the form of these properties: only the members
+        declared here (SES reports others too), without those SES did not report (None) and the
+        objects that are left empty so. What a type's read gives (ResourceHandler.read_declared)."""
+        kept = {}
+        for name, spec in self.fields.items():
+            item = value.get(name)
+            if isinstance(spec, Object) and isinstance(item, Mapping):
+                item = spec.shape(item) or None
+            elif isinstance(spec, Array) and isinstance(spec.items, Object) and isinstance(item, list):
+                item = [spec.items.shape(entry) if isinstance(entry, Mapping) else entry for entry in item]
+            if item is not None:
+                kept[name] = item
+        return kept
+
     def secret_names(self) -> set[str]:
         """Names of properties that must never be logged, at any depth."""
         names = set()
@@ -336,6 +366,40 @@ SHARING_PROPERTIES = {
 }
 
 
+# --- drift: how a live resource is compared with its declared properties (ses_provider.drift) ---
+#
+# A type's read (ResourceHandler.read_declared) gives the live resource in the declared form;
+# these rules say where what SES reports may differ from what was declared without being
+# drift. Data, so that the reference lists them (ses_provider.reference). A rule's path names
+# a property as the reference does: `Group.Leaf`, `List[].Leaf` for the items of a list.
+
+DEFAULT = "default"  # omitted (declared or reported) means `value`: SES's default
+UNORDERED = "unordered"  # a list compared as a set: order and repeats are no change
+CASE = "case"  # compared without regard to case (a domain name)
+SPELLING = "spelling"  # each side read through `value`, a mapping of spellings to SES's one
+JSON_TEXT = "json"  # a JSON document compared parsed: white space and key order are no change
+DECLARED_KEYS = "declared keys"  # a map: only the declared names are compared; others are no drift
+NOT_COMPARED = "not compared"  # never compared (`why` says why): a secret, or nothing SES reports
+
+
+class Rule(NamedTuple):
+    path: str
+    kind: str
+    value: Any = None
+    why: str = ""
+
+
+# Every type's properties that SES does not report as such: the tags (TagSync converges them)
+# and this provider's own switches.
+NOT_COMPARED_EVERYWHERE = (
+    Rule("Tags", NOT_COMPARED, why="converged by TagSync, as before"),
+    Rule("PropagateStackTags", NOT_COMPARED, why="the provider's own: SES has no such setting"),
+    Rule("TagDriftRepair", NOT_COMPARED, why="the provider's own"),
+    Rule("AdoptExisting", NOT_COMPARED, why="the provider's own"),
+    Rule("ShareWith", NOT_COMPARED, why="the provider's own"),
+)
+
+
 class Identity:
     """How a type's properties name its resource, and so its physical id.
 
@@ -408,6 +472,8 @@ class ResourceType(NamedTuple):
     naming: Identity | None = None
     # Actions on other services than SES (Route 53 for EmailIdentity's DNS records).
     grants: tuple[Grant, ...] = ()
+    # How the live resource is compared with the declared properties (Rule above; ses_provider.drift).
+    comparison: tuple[Rule, ...] = ()
 
     @property
     def identity(self) -> Identity:

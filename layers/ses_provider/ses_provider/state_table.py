@@ -73,6 +73,12 @@ TABLE_KEYS = {
 # (MaximumEventAgeInSeconds): a day leaves ample room for DynamoDB's lazy TTL deletion.
 TTL_SECONDS = 24 * 3600
 TTL_ATTRIBUTE = "ExpiresAt"  # template.yaml's TimeToLiveSpecification (a test keeps them in step)
+# An item holds at most 400 KB (DynamoDB). A record's other attributes are bounded by SES's tag
+# rules (50 tags of 128 + 256 characters, declared and desired) and ShareWith's 100 names:
+# under 60 KB. Declared properties longer than this as JSON are not kept (Record.properties
+# None: drift unknown) rather than fail the request; the schemas of the types that keep them
+# stay far below (docs/operations.md, Drift).
+MAX_PROPERTIES_BYTES = 200_000
 
 REQUEST_PREFIX = "request:"
 DNS_PREFIX = "dns:"
@@ -105,6 +111,11 @@ def request_key(stack_id: str, request_id: str) -> str:
 def dns_key(identity_arn: str) -> str:
     """The key of the DNS records an identity wrote."""
     return DNS_PREFIX + identity_arn
+
+
+def properties_fit(properties: Mapping[str, Any]) -> bool:
+    """Whether a record can keep these declared properties (MAX_PROPERTIES_BYTES)."""
+    return len(json.dumps(properties, separators=(",", ":"), sort_keys=True).encode()) <= MAX_PROPERTIES_BYTES
 
 
 def _key(key: str) -> dict:
@@ -143,6 +154,10 @@ class Record(NamedTuple):
     # The stack names (or "*") whose resources may link to this one (ShareWith; ses_provider.links).
     # None in a record of an earlier version: shared with nobody.
     share_with: tuple[str, ...] = ()
+    # The declared properties as the schema coerced them, secrets left out (ses_provider.drift
+    # compares the live resource with them). None: unknown, a record of an earlier version (or
+    # of a type that cannot drift); the next Update fills it in.
+    properties: Mapping[str, Any] | None = None
 
     def with_desired(self, desired: Mapping[str, str]) -> "Record":
         return self._replace(desired=dict(desired), managed_keys=self.managed_keys | set(desired))
@@ -168,6 +183,10 @@ class Record(NamedTuple):
             values["Adopted"] = True
         if self.share_with:
             values["ShareWith"] = list(self.share_with)
+        if self.properties is not None:
+            # As JSON text: a policy document may hold what a DynamoDB number cannot (a float),
+            # and ints read back as ints, not Decimals.
+            values["DeclaredProperties"] = json.dumps(self.properties, separators=(",", ":"), sort_keys=True)
         return {key: _serialize(value) for key, value in values.items()}
 
     @classmethod
@@ -188,6 +207,7 @@ class Record(NamedTuple):
             created_by=values.get("CreatedBy", ""),
             adopted=bool(values.get("Adopted", False)),
             share_with=tuple(values.get("ShareWith", ())),
+            properties=json.loads(values["DeclaredProperties"]) if "DeclaredProperties" in values else None,
         )
 
     @classmethod
