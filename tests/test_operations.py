@@ -13,7 +13,14 @@ import pytest
 from aws_lambda_powertools import Metrics
 from cfnlint.decode import cfn_yaml
 
-from ses_provider import tag_sync
+from ses_provider import (
+    configuration_set,
+    configuration_set_event_destination,
+    dedicated_ip_pool,
+    deliverability_test_report,
+    email_identity,
+    tag_sync,
+)
 from tests.harness import REPO
 
 FUNCTIONS = [
@@ -24,7 +31,7 @@ FUNCTIONS = [
     "ConfigurationSetEventDestinationFunction",
     "TagSyncFunction",
 ]
-ALARMS = ["ProviderFailureAlarm", "TagSyncConvergeFailedAlarm", "FunctionErrorsAlarm"]
+ALARMS = ["ProviderFailureAlarm", "TagSyncConvergeFailedAlarm", "FunctionErrorsAlarm", "DriftDetectedAlarm"]
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +97,25 @@ def test_the_dashboard_shows_drift_latency_and_errors_of_metrics_that_exist(temp
     assert ours == published_metrics()
     errors = [m[3] for w in widgets for m in w["properties"]["metrics"] if m[:2] == ["AWS/Lambda", "Errors"]]
     assert errors == [f"<{name}>" for name in FUNCTIONS]
+
+
+def test_the_drift_alarm_is_on_by_default_and_sums_drift_detected_of_every_type_that_drifts(template):
+    parameter = template["Parameters"]["DriftAlarmEnabled"]
+    assert parameter["Default"] == "true" and parameter["AllowedValues"] == ["true", "false"]
+    assert template["Conditions"]["DriftAlarmOn"] == {"Fn::Equals": [{"Ref": "DriftAlarmEnabled"}, "true"]}
+    alarm = template["Resources"]["DriftDetectedAlarm"]
+    assert alarm["Condition"] == "DriftAlarmOn"
+    metrics = alarm["Properties"]["Metrics"]
+    (expression,) = [m for m in metrics if "Expression" in m]
+    assert expression["ReturnData"] is True and expression["Expression"] == "SUM(FILL(METRICS(), 0))"
+    watched = [m["MetricStat"]["Metric"] for m in metrics if "MetricStat" in m]
+    assert all((m["Namespace"], m["MetricName"]) == ("SesCustomResources", "DriftDetected") for m in watched)
+    # The dimensions TagSync publishes the metric with: its service, and the record's type.
+    dimensions = [{d["Name"]: d["Value"] for d in m["Dimensions"]} for m in watched]
+    assert all(set(d) == {"service", "ResourceType"} and d["service"] == tag_sync.SERVICE for d in dimensions)
+    handlers = [module.HANDLER for module in (configuration_set, configuration_set_event_destination, dedicated_ip_pool,
+                                              deliverability_test_report, email_identity)]
+    assert sorted(d["ResourceType"] for d in dimensions) == sorted(h.TYPE.type_name for h in handlers if h.DRIFTS)
 
 
 def test_tag_sync_concurrency_is_a_parameter_reaching_the_function(template):
