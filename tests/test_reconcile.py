@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 from ses_provider import reconcile
-from tests.harness import ACCOUNT, REGION, load_event
+from tests.harness import ACCOUNT, REGION, environment, load_event
 from tests.test_tag_sync import (  # noqa: F401 - the fixtures
     KINDS, TagSyncFunction, create, env, function_logs, proxy, scheduled_event, ses, sync,
 )
@@ -41,7 +41,8 @@ def sent(sync):
     def capture(params, **kwargs):
         entries.extend(params["Entries"])
 
-    sync.sync.events.meta.events.register("before-parameter-build.events.PutEvents", capture)
+    with environment(**sync.environment):  # the lazy client is built for the emulator's endpoint
+        sync.sync.events.meta.events.register("before-parameter-build.events.PutEvents", capture)
     return entries
 
 
@@ -66,6 +67,7 @@ def test_report_logs_counts_and_sends_the_diff_and_writes_nothing(env, ses, sync
     event = ses_call_event("PutConfigurationSetSendingOptions", configurationSetName=name) if trigger == "event" else scheduled_event()
     summary = sync(event)
     assert summary["property_drift"] == 1 and summary["property_repaired"] == 0
+    assert summary["failed"] == 0  # the event reached EventBridge (the emulator's)
     assert writes(sync) == [] and sending(ses, name) is False
     (entry,) = sent
     assert entry["Source"] == "ses-custom-resources" and entry["DetailType"] == "SES Resource Drift Detected"
