@@ -630,9 +630,11 @@ def test_the_template_grants_the_function_exactly_the_actions_it_uses(env, ses, 
     (policy,) = template["Resources"]["TagSyncFunction"]["Properties"]["Policies"]
     granted = set()
     for statement in policy["Statement"]:
+        if statement["Sid"] in ("ReconcileProperties", "SendDriftEvents"):
+            continue  # the reconciler's (tests/test_reconcile.py); the stack here is in operation
         actions = statement["Action"]
         granted |= set(actions if isinstance(actions, list) else [actions])
-    assert sync.actions == granted
+    assert sync.actions == granted - {"dynamodb:UpdateItem"}  # a repair's conditional start
 
 
 # --- agreement after the lifecycle ------------------------------------------------------------

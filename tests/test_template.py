@@ -19,6 +19,7 @@ from ses_provider import (
     configuration_set_event_destination,
     crash_safety,
     dedicated_ip_pool,
+    reconcile,
     deliverability_test_report,
     email_identity,
     links,
@@ -56,7 +57,12 @@ TAG_SYNC_STATEMENTS = {
         {"ses:ListTagsForResource", "ses:TagResource", "ses:UntagResource"},
         [{"Fn::Sub": f"arn:${{AWS::Partition}}:ses:${{AWS::Region}}:${{AWS::AccountId}}:{kind}/*"} for kind in ("identity", "configuration-set", "dedicated-ip-pool", "deliverability-test-report")],
     ),
-    "ReadAndUpdateDesiredTags": ({"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"}, [TABLE_ARN]),
+    "ReconcileProperties": (
+        set(reconcile.ACTIONS),
+        [{"Fn::Sub": f"arn:${{AWS::Partition}}:ses:${{AWS::Region}}:${{AWS::AccountId}}:{kind}/*"} for kind in ("identity", "configuration-set", "dedicated-ip-pool")],
+    ),
+    "SendDriftEvents": ({"events:PutEvents"}, [{"Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default"}]),
+    "ReadAndUpdateDesiredTags": ({"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Scan"}, [TABLE_ARN]),
     "QueryDesiredTagsByStack": ({"dynamodb:Query"}, [{"Fn::Sub": "${TagStateTable.Arn}/index/" + state_table.BY_STACK_INDEX}]),
     "ReadStackTags": ({"cloudformation:DescribeStacks"}, [STACKS]),
 }
@@ -365,7 +371,7 @@ def test_tag_sync_is_triggered_by_ses_tag_calls_settled_stacks_and_a_schedule_th
     assert events["SesTagCall"]["Properties"]["Pattern"] == {
         "source": ["aws.ses"],
         "detail-type": [tag_sync.CLOUDTRAIL],
-        "detail": {"eventSource": [tag_sync.SES_EVENT_SOURCE], "eventName": sorted(tag_sync.TAG_CALLS)},
+        "detail": {"eventSource": [tag_sync.SES_EVENT_SOURCE], "eventName": [*sorted(tag_sync.TAG_CALLS), *reconcile.MUTATING_CALLS]},
     }
     stack = events["StackSettled"]["Properties"]["Pattern"]
     assert (stack["source"], stack["detail-type"]) == (["aws.cloudformation"], [tag_sync.STACK_STATUS_CHANGE])

@@ -5,11 +5,11 @@ Why: a client's first cost is its data, not its code. botocore parses its 1.2 MB
 endpoints.json, lists every one of its ~400 service folders (twice), and parses each service's
 whole model (DynamoDB's is 94 kB gzipped) before the first call; a Create builds three
 clients (SES v2, DynamoDB, CloudFormation). The layer's session loads only this folder
-(ses_provider.client.session), which holds, for the five services the layer's own session
+(ses_provider.client.session), which holds, for the six services the layer's own session
 calls, their models cut to the operations that template.yaml's policies allow the functions
 (an operation not allowed would be refused by IAM anyway), with every shape those operations
 reach; their endpoint rule sets and paginators as botocore ships them; and botocore's
-endpoints.json with only those five services. Documentation strings are dropped.
+endpoints.json with only those six services. Documentation strings are dropped.
 
 A botocore older than OLDEST_READER does not read it (botocore 1.35.75 knows no `stringArray`
 rule-set parameter, which DynamoDB's now has): the session then keeps botocore's own data
@@ -40,7 +40,7 @@ TARGET = ROOT / "layers" / "ses_provider" / "ses_provider" / "botocore_data"
 SOURCE = Path(botocore.__file__).parent / "data"
 # IAM's service prefix -> botocore's service name, for the services the layer's session calls
 # (ses_provider.client.make_client, make_service_client): SES v2's actions are `ses:`.
-SERVICES = {"ses": "sesv2", "dynamodb": "dynamodb", "cloudformation": "cloudformation", "route53": "route53", "sqs": "sqs"}
+SERVICES = {"ses": "sesv2", "dynamodb": "dynamodb", "cloudformation": "cloudformation", "route53": "route53", "sqs": "sqs", "events": "events"}
 # Session-wide files that every client reads (retries, defaults mode, partitions): copied whole.
 SESSION_FILES = ("_retry.json", "partitions.json", "sdk-default-configuration.json")
 # The oldest botocore that reads this data as the pinned one does: it resolves and signs every

@@ -9,7 +9,7 @@ from .links import Link
 from .request import Request
 from .errors import unless_missing
 from .schema import (
-    ADOPTION_PROPERTIES, CASE, DEFAULT, NOT_COMPARED, NOT_COMPARED_EVERYWHERE, SHARING_PROPERTIES, TAG_SYNC_PROPERTIES, TAGS,
+    ADOPTION_PROPERTIES, DRIFT_PROPERTIES, CASE, DEFAULT, NOT_COMPARED, NOT_COMPARED_EVERYWHERE, SHARING_PROPERTIES, TAG_SYNC_PROPERTIES, TAGS,
     UNORDERED, Array, Boolean, Enum, Integer, InvalidProperty, Object, ResourceType, Rule, String,
 )
 from .tags import to_dict, to_list
@@ -104,6 +104,7 @@ TYPE = ResourceType(
             **TAG_SYNC_PROPERTIES,
             **ADOPTION_PROPERTIES,
             **SHARING_PROPERTIES,
+            **DRIFT_PROPERTIES,
         }
     ),
     actions=(

@@ -36,7 +36,7 @@ from .links import Link
 from .request import Request
 from .errors import unless_missing
 from .schema import (
-    ADOPTION_PROPERTIES, DEFAULT, NOT_COMPARED, SPELLING, UNORDERED, Array, Boolean, Enum, Identity, Object, ResourceType, Rule,
+    ADOPTION_PROPERTIES, DRIFT_PROPERTIES, DEFAULT, NOT_COMPARED, SPELLING, UNORDERED, Array, Boolean, Enum, Identity, Object, ResourceType, Rule,
     String,
 )
 
@@ -212,6 +212,7 @@ TYPE = ResourceType(
                 doc="The destination: exactly one of the four kinds. A new Name replaces it; the rest changes in place.",
             ),
             **ADOPTION_PROPERTIES,
+            **DRIFT_PROPERTIES,
         }
     ),
     actions=(
@@ -238,6 +239,7 @@ TYPE = ResourceType(
             why="SES v1's spelling (`messageTag`) is SES v2's (`MESSAGE_TAG`)",
         ),
         Rule("AdoptExisting", NOT_COMPARED, why="the provider's own"),
+        Rule("DriftPolicy", NOT_COMPARED, why="the provider's own"),
     ),
 )
 

@@ -244,8 +244,11 @@ class Ledger:
         except Exception as error:
             raise ProviderError(f"{self._what(name)}: could not read its desired tags ({type(error).__name__})") from error
 
-    def save(self, name: str, props: dict, desired: dict, managed, created_by: str, adopted: bool = False) -> None:
+    def save(
+        self, name: str, props: dict, desired: dict, managed, created_by: str, adopted: bool = False, version: int = 1
+    ) -> None:
         """Record the desired tags, once SES has accepted the change; this settles a claim.
+        `version`: the record's new version (an Update's is one past the record it read).
 
         A record that cannot be written fails the request: a FAILED Create hands back the
         real id, so CloudFormation's rollback removes the resource; a FAILED Update rolls
@@ -266,6 +269,7 @@ class Ledger:
             created_by=created_by,
             adopted=adopted,
             share_with=tuple(props.get("ShareWith") or ()),
+            version=version,
         )
         try:
             self.store.put(record)
@@ -366,7 +370,9 @@ class Unrecorded(Ledger):
     def record(self, name: str) -> None:
         return None
 
-    def save(self, name: str, props: dict, desired: dict, managed, created_by: str, adopted: bool = False) -> None:
+    def save(
+        self, name: str, props: dict, desired: dict, managed, created_by: str, adopted: bool = False, version: int = 1
+    ) -> None:
         pass
 
     def forget(self, name: str) -> None:

@@ -6,7 +6,7 @@ from .contract import ResourceHandler
 from .request import Request
 from .errors import unless_missing
 from .schema import (
-    ADOPTION_PROPERTIES, DEFAULT, NOT_COMPARED, NOT_COMPARED_EVERYWHERE, SHARING_PROPERTIES, TAG_SYNC_PROPERTIES, TAGS, Enum,
+    ADOPTION_PROPERTIES, DRIFT_PROPERTIES, DEFAULT, NOT_COMPARED, NOT_COMPARED_EVERYWHERE, SHARING_PROPERTIES, TAG_SYNC_PROPERTIES, TAGS, Enum,
     InvalidProperty, Object, ResourceType, Rule, String,
 )
 from .tags import to_dict, to_list
@@ -38,6 +38,7 @@ TYPE = ResourceType(
             **TAG_SYNC_PROPERTIES,
             **ADOPTION_PROPERTIES,
             **SHARING_PROPERTIES,
+            **DRIFT_PROPERTIES,
         }
     ),
     actions=(

@@ -49,6 +49,9 @@ class Store:
     def replace(self, old: Record, new: Record) -> bool:
         return self.table.replace_record(old, new)
 
+    def begin_repair(self, record: Record, at: float) -> bool:
+        return self.table.begin_repair(record, at)
+
     def delete(self, key: str) -> None:
         self.table.delete_record(key)
 

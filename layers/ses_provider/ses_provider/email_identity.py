@@ -17,7 +17,7 @@ from .limits import MAX_REASON, MAX_RESPONSE_BYTES, SERVICE_TIMEOUT
 from .links import Link
 from .request import Request
 from .schema import (
-    ADOPTION_PROPERTIES, CASE, DECLARED_KEYS, DEFAULT, JSON_TEXT, NOT_COMPARED, NOT_COMPARED_EVERYWHERE, SHARING_PROPERTIES,
+    ADOPTION_PROPERTIES, DRIFT_PROPERTIES, CASE, DECLARED_KEYS, DEFAULT, JSON_TEXT, NOT_COMPARED, NOT_COMPARED_EVERYWHERE, SHARING_PROPERTIES,
     TAG_SYNC_PROPERTIES, TAGS, Boolean, Enum, Grant, Integer, InvalidProperty, Object, ResourceType, Rule, String,
 )
 from .tags import to_dict, to_list
@@ -55,6 +55,7 @@ TYPE = ResourceType(
             **TAG_SYNC_PROPERTIES,
             **ADOPTION_PROPERTIES,
             **SHARING_PROPERTIES,
+            **DRIFT_PROPERTIES,
             "DkimSigningAttributes": Object(
                 fields={
                     "NextSigningKeyLength": Enum("RSA_1024_BIT", "RSA_2048_BIT", doc="Easy DKIM key length."),

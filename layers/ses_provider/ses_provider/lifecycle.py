@@ -297,7 +297,9 @@ def update(
         raise
     except Exception as error:
         raise ses_failure(resource, physical_id, request, error) from error
-    safety.save(physical_id, props, desired, managed, created_by=record.created_by if record else "")
+    # One past the version read: a drift repair that compared the older one makes no write.
+    version = (record.version if record else 0) + 1
+    safety.save(physical_id, props, desired, managed, created_by=record.created_by if record else "", version=version)
     return physical_id, attributes
 
 

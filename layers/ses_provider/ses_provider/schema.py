@@ -338,6 +338,19 @@ TAG_SYNC_PROPERTIES = {
     ),
 }
 
+# What the reconciler (tag_sync) does when a resource's declared properties drift in SES.
+DRIFT_POLICIES = ("Report", "Repair", "Ignore")
+DRIFT_PROPERTIES = {
+    "DriftPolicy": Enum(
+        *DRIFT_POLICIES,
+        default="Report",
+        extension=True,
+        doc="What the TagSync function does when SES no longer holds the declared properties: Report (default:"
+        " a log line, the DriftDetected metric and an EventBridge event), Repair (the same, then the Put calls"
+        " that restore them), Ignore (tags only). See docs/operations.md, Drift.",
+    ),
+}
+
 # Taking over a resource that exists already (crash_safety.Ledger.claim), for every type.
 ADOPTION_PROPERTIES = {
     "AdoptExisting": Boolean(
@@ -397,6 +410,7 @@ NOT_COMPARED_EVERYWHERE = (
     Rule("TagDriftRepair", NOT_COMPARED, why="the provider's own"),
     Rule("AdoptExisting", NOT_COMPARED, why="the provider's own"),
     Rule("ShareWith", NOT_COMPARED, why="the provider's own"),
+    Rule("DriftPolicy", NOT_COMPARED, why="the provider's own"),
 )
 
 

@@ -158,6 +158,15 @@ class Record(NamedTuple):
     # compares the live resource with them). None: unknown, a record of an earlier version (or
     # of a type that cannot drift); the next Update fills it in.
     properties: Mapping[str, Any] | None = None
+    # Changed by every save (a Create's is 1, an Update's one more than the record it read, a
+    # TagSync rewrite one more than the one it replaces): a repair acts only while the record
+    # keeps the version it compared (StateTable.begin_repair). 0: a claim, or an earlier version's record.
+    version: int = 0
+
+    @property
+    def drift_policy(self) -> str:
+        """The declared DriftPolicy (Report when the record keeps no properties or none is declared)."""
+        return str((self.properties or {}).get("DriftPolicy") or "Report")
 
     def with_desired(self, desired: Mapping[str, str]) -> "Record":
         return self._replace(desired=dict(desired), managed_keys=self.managed_keys | set(desired))
@@ -175,6 +184,8 @@ class Record(NamedTuple):
             "PropagateStackTags": self.propagate_stack_tags,
             "TagDriftRepair": self.drift_repair,
         }
+        if self.version:
+            values["Version"] = self.version
         if self.pending_request_id:
             values["PendingRequestId"] = self.pending_request_id
         if self.created_by:
@@ -208,6 +219,7 @@ class Record(NamedTuple):
             adopted=bool(values.get("Adopted", False)),
             share_with=tuple(values.get("ShareWith", ())),
             properties=json.loads(values["DeclaredProperties"]) if "DeclaredProperties" in values else None,
+            version=int(values.get("Version", 0)),
         )
 
     @classmethod
@@ -399,8 +411,9 @@ class StateTable:
 
         TagSync reads records by a query or scan, possibly seconds before it writes, and from
         an index (eventually consistent); meanwhile an Update of the resource may have written
-        its record, which an unconditional put would undo. Records carry no version, so the
-        condition compares every attribute."""
+        its record, which an unconditional put would undo. The condition compares every
+        attribute (the version among them, which `new` takes one past `old`'s)."""
+        new = new._replace(version=old.version + 1)
         expected = old.to_item()
         names = {f"#a{i}": key for i, key in enumerate(expected)}
         values = {f":v{i}": value for i, value in enumerate(expected.values())}
@@ -412,6 +425,24 @@ class StateTable:
                 ConditionExpression=condition,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def begin_repair(self, record: Record, at: float) -> bool:
+        """Whether a drift repair of `record` may make its SES writes: a conditional write of
+        the time it starts (RepairStartedAt, for operators), which holds only while the stored
+        record keeps the version the repair compared and no Create has claimed it. Not a save:
+        the version stays."""
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=_key(record.arn),
+                UpdateExpression="SET RepairStartedAt = :at",
+                ConditionExpression="attribute_exists(StackId) AND attribute_not_exists(PendingRequestId) AND "
+                + ("Version = :version" if record.version else "attribute_not_exists(Version)"),
+                ExpressionAttributeValues={":at": {"N": str(int(at))}, **({":version": {"N": str(record.version)}} if record.version else {})},
             )
         except self.client.exceptions.ConditionalCheckFailedException:
             return False

@@ -1,9 +1,14 @@
-"""TagSync: bring the live tags of managed SES resources back to their desired state.
+"""TagSync, the reconciler: bring the live tags of managed SES resources back to their desired
+state, and find (report, or repair) drift of their declared properties (ses_provider.reconcile,
+by each resource's DriftPolicy). The name stays TagSync: the function, its log group, metrics,
+parameters and alarms are known to operators by it, and tags are still what it converges for
+every resource; the properties are a step of the same visit.
 
 EventBridge starts it with one of three events:
 
-- `AWS API Call via CloudTrail` for SES `TagResource` / `UntagResource` (someone, or this
-  function, changed a resource's tags): converge that one resource.
+- `AWS API Call via CloudTrail` for SES `TagResource` / `UntagResource` or any call that
+  changes a managed resource (reconcile.MUTATING_CALLS): converge that one resource, then
+  compare its properties.
 - `CloudFormation Stack Status Change` to CREATE_COMPLETE, UPDATE_COMPLETE or
   UPDATE_ROLLBACK_COMPLETE: re-read the stack's tags, recompute the desired tags of every
   resource of that stack, record them, converge each resource.
@@ -45,11 +50,11 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Iterable, Mapping
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from botocore.config import Config
 
-from . import desired_state, stacks, state_table, tags
-from .client import make_client, use_local_endpoint
+from . import desired_state, drift, reconcile, stacks, state_table, tags
+from .client import ArnBuilder, make_client, make_service_client, use_local_endpoint
 from .errors import error_code
 from .schema import InvalidProperty
 
@@ -112,12 +117,20 @@ class Summary:
     deferred: int = 0  # not reached before the invocation's deadline
     throttled: int = 0  # still throttled after the client's retries: visited again next run
     ses_calls: int = 0  # SES API calls made (retries of a throttled call not counted)
+    # Declared properties (ses_provider.reconcile): resources compared, found drifted or gone,
+    # repaired, left alone while their stack is in operation, and repairs that lost to an Update.
+    compared: int = 0
+    property_drift: int = 0
+    property_repaired: int = 0
+    in_operation: int = 0
+    raced: int = 0
     # Scheduled runs: whether the run started where the previous one stopped, and whether it
     # reached the end of the scan with every record visited (the next run starts afresh).
     resumed: bool = False
     pass_complete: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
     _latencies: list = field(default_factory=list, repr=False, compare=False)
+    _findings: list = field(default_factory=list, repr=False, compare=False)  # reconcile.Finding, to report
 
     def add(self, **counts: int) -> None:
         """Counts from any thread of the run."""
@@ -183,8 +196,8 @@ def kind_of(event: Any) -> str:
     return "ignored"
 
 
-class _StackTags:
-    """The stack tags of one run: read once per stack, whichever thread asks first."""
+class _Stacks:
+    """The stacks of one run (status and tags): read once per stack, whichever thread asks first."""
 
     def __init__(self, read: Callable[[str], Mapping[str, str]]):
         self._read = read
@@ -201,7 +214,7 @@ class _StackTags:
             try:
                 future.set_result(self._read(stack_id))
             except Exception as error:  # noqa: BLE001 - every record of the stack fails with it
-                logger.error("could not read the stack's tags", extra={"stack_id": stack_id, "error": _describe(error)})
+                logger.error("could not read the stack", extra={"stack_id": stack_id, "error": _describe(error)})
                 future.set_exception(error)
         return future.result()
 
@@ -216,6 +229,7 @@ class TagSync:
         cloudformation: Any = None,
         metrics: Metrics | None = None,
         concurrency: int | None = None,
+        events: Any = None,
     ):
         self._ses = ses
         self._store = store
@@ -223,6 +237,9 @@ class TagSync:
         self.metrics = metrics or Metrics(namespace=os.environ.get(NAMESPACE_ENVIRONMENT) or DEFAULT_NAMESPACE, service=SERVICE)
         self.concurrency = concurrency or concurrency_from_environment()
         self.clock: Callable[[], float] = time.monotonic  # what the deadline is read on (tests simulate time)
+        self._events = events
+        # The partition of the ARNs a CloudTrail event's names make (the function's, from its context).
+        self.partition = "aws"
 
     @property
     def ses(self) -> Any:
@@ -245,11 +262,21 @@ class TagSync:
             self._cloudformation = stacks.cloudformation_client()
         return self._cloudformation
 
+    @property
+    def events(self) -> Any:
+        """EventBridge, for the drift events (built on the first report)."""
+        if self._events is None:
+            self._events = make_service_client("events")
+        return self._events
+
     # --- the entry point -------------------------------------------------------------------
 
     def __call__(self, event: Any, context: Any = None) -> dict:
         summary = Summary(kind_of(event))
         deadline = _deadline(context, self.clock)
+        function_arn = getattr(context, "invoked_function_arn", "") or ""
+        if function_arn.count(":") >= 5:
+            self.partition = function_arn.split(":")[1]
         try:
             if summary.event == "cloudtrail":
                 self._on_tag_call(event.get("detail") or {}, summary)
@@ -273,27 +300,35 @@ class TagSync:
 
     def _on_tag_call(self, detail: Mapping[str, Any], summary: Summary) -> None:
         name = detail.get("eventName")
-        if detail.get("eventSource") != SES_EVENT_SOURCE or name not in TAG_CALLS:
+        if detail.get("eventSource") != SES_EVENT_SOURCE or (name not in TAG_CALLS and name not in reconcile.MUTATING_CALLS):
             logger.info("not an SES tag call", extra={"eventSource": detail.get("eventSource"), "eventName": name})
             return
         if detail.get("errorCode"):
             # The call failed: it changed nothing.
             logger.info("the tag call failed; nothing changed", extra={"eventName": name, "errorCode": detail["errorCode"]})
             return
-        arn = resource_arn(detail.get("requestParameters"))
-        if arn is None:
-            logger.warning("the tag call names no resource ARN", extra={"eventName": name})
+        if name in TAG_CALLS:
+            arn = resource_arn(detail.get("requestParameters"))
+            keys = [arn] if arn else []
+        else:
+            arns = ArnBuilder(self.partition, str(detail.get("awsRegion") or ""), str(detail.get("recipientAccountId") or ""))
+            keys = reconcile.record_keys(detail.get("requestParameters"), arns)
+        if not keys:
+            logger.warning("the call names no resource", extra={"eventName": name})
             return
-        record = self.store.get(arn)
-        if record is None:
-            logger.debug("not a managed resource", extra={"arn": arn})
-            return
-        summary.resources += 1
-        if self._left_alone(record, summary):
-            return
-        # The record's desired tags, as they are: stack tags are refreshed by stack events
-        # and the schedule, not by every tag call.
-        self._converge(record, summary)
+        stacks_of_run = _Stacks(self._read_stack)
+        for key in keys:
+            record = self.store.get(key)
+            if record is None:
+                logger.debug("not a managed resource", extra={"arn": key})
+                continue
+            summary.resources += 1
+            # The record's desired tags, as they are: stack tags are refreshed by stack events
+            # and the schedule, not by every call.
+            if not self._left_alone(record, summary):
+                self._converge(record, summary)
+            self._reconcile(record, summary, stacks_of_run)
+        self._send_findings(summary)
 
     def _on_stack_change(self, event: Mapping[str, Any], summary: Summary, deadline: Callable[[], bool]) -> None:
         detail = event.get("detail") or {}
@@ -329,7 +364,7 @@ class TagSync:
         The pool starts tasks in the order they were submitted and each checks the deadline
         as it starts, so what the deadline leaves is a suffix (throttled records aside).
         Reading stops once the deadline has passed: records not read are the next run's."""
-        stack_tags = _StackTags(self._read_stack_tags)
+        stack_tags = _Stacks(self._read_stack)
         submitted: list[tuple[str, Future]] = []
         complete = True
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="converge") as pool:
@@ -348,21 +383,27 @@ class TagSync:
         for latency in summary._latencies:
             self.metrics.add_metric(name="ConvergeLatency", unit=MetricUnit.Milliseconds, value=latency)
         summary._latencies.clear()
+        self._send_findings(summary)
         return visited, complete
 
     def _visit(
-        self, record: desired_state.Record, summary: Summary, deadline: Callable[[], bool], stack_tags: _StackTags
+        self, record: desired_state.Record, summary: Summary, deadline: Callable[[], bool], stack_tags: _Stacks
     ) -> bool:
-        """Bring the stack's current tags into the record's desired tags, then converge; False
-        when the record is left for a later run (deadline, throttling)."""
+        """Bring the stack's current tags into the record's desired tags, converge, then compare
+        the properties; False when the record is left for a later run (deadline, throttling)."""
         if deadline():
             summary.add(deferred=1)
             return False
+        done = self._visit_tags(record, summary, stack_tags)
+        self._reconcile(record, summary, stack_tags)
+        return done
+
+    def _visit_tags(self, record: desired_state.Record, summary: Summary, stack_tags: _Stacks) -> bool:
         if self._left_alone(record, summary):
             return True
         if record.propagate_stack_tags:
             try:
-                tags_of_stack = stack_tags(record.stack_id)
+                tags_of_stack = stack_tags(record.stack_id).tags
             except Exception as error:  # noqa: BLE001 - counted (logged once per stack)
                 self._failed(record, summary, "could not read the stack's tags", error, log=False)
                 return True
@@ -384,8 +425,100 @@ class TagSync:
             record = updated
         return self._converge(record, summary, record_latency=summary._latencies)
 
-    def _read_stack_tags(self, stack_id: str) -> Mapping[str, str]:
-        return stacks.read_stack_tags(self.cloudformation, stack_id)
+    def _read_stack(self, stack_id: str) -> stacks.Stack:
+        return stacks.read_stack(self.cloudformation, stack_id)
+
+    # --- declared properties (ses_provider.reconcile) ---------------------------------------------
+
+    def _reconcile(self, record: desired_state.Record, summary: Summary, stacks_of_run: _Stacks, attempt: int = 1) -> None:
+        """Compare the record's declared properties with SES and act by its DriftPolicy. Never
+        while its stack is in operation or a Create has claimed it; never raises."""
+        if record.pending_request_id or record.properties is None or record.drift_policy == reconcile.IGNORE:
+            return  # a Create under way, an earlier version's record, or tags only
+        if record.resource_type not in reconcile.HANDLERS:
+            return
+        try:
+            stack = stacks_of_run(record.stack_id)
+        except Exception:  # noqa: BLE001 - logged once per stack; without its status nothing is compared
+            return
+        calls = _CallLog(self.ses)
+        try:
+            if stack.status.endswith("_IN_PROGRESS"):
+                # CloudFormation is acting on the stack: its requests, not this function, decide.
+                summary.add(in_operation=1)
+                logger.info("the stack is in operation: properties left alone", extra={"arn": record.arn})
+                return
+            finding = reconcile.compared(record, calls)
+            summary.add(compared=1)
+            if finding is None or finding.verdict.status == drift.IN_SYNC:
+                return
+            summary.add(property_drift=1)
+            if attempt == 1:
+                self._report(finding, summary)
+            if record.drift_policy == reconcile.REPAIR:
+                self._repair(finding, calls, summary, stacks_of_run, attempt)
+        except Exception as error:  # noqa: BLE001 - one resource never stops the others
+            self._failed(record, summary, "drift check or repair failed", error)
+        finally:
+            summary.add(ses_calls=len(calls.calls))
+
+    def _report(self, finding: reconcile.Finding, summary: Summary) -> None:
+        """The log line now; the event and the metric once the run has compared all (batched)."""
+        logger.warning(
+            "drift of declared properties",
+            extra={"drift": reconcile.detail(finding)},
+        )
+        with summary._lock:
+            summary._findings.append(finding)
+
+    def _repair(
+        self, finding: reconcile.Finding, calls: "_CallLog", summary: Summary, stacks_of_run: _Stacks, attempt: int
+    ) -> None:
+        record = finding.record
+        if finding.live is None and record.resource_type not in reconcile.RECREATED:
+            logger.warning("an identity deleted by hand is not made again (new DKIM tokens); reported only", extra={"arn": record.arn})
+            return
+        # Conditional on the version compared: an Update saved since makes this repair write nothing.
+        if not self.store.begin_repair(record, time.time()):
+            summary.add(raced=1)
+            logger.info("the record changed since it was compared: no repair", extra={"arn": record.arn})
+            return
+        done = reconcile.restore(finding, calls, reconcile.request_for(record, make_service_client, self.store))
+        after = self.store.get(record.arn)
+        if after is not None and after.version != record.version and attempt == 1:
+            # An Update saved its record while the Puts ran (they take no condition in SES): its
+            # values may have been overwritten, so they are brought back now.
+            summary.add(raced=1)
+            logger.warning("an Update raced the repair: its values are restored", extra={"arn": record.arn})
+            self._reconcile(after, summary, stacks_of_run, attempt=2)
+            return
+        summary.add(property_repaired=1)
+        logger.info("drift of declared properties repaired", extra={"arn": record.arn, "repair": done})
+
+    def _send_findings(self, summary: Summary) -> None:
+        """The run's drift: DriftDetected by type, and the EventBridge events, 10 per PutEvents."""
+        findings, summary._findings = summary._findings, []
+        by_type: dict[str, int] = {}
+        for finding in findings:
+            by_type[finding.record.resource_type] = by_type.get(finding.record.resource_type, 0) + 1
+        for resource_type, count in sorted(by_type.items()):
+            with single_metric(
+                name="DriftDetected", unit=MetricUnit.Count, value=count, namespace=self.metrics.namespace
+            ) as metric:
+                metric.add_dimension(name="service", value=SERVICE)
+                metric.add_dimension(name="ResourceType", value=resource_type)
+        entries = [reconcile.entry(finding) for finding in findings]
+        for start in range(0, len(entries), reconcile.MAX_ENTRIES):
+            batch = entries[start:start + reconcile.MAX_ENTRIES]
+            try:
+                answer = self.events.put_events(Entries=batch)
+            except Exception as error:  # noqa: BLE001 - the log lines stand; the next pass reports again
+                summary.add(failed=len(batch))
+                logger.error("could not send the drift events", extra={"error": _describe(error)})
+                continue
+            if answer.get("FailedEntryCount"):
+                summary.add(failed=answer["FailedEntryCount"])
+                logger.error("EventBridge refused drift events", extra={"failed": answer["FailedEntryCount"]})
 
     def _left_alone(self, record: desired_state.Record, summary: Summary) -> bool:
         if not record.taggable:
@@ -415,9 +548,11 @@ class TagSync:
         next attempt must reach; converging first and failing to store would let the next
         CloudTrail event undo the change."""
         updated = record.with_desired(tags.merge(record.declared, stack_tags))
-        if updated != record and not self.store.replace(record, updated):
+        if updated == record:
+            return record
+        if not self.store.replace(record, updated):
             return None
-        return updated
+        return updated._replace(version=record.version + 1)  # as replace stored it
 
     def _converge(self, record: desired_state.Record, summary: Summary, record_latency: list | None = None) -> bool:
         """Converge one resource; False when throttling outlasted the client's retries."""

@@ -1,0 +1,219 @@
+"""Drift of declared properties, found and acted on by TagSync (ses_provider.tag_sync): the
+reconciler's part that is not tags.
+
+Per resource, one read (the type's `read_declared`) compared by ses_provider.drift; then, by the
+record's DriftPolicy:
+
+- Report (default): a log line, the metric DriftDetected (by ResourceType) and an EventBridge
+  event on the default bus (EVENT_SOURCE, DETAIL_TYPE); the run sends its events in PutEvents
+  calls of at most 10 entries (PutEvents' limit).
+- Repair: the same report, then the type's own `update` with the live values as the previous
+  properties, so that only the drifted option groups are Put; a set, pool or event destination
+  deleted by hand is made again by the type's `create`. An identity deleted by hand is only
+  reported: a new identity gets new Easy DKIM tokens, which would break the published DNS.
+- Ignore: nothing (tags only, as before).
+
+Never against CloudFormation: the caller skips a resource whose stack is in an *_IN_PROGRESS
+status (every Update or Delete request of it is sent in one; the protocol refuses any other)
+or whose record is claimed by a Create under way (pending_request_id). What that relies on:
+CloudFormation sends a resource's requests only while its stack is in operation, so an
+unanswered journaled request implies such a status; the journal has no index by resource.
+
+A repair that loses a race with an Update makes no write: `repair` first writes, conditionally
+on the version it compared (StateTable.begin_repair), and reads the record again after its
+Put calls. The window left: an Update that saves its record between that condition and the
+Put calls (SES's Put calls take no condition). The read after finds the new version, and the
+repair is then run once more against the Update's record, whose values so win; an Update
+still running after that read (its save not yet made) has the stack in UPDATE_IN_PROGRESS and
+its own Put calls after ours, or, if before ours, the next pass repairs (or reports) towards
+its saved values.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Mapping, NamedTuple
+
+from . import configuration_set, configuration_set_event_destination, dedicated_ip_pool, drift, email_identity
+from .client import ArnBuilder
+from .desired_state import Record
+from .request import Request
+from .state_table import record_key
+from .tags import to_list
+
+REPORT, REPAIR, IGNORE = "Report", "Repair", "Ignore"
+EVENT_SOURCE = "ses-custom-resources"
+DETAIL_TYPE = "SES Resource Drift Detected"
+MAX_ENTRIES = 10  # PutEvents: Entries, at most 10 (botocore's events model)
+
+MODULES = (email_identity, configuration_set, configuration_set_event_destination, dedicated_ip_pool)
+HANDLERS = {module.TYPE.type_name: module.HANDLER for module in MODULES}
+# Deleted by hand, made again under Repair: all but the identity (new DKIM tokens).
+RECREATED = frozenset(HANDLERS) - {email_identity.TYPE.type_name}
+
+# What a compare and a repair may call: each type's declared actions (TYPE.actions) but the tag
+# calls (TagSync's own statement), the deletes of a resource, and CreateEmailIdentity (never
+# made again). template.yaml's ReconcileProperties statement is this list (a test checks).
+ACTIONS = tuple(
+    sorted(
+        {action for module in MODULES for action in module.TYPE.actions}
+        - {"ses:TagResource", "ses:UntagResource", "ses:ListTagsForResource", "ses:CreateEmailIdentity"}
+        - {f"ses:Delete{kind}" for kind in ("EmailIdentity", "ConfigurationSet", "DedicatedIpPool", "ConfigurationSetEventDestination")}
+    )
+)
+
+# The SES v2 calls that change a managed resource (botocore's sesv2 model: the Put*, Update*,
+# Delete* and event destination operations whose input names an identity, a configuration set,
+# an event destination or a dedicated IP pool). template.yaml's CloudTrail rule lists the same
+# names, with TagResource and UntagResource (a test keeps them in step).
+MUTATING_CALLS = (
+    "CreateConfigurationSetEventDestination",
+    "DeleteConfigurationSet",
+    "DeleteConfigurationSetEventDestination",
+    "DeleteDedicatedIpPool",
+    "DeleteEmailIdentity",
+    "DeleteEmailIdentityPolicy",
+    "PutConfigurationSetArchivingOptions",
+    "PutConfigurationSetDeliveryOptions",
+    "PutConfigurationSetReputationOptions",
+    "PutConfigurationSetSendingOptions",
+    "PutConfigurationSetSuppressionOptions",
+    "PutConfigurationSetTrackingOptions",
+    "PutConfigurationSetVdmOptions",
+    "PutDedicatedIpPoolScalingAttributes",
+    "PutEmailIdentityConfigurationSetAttributes",
+    "PutEmailIdentityDkimAttributes",
+    "PutEmailIdentityDkimSigningAttributes",
+    "PutEmailIdentityFeedbackAttributes",
+    "PutEmailIdentityMailFromAttributes",
+    "UpdateConfigurationSet",
+    "UpdateConfigurationSetEventDestination",
+    "UpdateEmailIdentityPolicy",
+)
+
+
+def arns_of(record: Record) -> ArnBuilder:
+    """Partition, region and account from the record's key (an ARN, or record_key's form)."""
+    parts = record.arn.split(":")
+    if record.taggable:
+        return ArnBuilder(parts[1], parts[3], parts[4])
+    return ArnBuilder(parts[1], parts[2], parts[3])
+
+
+def request_for(record: Record, services: Any = None, store: Any = None) -> Request:
+    """What a type's create or update needs of a request, for a repair (no CloudFormation request)."""
+    return Request(
+        stack_id=record.stack_id,
+        logical_id=record.logical_id,
+        request_id=f"drift-repair:{record.version}",
+        arns=arns_of(record),
+        services=services,
+        store=store,
+    )
+
+
+def _parameter(parameters: Mapping[str, Any], name: str) -> str | None:
+    # CloudTrail records SES v2's members in lower camel case; the member's own spelling too.
+    for key in (name[0].lower() + name[1:], name):
+        value = parameters.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def record_keys(parameters: Any, arns: ArnBuilder) -> list[str]:
+    """The keys of the records a mutating call may concern, by its request parameters."""
+    if not isinstance(parameters, Mapping):
+        return []
+    arn = _parameter(parameters, "ResourceArn")
+    if arn:
+        return [arn]
+    identity = _parameter(parameters, "EmailIdentity")
+    set_name = _parameter(parameters, "ConfigurationSetName")
+    destination = _parameter(parameters, "EventDestinationName")
+    pool = _parameter(parameters, "PoolName")
+    if destination and set_name:
+        kind = configuration_set_event_destination.TYPE
+        return [record_key(kind, arns, configuration_set_event_destination.physical_id(set_name, destination))]
+    if identity:
+        return [arns.arn(email_identity.TYPE.arn_kind, identity)]
+    if pool:
+        return [arns.arn(dedicated_ip_pool.TYPE.arn_kind, pool)]
+    if set_name:
+        return [arns.arn(configuration_set.TYPE.arn_kind, set_name)]
+    return []
+
+
+class Finding(NamedTuple):
+    """One resource compared: its verdict and the live properties (None: gone)."""
+
+    record: Record
+    verdict: drift.Verdict
+    live: Mapping[str, Any] | None
+
+
+def compared(record: Record, client: Any) -> Finding | None:
+    """The one read and the comparison; None when the record is not compared (no properties,
+    not a drifting type, DriftPolicy Ignore)."""
+    handler = HANDLERS.get(record.resource_type)
+    if handler is None or record.properties is None or record.drift_policy == IGNORE:
+        return None
+    live = handler.read_declared(record.name, client)
+    return Finding(record, drift.verdict(record.properties, live, handler.TYPE.comparison), live)
+
+
+def detail(finding: Finding) -> dict:
+    """The event's detail: the resource and the property-level diff. Only what the record keeps
+    (secrets are never kept) and what SES reports of it (drift compares declared names only)."""
+    record, verdict = finding.record, finding.verdict
+    return {
+        "stackId": record.stack_id,
+        "logicalResourceId": record.logical_id,
+        "physicalResourceId": record.name,
+        "arn": record.arn if record.taggable else None,
+        "resourceType": record.resource_type,
+        "driftPolicy": record.drift_policy,
+        "status": verdict.status,
+        "differences": [{"path": d.path, "declared": d.declared, "live": d.live} for d in verdict.differences],
+    }
+
+
+def entry(finding: Finding) -> dict:
+    """A PutEvents entry for the default bus."""
+    import json
+
+    return {
+        "Source": EVENT_SOURCE,
+        "DetailType": DETAIL_TYPE,
+        "Detail": json.dumps(detail(finding), sort_keys=True, default=str),
+        "Resources": [finding.record.arn] if finding.record.taggable else [],
+    }
+
+
+def previous(declared: Mapping[str, Any], live: Mapping[str, Any], differences) -> dict:
+    """The declared properties with each drifted top-level group as SES holds it: passed to a
+    type's update as the previous properties, it Puts only those groups."""
+    old = dict(declared)
+    for difference in differences:
+        group = re.split(r"[.\[]", difference.path, maxsplit=1)[0]
+        if group in live:
+            old[group] = live[group]
+        else:
+            old.pop(group, None)
+    return old
+
+
+def restore(finding: Finding, client: Any, request: Request) -> str:
+    """The SES writes that bring the resource back to its declared properties; what was done:
+    "updated", "recreated" or "not recreated" (an identity)."""
+    record = finding.record
+    handler = HANDLERS[record.resource_type]
+    declared = dict(record.properties or {})
+    if finding.live is None:
+        if record.resource_type not in RECREATED:
+            return "not recreated"
+        # Made with the tags TagSync converges to (declared over the stack's).
+        handler.create({**declared, "Tags": to_list(dict(record.desired))}, client, request)
+        return "recreated"
+    handler.update(record.name, declared, previous(declared, finding.live, finding.verdict.differences), client, request)
+    return "updated"

@@ -1,0 +1,180 @@
+"""TagSync as the reconciler of declared properties (ses_provider.reconcile): DriftPolicy Report,
+Repair and Ignore, by CloudTrail event and by schedule, never while the stack is in operation,
+and a repair that races an Update loses to it. Same function, moto server and proxy as
+tests/test_tag_sync.py."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from ses_provider import reconcile
+from tests.harness import ACCOUNT, REGION, environment, load_event
+from tests.test_tag_sync import (  # noqa: F401 - the fixtures
+    KINDS, TagSyncFunction, create, env, function_logs, proxy, scheduled_event, ses, sync,
+)
+from tools.local.invoker import DEPLOYING, set_stack_status
+
+SETTLED = "UPDATE_COMPLETE"
+WRITES = ("Put", "Create", "Update", "Delete", "Tag", "Untag")
+
+
+def settle(env) -> None:
+    set_stack_status(env.stack_id, SETTLED)
+
+
+def ses_call_event(name: str, **parameters) -> dict:
+    """The CloudTrail event of a call made by hand (parameters in CloudTrail's lower camel case)."""
+    event = load_event("tag_sync", "configuration_set_tag_resource")
+    event["detail"].update(eventName=name, requestParameters=parameters, eventID=str(uuid.uuid4()))
+    event["detail"]["awsRegion"], event["detail"]["recipientAccountId"] = REGION, ACCOUNT
+    return event
+
+
+@pytest.fixture
+def sent(sync):
+    """The drift events TagSync sends (PutEvents' entries, as moto accepted them)."""
+    entries: list[dict] = []
+
+    def capture(params, **kwargs):
+        entries.extend(params["Entries"])
+
+    with environment(**sync.environment):  # the lazy client is built for the emulator's endpoint
+        sync.sync.events.meta.events.register("before-parameter-build.events.PutEvents", capture)
+    return entries
+
+
+def writes(sync) -> list[str]:
+    return [name for name in sync.operations if name.startswith(WRITES)]
+
+
+def make_set(env, policy: str) -> str:
+    create(env, "configuration_set", DriftPolicy=policy)
+    settle(env)
+    return "demo-orders"
+
+
+def sending(ses, name: str) -> bool:
+    return ses.get_configuration_set(ConfigurationSetName=name)["SendingOptions"]["SendingEnabled"]
+
+
+@pytest.mark.parametrize("trigger", ["event", "schedule"])
+def test_report_logs_counts_and_sends_the_diff_and_writes_nothing(env, ses, sync, sent, function_logs, capsys, trigger):
+    name = make_set(env, "Report")
+    ses.put_configuration_set_sending_options(ConfigurationSetName=name, SendingEnabled=False)
+    event = ses_call_event("PutConfigurationSetSendingOptions", configurationSetName=name) if trigger == "event" else scheduled_event()
+    summary = sync(event)
+    assert summary["property_drift"] == 1 and summary["property_repaired"] == 0
+    assert summary["failed"] == 0  # the event reached EventBridge (the emulator's)
+    assert writes(sync) == [] and sending(ses, name) is False
+    (entry,) = sent
+    assert entry["Source"] == "ses-custom-resources" and entry["DetailType"] == "SES Resource Drift Detected"
+    detail = json.loads(entry["Detail"])
+    assert detail["logicalResourceId"] == "DemoConfigurationSet" and detail["stackId"] == env.stack_id
+    assert detail["differences"] == [{"path": "SendingOptions.SendingEnabled", "declared": True, "live": False}]
+    assert "drift of declared properties" in function_logs()
+    out = capsys.readouterr().out
+    assert '"DriftDetected"' in out and '"ResourceType":"Custom::ConfigurationSet"' in out
+
+
+@pytest.mark.parametrize("trigger", ["event", "schedule"])
+def test_repair_puts_only_the_drifted_group(env, ses, sync, sent, trigger):
+    name = make_set(env, "Repair")
+    ses.put_configuration_set_sending_options(ConfigurationSetName=name, SendingEnabled=False)
+    event = ses_call_event("PutConfigurationSetSendingOptions", configurationSetName=name) if trigger == "event" else scheduled_event()
+    summary = sync(event)
+    assert summary["property_repaired"] == 1 and len(sent) == 1
+    assert writes(sync) == ["PutConfigurationSetSendingOptions"]
+    assert sending(ses, name) is True
+    # Its own Put comes back as an event: in sync, nothing written.
+    summary = sync(ses_call_event("PutConfigurationSetSendingOptions", configurationSetName=name))
+    assert summary["property_drift"] == 0 and writes(sync) == []
+
+
+def test_ignore_is_tags_only(env, ses, sync, sent):
+    name = make_set(env, "Ignore")
+    ses.put_configuration_set_sending_options(ConfigurationSetName=name, SendingEnabled=False)
+    summary = sync(scheduled_event())
+    assert summary["compared"] == 0 and sent == [] and writes(sync) == [] and sending(ses, name) is False
+    assert "GetConfigurationSet" not in sync.operations
+
+
+def test_a_pool_made_managed_by_hand_is_reported_and_one_deleted_by_hand_is_recreated_under_repair(env, ses, sync, sent):
+    create(env, "dedicated_ip_pool", DriftPolicy="Repair")
+    settle(env)
+    (pool,) = [p for p in ses.list_dedicated_ip_pools()["DedicatedIpPools"]]
+    ses.delete_dedicated_ip_pool(PoolName=pool)
+    summary = sync(ses_call_event("DeleteDedicatedIpPool", poolName=pool))
+    assert summary["property_repaired"] == 1 and json.loads(sent[0]["Detail"])["status"] == "gone"
+    assert writes(sync) == ["CreateDedicatedIpPool"]
+    assert ses.get_dedicated_ip_pool(PoolName=pool)["DedicatedIpPool"]["ScalingMode"] == "STANDARD"
+
+
+def test_a_set_deleted_by_hand_is_recreated_with_its_declared_properties(env, ses, sync, sent):
+    name = make_set(env, "Repair")
+    ses.delete_configuration_set(ConfigurationSetName=name)
+    summary = sync(scheduled_event())
+    assert summary["property_repaired"] == 1
+    assert writes(sync) == ["CreateConfigurationSet"]
+    assert ses.get_configuration_set(ConfigurationSetName=name)["DeliveryOptions"]["MaxDeliverySeconds"] == 600
+
+
+def test_an_identity_deleted_by_hand_is_reported_not_recreated(env, ses, sync, sent):
+    resource_arn = create(env, "email_identity", DriftPolicy="Repair")
+    settle(env)
+    name = resource_arn.split("/", 1)[1]
+    ses.delete_email_identity(EmailIdentity=name)
+    summary = sync(ses_call_event("DeleteEmailIdentity", emailIdentity=name))
+    assert json.loads(sent[0]["Detail"])["status"] == "gone" and summary["property_repaired"] == 0
+    assert writes(sync) == []
+
+
+def test_a_stack_in_operation_is_left_alone(env, ses, sync, sent):
+    name = make_set(env, "Repair")
+    set_stack_status(env.stack_id, DEPLOYING)
+    ses.put_configuration_set_sending_options(ConfigurationSetName=name, SendingEnabled=False)
+    summary = sync(scheduled_event())
+    assert summary["in_operation"] == 1 and sent == [] and writes(sync) == [] and sending(ses, name) is False
+
+
+def test_a_repair_that_races_an_update_writes_nothing_and_the_updates_values_win(env, ses, sync, sent):
+    name = make_set(env, "Repair")
+    ses.put_configuration_set_sending_options(ConfigurationSetName=name, SendingEnabled=False)
+
+    def update_lands(**kwargs):  # after the compare, before the repair's conditional start
+        sync.sync.store.client.meta.events.unregister("before-call.dynamodb.UpdateItem", update_lands)
+        set_stack_status(env.stack_id, DEPLOYING)
+        event = load_event("configuration_set", "create")
+        event.update(RequestType="Update", RequestId=str(uuid.uuid4()), PhysicalResourceId=name,
+                     OldResourceProperties=event["ResourceProperties"])
+        event["ResourceProperties"] = {**event["ResourceProperties"], "DriftPolicy": "Repair",
+                                       "SendingOptions": {"SendingEnabled": "false"}}
+        assert env.invoke("configuration_set", event)["Status"] == "SUCCESS"
+
+    sync.sync.store.client.meta.events.register("before-call.dynamodb.UpdateItem", update_lands)
+    summary = sync(scheduled_event())
+    assert summary["raced"] == 1 and writes(sync) == []
+    assert sending(ses, name) is False  # the Update's value
+
+
+def test_the_event_carries_no_secret(env, ses, sync, sent):
+    name = make_set(env, "Report")
+    ses.put_configuration_set_sending_options(ConfigurationSetName=name, SendingEnabled=False)
+    sync(scheduled_event())
+    assert "PrivateKey" not in sent[0]["Detail"]
+
+
+def test_the_rule_lists_every_mutating_call():
+    from cfnlint.decode import cfn_yaml
+
+    from tests.harness import REPO
+
+    template = cfn_yaml.load(str(REPO / "template.yaml"))
+    events = template["Resources"]["TagSyncFunction"]["Properties"]["Events"]
+    names = events["SesTagCall"]["Properties"]["Pattern"]["detail"]["eventName"]
+    assert set(names) == {"TagResource", "UntagResource", *reconcile.MUTATING_CALLS}
+    (policy,) = template["Resources"]["TagSyncFunction"]["Properties"]["Policies"]
+    (statement,) = [s for s in policy["Statement"] if s["Sid"] == "ReconcileProperties"]
+    assert tuple(sorted(statement["Action"])) == reconcile.ACTIONS
