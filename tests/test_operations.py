@@ -94,7 +94,13 @@ def test_the_dashboard_shows_drift_latency_and_errors_of_metrics_that_exist(temp
     assert any("drift" in t.lower() for t in titles) and any("latency" in t.lower() for t in titles)
     assert any("error" in t.lower() for t in titles)
     ours = {m[1] for w in widgets for m in w["properties"]["metrics"] if m[0] == "SesCustomResources"}
-    assert ours == published_metrics()
+    # DriftDetected is published only when a pass finds drift (test_reconcile checks it and its dimensions).
+    assert ours == published_metrics() | {"DriftDetected"}
+    drift = [m for w in widgets for m in w["properties"]["metrics"] if m[:2] == ["SesCustomResources", "DriftDetected"]]
+    alarm = template["Resources"]["DriftDetectedAlarm"]["Properties"]["Metrics"]
+    watched = [{d["Name"]: d["Value"] for d in m["MetricStat"]["Metric"]["Dimensions"]} for m in alarm if "MetricStat" in m]
+    shown = [dict(zip(m[2::2], m[3::2])) for m in drift]  # the dimensions: name, value, name, value
+    assert sorted(map(sorted, (d.items() for d in shown))) == sorted(map(sorted, (d.items() for d in watched)))  # as the alarm watches
     errors = [m[3] for w in widgets for m in w["properties"]["metrics"] if m[:2] == ["AWS/Lambda", "Errors"]]
     assert errors == [f"<{name}>" for name in FUNCTIONS]
 
