@@ -6,7 +6,8 @@ this process on the requests in events/. For each type: Create, Update, the roll
 Update, Delete, and the rollback Delete after a Create that failed because the name was
 taken. Then event-driven tag updates: TagSync (functions/tag_sync/app.py) repairs tags
 changed by hand from a CloudTrail event, makes no call for its own, and brings changed stack
-tags after a stack status change. Last, an identity's BYODKIM key read from SSM and rotated
+tags after a stack status change; then it repairs a declared property switched off by hand
+(DriftPolicy: Repair). Last, an identity's BYODKIM key read from SSM and rotated
 (demo/byodkim.py), and a domain from nothing to verified in one Create: its records published
 in Route 53, the wait for verification handed on to the queue and polled, its policy applied
 (demo/sending_domain.py). Each step prints the answer CloudFormation would receive,
@@ -32,7 +33,7 @@ if str(REPO) not in sys.path:  # run as a script, not with -m from the repositor
     sys.path.insert(0, str(REPO))
 
 from tools.local.aws import arn, logs_of  # noqa: E402 - tools.local also makes the layer importable
-from tools.local.invoker import STACK_TAGS, LocalEnvironment, anew, load_event, local_environment  # noqa: E402
+from tools.local.invoker import DEPLOYING, STACK_TAGS, LocalEnvironment, anew, load_event, local_environment, set_stack_status  # noqa: E402
 from ses_provider.tags import merge  # noqa: E402
 from demo.byodkim import byodkim_demo  # noqa: E402
 from demo.sending_domain import sending_domain_demo  # noqa: E402
@@ -252,6 +253,7 @@ def tag_sync_demo(demo: "Demo", local: LocalEnvironment) -> None:
     resource_arn = arn(kind.arn_kind, name)
     print(f"== Event-driven tag updates: {kind.type_name} {name} ==")
     create = anew(create, "tag-sync")  # the resource's second life: new requests
+    create["ResourceProperties"]["DriftPolicy"] = "Repair"  # declared properties are repaired too
     demo.step(kind, "Create", "create", demo.succeeded_with_tags(kind, create), event=create)
     desired = merge(_tags(create), STACK_TAGS)
 
@@ -284,6 +286,24 @@ def tag_sync_demo(demo: "Demo", local: LocalEnvironment) -> None:
     print(f"  (sam deploy --tags: the stack is now tagged {_show(new_stack_tags)})\n")
     sync("Stack UPDATE_COMPLETE: stack tags arrive", "stack_update_complete", {**merge(_tags(create), new_stack_tags), "backup-policy": "nightly"})
     local.set_stack_tags(STACK_TAGS)
+
+    # Someone switches sending off by hand. The stack is settled (the reconciler never acts
+    # while CloudFormation is at work on it), and DriftPolicy is Repair.
+    local.ses.put_configuration_set_sending_options(ConfigurationSetName=name, SendingEnabled=False)
+    print("  (by hand: SendingOptions.SendingEnabled=false)\n")
+    set_stack_status(local.invoker.stack_id, "UPDATE_COMPLETE")
+    event_file = "configuration_set_put_sending_options"
+    with contextlib.redirect_stdout(demo.function_output):
+        summary, calls = local.invoker.tag_sync(load_event("tag_sync", event_file))
+    sending = local.ses.get_configuration_set(ConfigurationSetName=name)["SendingOptions"]["SendingEnabled"]
+    print(f"  {'CloudTrail PutConfigurationSetSendingOptions: drift repaired':<40} events/tag_sync/{event_file}.json")
+    print(f"    summary       {_show({k: v for k, v in summary.items() if isinstance(v, (int, float)) and v})}")
+    print(f"    SendingEnabled {sending}")
+    print(f"    SES calls     {', '.join(calls) or 'none'}")
+    wrong = [] if sending is True and summary.get("property_repaired") == 1 else ["expected SendingEnabled true again, repaired once"]
+    print(f"    result        {'as expected' if not wrong else 'UNEXPECTED: ' + '; '.join(wrong)}\n")
+    demo.problems += [f"{kind.type_name} drift repair: {w}" for w in wrong]
+    set_stack_status(local.invoker.stack_id, DEPLOYING)
     demo.step(kind, "Delete", "delete", demo.deleted(kind, name), event=anew(load_event(kind.function, "delete"), "tag-sync"))
 
 

@@ -16,3 +16,6 @@ def test_the_demo_answers_every_request_as_it_expects_and_exits_zero():
     out = printed.getvalue()
     assert status == 0, out[-2000:]
     assert "UNEXPECTED" not in out and "answered as expected" in out
+    # One drift of a declared property and its repair (issue 18): found and put back once.
+    assert "drift repaired events/tag_sync/configuration_set_put_sending_options.json" in out
+    assert "property_drift=1, property_repaired=1" in out
