@@ -243,13 +243,17 @@ TYPE = ResourceType(
     ),
 )
 
+_SES_EVENT_TYPES = {**EVENT_TYPES, **{ses: ses for ses in EVENT_TYPES.values()}}
+
+
 def definition(props: Mapping) -> dict:
     """The SES v2 EventDestinationDefinition of the (coerced) properties."""
     destination = props["EventDestination"]
     result: dict[str, Any] = {
         "Enabled": bool(destination.get("Enabled", False)),
         # Unordered natively (insertionOrder false): a reordering is no change.
-        "MatchingEventTypes": sorted({EVENT_TYPES[event] for event in destination["MatchingEventTypes"]}),
+        # SES v2's own spelling too: a drift repair passes the live destination as the previous one.
+        "MatchingEventTypes": sorted({_SES_EVENT_TYPES[event] for event in destination["MatchingEventTypes"]}),
     }
     if "CloudWatchDestination" in destination:
         result["CloudWatchDestination"] = {

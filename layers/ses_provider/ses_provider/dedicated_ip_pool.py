@@ -85,7 +85,8 @@ class DedicatedIpPool(ResourceHandler):
         # is not MANAGED already.
         # `old` is empty only for a pool taken over (AdoptExisting): then SES says what it is.
         taken_over = not old
-        before = _scaling_mode_before(name, old, client) if props["ScalingMode"] == "MANAGED" or taken_over else "STANDARD"
+        # A drift repair passes SES's MANAGED as `old`: refused below, never counted as repaired.
+        before = _scaling_mode_before(name, old, client) if props["ScalingMode"] == "MANAGED" or taken_over else old.get("ScalingMode") or "STANDARD"
         if props["ScalingMode"] == "MANAGED" and before != "MANAGED":
             client.put_dedicated_ip_pool_scaling_attributes(PoolName=name, ScalingMode="MANAGED")
         elif props["ScalingMode"] == "STANDARD" and before == "MANAGED":

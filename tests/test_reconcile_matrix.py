@@ -1,0 +1,173 @@
+"""Issue 18's matrix: for each drifting type, a hand change of each property group (the table of
+tests/test_drift_report.py) x the trigger (the CloudTrail event of that very call, or the
+scheduled pass) x DriftPolicy (Report, Repair); an event destination deleted by hand; and the
+race's second interleaving (an Update that saves its record while the repair's Puts run).
+
+The hand change is made with the harness's SES client; its own call (operation and parameters,
+as botocore builds them) becomes the CloudTrail event, its parameters in lower camel case."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from tests.harness import environment, load_event
+from tests.test_drift_report import DESTINATION, HAND_CHANGES, MODULES, POOL, SET, events, line_of, run_tool
+from tests.test_reconcile import sent, ses_call_event, settle, writes  # noqa: F401 - sent: the fixture
+from tests.test_tag_sync import env, proxy, scheduled_event, ses, sync  # noqa: F401 - the fixtures
+from tools import drift as tool
+from tools.local.invoker import DEPLOYING
+
+ORDER = (POOL, SET, "email_identity", DESTINATION)  # the order of their links
+
+
+def create_with(env, function: str, policy: str) -> dict[str, dict]:
+    """Every example resource (each declaring the groups the table changes), `function`'s with
+    DriftPolicy `policy`, the others Ignore; the stack settled."""
+    made = events()
+    for each in ORDER:
+        made[each]["ResourceProperties"]["DriftPolicy"] = policy if each == function else "Ignore"
+        made[each]["RequestId"] = str(uuid.uuid4())
+        body = env.invoke(each, made[each])
+        assert body["Status"] == "SUCCESS", body.get("Reason")
+    settle(env)
+    return made
+
+
+def camel(value):
+    """CloudTrail's requestParameters: SES v2's member names in lower camel case."""
+    if isinstance(value, dict):
+        return {key[0].lower() + key[1:]: camel(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [camel(item) for item in value]
+    return value
+
+
+def calls_made(client, act) -> list[tuple[str, dict]]:
+    """The SES v2 calls (operation, parameters) that `act` makes through `client`."""
+    made: list[tuple[str, dict]] = []
+
+    def record(params, model, **kwargs):
+        made.append((model.name, json.loads(json.dumps(params, default=str))))
+
+    client.meta.events.register("before-parameter-build.sesv2", record)
+    try:
+        act()
+    finally:
+        client.meta.events.unregister("before-parameter-build.sesv2", record)
+    return made
+
+
+def mutating(made: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
+    return [(name, params) for name, params in made if not name.startswith(("Get", "List"))]
+
+
+def trail(name: str, params: dict) -> dict:
+    return ses_call_event(name, **camel(params))
+
+
+def hand_change(ses, case: str) -> tuple[str, dict]:
+    """Make the case's change by hand; its mutating call (operation, parameters)."""
+    (call,) = mutating(calls_made(ses, lambda: HAND_CHANGES[case][1](ses)))
+    return call
+
+
+TRIGGERS = ["event", "schedule"]
+
+
+@pytest.mark.parametrize("trigger", TRIGGERS)
+@pytest.mark.parametrize("case", list(HAND_CHANGES))
+def test_report_names_the_groups_path_writes_nothing_and_delivers_the_event(env, ses, sync, sent, case, trigger):
+    function, _, path, declared, live = HAND_CHANGES[case]
+    create_with(env, function, "Report")
+    call = hand_change(ses, case)
+    summary = sync(trail(*call) if trigger == "event" else scheduled_event())
+    assert (summary["property_drift"], summary["property_repaired"], summary["failed"]) == (1, 0, 0)
+    assert writes(sync) == []
+    (entry,) = sent
+    detail = json.loads(entry["Detail"])
+    assert detail["logicalResourceId"] == events()[function]["LogicalResourceId"] and detail["status"] == "drifted"
+    assert [(d["path"], tool._shown(d["declared"]), tool._shown(d["live"])) for d in detail["differences"]] == [(path, declared, live)]
+    assert line_of(run_tool(env)[1], function).startswith("drifted: ")  # still as changed by hand
+
+
+UNREPAIRABLE = "pool made MANAGED"  # SES's model: "MANAGED pools cannot be converted to STANDARD"
+
+
+@pytest.mark.parametrize("trigger", TRIGGERS)
+@pytest.mark.parametrize("case", [case for case in HAND_CHANGES if case != UNREPAIRABLE])
+def test_repair_makes_only_the_groups_call_and_its_own_event_then_writes_nothing(env, ses, sync, sent, case, trigger):
+    function = HAND_CHANGES[case][0]
+    create_with(env, function, "Repair")
+    name, _ = call = hand_change(ses, case)
+    summary = sync(trail(*call) if trigger == "event" else scheduled_event())
+    assert (summary["property_drift"], summary["property_repaired"], summary["failed"]) == (1, 1, 0)
+    assert len(sent) == 1
+    repairs = [(operation, params) for operation, params in sync.ses_calls if operation.startswith(("Put", "Create", "Update", "Delete", "Tag", "Untag"))]
+    assert [operation for operation, _ in repairs] == [name]  # the group's own call, nothing else
+    status, lines = run_tool(env)
+    assert (status, line_of(lines, function)) == (0, "in sync")  # SES holds the declared values
+    # The repair's own call comes back as its CloudTrail event: in sync, nothing written.
+    summary = sync(trail(*repairs[0]))
+    assert (summary["property_drift"], summary["failed"]) == (0, 0) and writes(sync) == []
+
+
+@pytest.mark.parametrize("trigger", TRIGGERS)
+def test_a_pool_made_managed_by_hand_is_reported_and_its_repair_refused_not_counted_repaired(env, ses, sync, sent, trigger):
+    """PutDedicatedIpPoolScalingAttributes cannot make a MANAGED pool STANDARD (botocore's sesv2
+    model): the repair fails with the reason (declare MANAGED, or replace the pool), writes
+    nothing, and is not counted as repaired; the next pass finds the same drift."""
+    create_with(env, POOL, "Repair")
+    call = hand_change(ses, UNREPAIRABLE)
+    summary = sync(trail(*call) if trigger == "event" else scheduled_event())
+    assert (summary["property_drift"], summary["property_repaired"], summary["failed"]) == (1, 0, 1)
+    assert len(sent) == 1 and writes(sync) == []
+    assert ses.get_dedicated_ip_pool(PoolName="demo-pool")["DedicatedIpPool"]["ScalingMode"] == "MANAGED"
+
+
+@pytest.mark.parametrize("policy", ["Report", "Repair"])
+@pytest.mark.parametrize("trigger", TRIGGERS)
+def test_an_event_destination_deleted_by_hand_is_reported_gone_and_recreated_under_repair(env, ses, sync, sent, trigger, policy):
+    create_with(env, DESTINATION, policy)
+    ses.delete_configuration_set_event_destination(ConfigurationSetName="demo-orders", EventDestinationName="demo-events")
+    event = ses_call_event("DeleteConfigurationSetEventDestination", configurationSetName="demo-orders", eventDestinationName="demo-events")
+    summary = sync(event if trigger == "event" else scheduled_event())
+    repaired = policy == "Repair"
+    assert (summary["property_drift"], summary["property_repaired"], summary["failed"]) == (1, int(repaired), 0)
+    assert json.loads(sent[0]["Detail"])["status"] == "gone"
+    assert writes(sync) == (["CreateConfigurationSetEventDestination"] if repaired else [])
+    assert line_of(run_tool(env)[1], DESTINATION) == ("in sync" if repaired else "gone")
+
+
+def test_an_update_saved_while_the_repairs_puts_run_wins(env, ses, sync, sent):
+    """After the conditional begin_repair, before the repair's Put: the Update saves its record
+    (and makes its own Put). The repair's Put overwrites it; the read after finds the Update's
+    version, and the repair is run once more against it: the Update's values win."""
+    create_with(env, SET, "Repair")
+    ses.put_configuration_set_sending_options(ConfigurationSetName="demo-orders", SendingEnabled=False)
+    made = events()[SET]
+
+    def update_lands(**kwargs):  # the repair's first write, after begin_repair
+        sync.sync.ses.meta.events.unregister("before-call.sesv2.PutConfigurationSetSendingOptions", update_lands)
+        from tools.local.invoker import set_stack_status
+
+        set_stack_status(env.stack_id, DEPLOYING)
+        old = {**made["ResourceProperties"], "DriftPolicy": "Repair"}
+        update = {**made, "RequestType": "Update", "RequestId": str(uuid.uuid4()), "PhysicalResourceId": "demo-orders",
+                  "OldResourceProperties": old,
+                  "ResourceProperties": {**old, "SendingOptions": {"SendingEnabled": "false"}, "ReputationOptions": {"ReputationMetricsEnabled": "false"}}}
+        assert env.invoke(SET, update)["Status"] == "SUCCESS"
+
+    with environment(**sync.environment):
+        sync.sync.ses.meta.events.register("before-call.sesv2.PutConfigurationSetSendingOptions", update_lands)
+    summary = sync(scheduled_event())
+    assert summary["raced"] == 1 and summary["failed"] == 0
+    # The repair's Put (towards the old record), then the re-run's (towards the Update's).
+    assert [(name, params.get("SendingEnabled")) for name, params in sync.ses_calls if name.startswith("Put")] == [
+        ("PutConfigurationSetSendingOptions", True), ("PutConfigurationSetSendingOptions", False)]
+    live = ses.get_configuration_set(ConfigurationSetName="demo-orders")
+    assert live["SendingOptions"]["SendingEnabled"] is False  # the Update's values
+    assert live["ReputationOptions"]["ReputationMetricsEnabled"] is False
+    assert line_of(run_tool(env)[1], SET) == "in sync"
