@@ -97,6 +97,7 @@ def test_the_only_additions_to_the_native_properties_are_the_tag_sync_switches_a
         switches = ({"PropagateStackTags", "TagDriftRepair"} if module.TYPE.taggable else set()) | {"AdoptExisting"}
         switches |= OWN_ADDITIONS.get(module.TYPE.native_type, set())
         switches |= {"ShareWith"} if module.TYPE.native_type in SHARED else set()
+        switches |= {"DriftPolicy"} if module.HANDLER.DRIFTS else set()  # what TagSync does with drift
         assert {n for n, f in module.TYPE.properties.fields.items() if f.extension} == switches
     signing = email_identity.TYPE.properties.fields["DkimSigningAttributes"]
     assert {n for n, f in signing.fields.items() if f.extension} == {"DkimSigningPrivateKeySecret", "DomainSigningAttributesOrigin"}

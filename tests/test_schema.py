@@ -140,7 +140,10 @@ def test_invalid_properties_are_refused_with_a_reason_naming_the_property(module
 
 def test_service_token_and_service_timeout_are_accepted_and_dropped():
     props = dedicated_ip_pool.TYPE.coerce({"ServiceToken": "arn:...", "ServiceTimeout": "300", "PoolName": "p"})
-    assert props == {"PoolName": "p", "ScalingMode": "STANDARD", "PropagateStackTags": True, "TagDriftRepair": True, "AdoptExisting": False}
+    assert props == {
+        "PoolName": "p", "ScalingMode": "STANDARD", "PropagateStackTags": True, "TagDriftRepair": True, "AdoptExisting": False,
+        "DriftPolicy": "Report",
+    }
 
 
 def test_a_private_key_that_fails_validation_is_not_echoed_in_the_reason():
