@@ -139,6 +139,18 @@ def test_a_stack_in_operation_is_left_alone(env, ses, sync, sent):
     assert summary["in_operation"] == 1 and sent == [] and writes(sync) == [] and sending(ses, name) is False
 
 
+@pytest.mark.parametrize("status", ["DELETE_COMPLETE", "ROLLBACK_COMPLETE", "DELETE_FAILED"])
+def test_a_record_whose_stack_no_longer_stands_behind_it_is_neither_reported_nor_made_again(env, ses, sync, sent, status):
+    """A record can outlive its stack (a Delete that kept the resource, DeletionPolicy: Retain). A
+    set deleted by hand after that belongs to no stack: Repair must not make it again."""
+    name = make_set(env, "Repair")
+    set_stack_status(env.stack_id, status)
+    ses.delete_configuration_set(ConfigurationSetName=name)
+    summary = sync(scheduled_event())
+    assert summary["compared"] == 0 and sent == [] and writes(sync) == []
+    assert name not in [s for s in ses.list_configuration_sets()["ConfigurationSets"]]
+
+
 def test_a_repair_that_races_an_update_writes_nothing_and_the_updates_values_win(env, ses, sync, sent):
     name = make_set(env, "Repair")
     ses.put_configuration_set_sending_options(ConfigurationSetName=name, SendingEnabled=False)

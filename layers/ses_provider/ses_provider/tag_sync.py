@@ -448,6 +448,12 @@ class TagSync:
                 summary.add(in_operation=1)
                 logger.info("the stack is in operation: properties left alone", extra={"arn": record.arn})
                 return
+            if stack.status not in STACK_SETTLED:
+                # Deleted, rolled back or failed: no stack stands behind the record any more (a
+                # Retain kept the resource, say), so nothing is reported for it or made again.
+                summary.add(skipped=1)
+                logger.info("the stack no longer stands behind the record: properties left alone", extra={"arn": record.arn, "status": stack.status})
+                return
             finding = reconcile.compared(record, calls)
             summary.add(compared=1)
             if finding is None or finding.verdict.status == drift.IN_SYNC:
