@@ -127,8 +127,72 @@ def test_an_identity_deleted_by_hand_is_reported_not_recreated(env, ses, sync, s
     name = resource_arn.split("/", 1)[1]
     ses.delete_email_identity(EmailIdentity=name)
     summary = sync(ses_call_event("DeleteEmailIdentity", emailIdentity=name))
-    assert json.loads(sent[0]["Detail"])["status"] == "gone" and summary["property_repaired"] == 0
+    detail = json.loads(sent[0]["Detail"])
+    assert detail["status"] == "gone" and "new Easy DKIM tokens" in detail["notRepaired"]
+    assert (summary["property_repaired"], summary["unrepairable"], summary["failed"]) == (0, 1, 0)
     assert writes(sync) == []
+
+
+def _repair_identity(env, **properties) -> str:
+    name = create(env, "email_identity", DriftPolicy="Repair", **properties).split("/", 1)[1]
+    settle(env)
+    return name
+
+
+def test_an_identity_switched_to_byodkim_by_hand_is_reported_with_why_and_never_put_back(env, ses, sync, sent):
+    """Back to Easy DKIM, SES issues other tokens: the published CNAMEs (Route 53, which TagSync
+    may not write) would not follow, so only an Update of the stack may do it."""
+    from tests.test_drift_report import _inline_key
+
+    name = _repair_identity(env)
+    ses.put_email_identity_dkim_signing_attributes(
+        EmailIdentity=name, SigningAttributesOrigin="EXTERNAL",
+        SigningAttributes={"DomainSigningSelector": "byhand", "DomainSigningPrivateKey": _inline_key()},
+    )
+    summary = sync(ses_call_event("PutEmailIdentityDkimSigningAttributes", emailIdentity=name))
+    assert (summary["property_drift"], summary["property_repaired"], summary["unrepairable"], summary["failed"]) == (1, 0, 1, 0)
+    detail = json.loads(sent[0]["Detail"])
+    # Only what is declared is compared: Easy DKIM's key length, which a BYODKIM identity has not.
+    assert [d["path"] for d in detail["differences"]] == ["DkimSigningAttributes.NextSigningKeyLength"]
+    assert "an Update of the stack" in detail["notRepaired"]
+    assert writes(sync) == []
+    assert ses.get_email_identity(EmailIdentity=name)["DkimAttributes"]["SigningAttributesOrigin"] == "EXTERNAL"
+
+
+def test_an_identity_with_other_drift_beside_its_signing_is_repaired_group_by_group(env, ses, sync, sent):
+    """Only a drifted signing group is unrepairable: feedback forwarding turned off by hand is Put
+    back, and signing, unchanged, is not touched."""
+    name = _repair_identity(env)
+    ses.put_email_identity_feedback_attributes(EmailIdentity=name, EmailForwardingEnabled=False)
+    summary = sync(ses_call_event("PutEmailIdentityFeedbackAttributes", emailIdentity=name))
+    assert (summary["property_repaired"], summary["unrepairable"], summary["failed"]) == (1, 0, 0)
+    assert json.loads(sent[0]["Detail"])["notRepaired"] is None
+    assert writes(sync) == ["PutEmailIdentityFeedbackAttributes"]
+
+
+def test_an_identity_published_in_route53_is_repaired_by_ses_calls_alone(env, ses, sync, sent, clock, monkeypatch):
+    """The records written for the declared values are the ones the zone keeps: a repair towards
+    them makes no Route 53 call (TagSync may not write a zone), and the zone is unchanged."""
+    from ses_provider import identity_dns
+    from tests.harness import aws_client
+    from tests.test_route53 import new_zone, records
+
+    clock(identity_dns, frozen=False)
+    route53 = aws_client("route53", env.ses_url)
+    zone = new_zone(env, route53)
+    name = _repair_identity(env, HostedZoneId=zone)
+    published = records(route53, zone)
+    assert ("mail.example.com", "MX") in published
+    ses.put_email_identity_mail_from_attributes(EmailIdentity=name, MailFromDomain="bounce.example.com")
+
+    def no_zone_read(*args, **kwargs):
+        raise AssertionError("Route 53 read or written by a repair")
+
+    monkeypatch.setattr(identity_dns.Zones, "__init__", no_zone_read)
+    summary = sync(ses_call_event("PutEmailIdentityMailFromAttributes", emailIdentity=name))
+    assert (summary["property_repaired"], summary["failed"]) == (1, 0)
+    assert writes(sync) == ["PutEmailIdentityMailFromAttributes"]
+    assert records(route53, zone) == published
 
 
 def test_a_stack_in_operation_is_left_alone(env, ses, sync, sent):

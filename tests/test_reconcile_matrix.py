@@ -13,7 +13,8 @@ import uuid
 
 import pytest
 
-from tests.harness import environment, load_event
+from tests.harness import TABLE, aws_client, environment, load_event
+from tests.test_drift_report import _arns as tool_arns
 from tests.test_drift_report import DESTINATION, HAND_CHANGES, MODULES, POOL, SET, events, line_of, run_tool
 from tests.test_reconcile import sent, ses_call_event, settle, writes  # noqa: F401 - sent: the fixture
 from tests.test_tag_sync import env, proxy, scheduled_event, ses, sync  # noqa: F401 - the fixtures
@@ -58,6 +59,12 @@ def calls_made(client, act) -> list[tuple[str, dict]]:
     finally:
         client.meta.events.unregister("before-parameter-build.sesv2", record)
     return made
+
+
+def raw_item(env, function: str, name: str) -> dict:
+    """The record's item as DynamoDB holds it (attributes Record does not read included)."""
+    key = MODULES[function].TYPE.record_key(tool_arns(), name)
+    return aws_client("dynamodb", env.ses_url).get_item(TableName=TABLE, Key={"Arn": {"S": key}})["Item"]
 
 
 def mutating(made: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
@@ -115,15 +122,20 @@ def test_repair_makes_only_the_groups_call_and_its_own_event_then_writes_nothing
 
 
 @pytest.mark.parametrize("trigger", TRIGGERS)
-def test_a_pool_made_managed_by_hand_is_reported_and_its_repair_refused_not_counted_repaired(env, ses, sync, sent, trigger):
+def test_a_pool_made_managed_by_hand_is_reported_with_why_it_is_not_repaired_and_nothing_fails(env, ses, sync, sent, trigger):
     """PutDedicatedIpPoolScalingAttributes cannot make a MANAGED pool STANDARD (botocore's sesv2
-    model): the repair fails with the reason (declare MANAGED, or replace the pool), writes
-    nothing, and is not counted as repaired; the next pass finds the same drift."""
+    model): the drift is reported with the reason (declare MANAGED, or replace the pool), no
+    write is made, not even the table's, and it is neither repaired nor a failure (which would
+    raise ConvergeFailed on every pass); the next pass reports the same drift."""
     create_with(env, POOL, "Repair")
     call = hand_change(ses, UNREPAIRABLE)
-    summary = sync(trail(*call) if trigger == "event" else scheduled_event())
-    assert (summary["property_drift"], summary["property_repaired"], summary["failed"]) == (1, 0, 1)
-    assert len(sent) == 1 and writes(sync) == []
+    for _ in range(2):
+        sent.clear()
+        summary = sync(trail(*call) if trigger == "event" else scheduled_event())
+        assert (summary["property_drift"], summary["property_repaired"], summary["unrepairable"], summary["failed"]) == (1, 0, 1, 0)
+        (entry,) = sent
+        assert "cannot make a MANAGED pool STANDARD" in json.loads(entry["Detail"])["notRepaired"]
+        assert writes(sync) == [] and "RepairStartedAt" not in raw_item(env, POOL, "demo-pool")
     assert ses.get_dedicated_ip_pool(PoolName="demo-pool")["DedicatedIpPool"]["ScalingMode"] == "MANAGED"
 
 

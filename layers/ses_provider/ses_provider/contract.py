@@ -133,6 +133,12 @@ class ResourceHandler:
         reports; ses_provider.drift compares it); None when SES has no such resource."""
         raise NotImplementedError
 
+    def unrepairable(self, declared: Mapping[str, Any], live: Mapping[str, Any] | None, groups: frozenset[str]) -> str | None:
+        """DRIFTS: why the reconciler must not restore the drifted top-level `groups` of
+        `declared` over `live` (None: gone, to be made again), or None when the type's own
+        update (or create) may. Decided before any write: the drift is then reported only."""
+        return None
+
     def wait_seconds(self, props: dict) -> int:
         """WAITS: the longest wait the properties ask for, in seconds (0: none)."""
         return 0

@@ -85,7 +85,6 @@ class DedicatedIpPool(ResourceHandler):
         # is not MANAGED already.
         # `old` is empty only for a pool taken over (AdoptExisting): then SES says what it is.
         taken_over = not old
-        # A drift repair passes SES's MANAGED as `old`: refused below, never counted as repaired.
         before = _scaling_mode_before(name, old, client) if props["ScalingMode"] == "MANAGED" or taken_over else old.get("ScalingMode") or "STANDARD"
         if props["ScalingMode"] == "MANAGED" and before != "MANAGED":
             client.put_dedicated_ip_pool_scaling_attributes(PoolName=name, ScalingMode="MANAGED")
@@ -103,6 +102,12 @@ class DedicatedIpPool(ResourceHandler):
         client.get_dedicated_ip_pool(PoolName=name)
 
     DRIFTS = True
+
+    def unrepairable(self, declared, live, groups) -> str | None:
+        if live is not None and live.get("ScalingMode") == "MANAGED" and declared.get("ScalingMode") != "MANAGED":
+            # botocore's sesv2 model: "MANAGED pools cannot be converted to STANDARD".
+            return "SES cannot make a MANAGED pool STANDARD again: declare MANAGED, or replace the pool"
+        return None
 
     def read_declared(self, name: str, client) -> dict | None:
         """GetDedicatedIpPool, as the properties declare a pool; None when it is gone."""

@@ -462,6 +462,15 @@ class EmailIdentity(ResourceHandler):
 
     DRIFTS = True
 
+    def unrepairable(self, declared, live, groups) -> str | None:
+        if live is None:
+            return "an identity made again gets new Easy DKIM tokens, and the published CNAME records would no longer verify it"
+        if SIGNING in groups and not (_easy_dkim(declared.get(SIGNING)) and _easy_dkim(live.get(SIGNING))):
+            # A BYODKIM key is never kept (nor readable by TagSync), and a change of origin makes
+            # SES issue other tokens, which the published DNS would not follow: an Update does it.
+            return "a change of DKIM signing origin or of a BYODKIM key changes the published DNS: an Update of the stack restores it"
+        return None
+
     def read_declared(self, name: str, client) -> dict | None:
         """GetEmailIdentity in the form of the properties; None when the identity is gone."""
         live = unless_missing(client.get_email_identity, EmailIdentity=name)
@@ -470,10 +479,12 @@ class EmailIdentity(ResourceHandler):
         dkim = live.get("DkimAttributes") or {}
         origin = dkim.get("SigningAttributesOrigin") or ""
         signing = {"NextSigningKeyLength": dkim.get("NextSigningKeyLength")}
+        # BYODKIM or DEED has no Easy DKIM key length, whatever SES reports: a declared one is then
+        # drift, so a change of origin is found even where only the key length is declared.
         if origin == "EXTERNAL":  # BYODKIM: the token is the selector (sesv2 model, DkimAttributes.Tokens)
-            signing["DomainSigningSelector"] = next(iter(dkim.get("Tokens") or []), None)
+            signing = {"DomainSigningSelector": next(iter(dkim.get("Tokens") or []), None)}
         elif origin.startswith("AWS_SES_"):  # a DEED replica
-            signing["DomainSigningAttributesOrigin"] = origin
+            signing = {"DomainSigningAttributesOrigin": origin}
         return TYPE.properties.shape(
             {
                 "EmailIdentity": name,
@@ -682,6 +693,11 @@ DNS_ATTRIBUTES = (
     "DmarcRecordValue",
     "DnsRecords",
 )
+
+
+def _easy_dkim(signing: Mapping | None) -> bool:
+    """Easy DKIM: neither a BYODKIM selector nor a DEED origin (a key length at most)."""
+    return not any((signing or {}).get(key) for key in ("DomainSigningSelector", "DomainSigningAttributesOrigin"))
 
 
 HANDLER = EmailIdentity()

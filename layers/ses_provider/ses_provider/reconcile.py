@@ -9,8 +9,11 @@ record's DriftPolicy:
   calls of at most 10 entries (PutEvents' limit).
 - Repair: the same report, then the type's own `update` with the live values as the previous
   properties, so that only the drifted option groups are Put; a set, pool or event destination
-  deleted by hand is made again by the type's `create`. An identity deleted by hand is only
-  reported: a new identity gets new Easy DKIM tokens, which would break the published DNS.
+  deleted by hand is made again by the type's `create`. What the type calls unrepairable
+  (contract.ResourceHandler.unrepairable, decided before any write) is reported only, with the
+  reason: an identity deleted by hand (new Easy DKIM tokens would break the published DNS), a
+  change of its DKIM signing origin or BYODKIM key (the DNS follows only an Update; the key is
+  never kept), a pool made MANAGED (SES cannot make it STANDARD again).
 - Ignore: nothing (tags only, as before).
 
 Never against CloudFormation: the caller skips a resource whose stack is in an *_IN_PROGRESS
@@ -48,8 +51,6 @@ MAX_ENTRIES = 10  # PutEvents: Entries, at most 10 (botocore's events model)
 
 MODULES = (email_identity, configuration_set, configuration_set_event_destination, dedicated_ip_pool)
 HANDLERS = {module.TYPE.type_name: module.HANDLER for module in MODULES}
-# Deleted by hand, made again under Repair: all but the identity (new DKIM tokens).
-RECREATED = frozenset(HANDLERS) - {email_identity.TYPE.type_name}
 
 # What a compare and a repair may call: each type's declared actions (TYPE.actions) but the tag
 # calls (TagSync's own statement), the deletes of a resource, and CreateEmailIdentity (never
@@ -145,11 +146,13 @@ def record_keys(parameters: Any, arns: ArnBuilder) -> list[str]:
 
 
 class Finding(NamedTuple):
-    """One resource compared: its verdict and the live properties (None: gone)."""
+    """One resource compared: its verdict, the live properties (None: gone) and, under Repair,
+    why it cannot be repaired (None: it can)."""
 
     record: Record
     verdict: drift.Verdict
     live: Mapping[str, Any] | None
+    unrepairable: str | None = None
 
 
 def compared(record: Record, client: Any) -> Finding | None:
@@ -159,7 +162,16 @@ def compared(record: Record, client: Any) -> Finding | None:
     if handler is None or record.properties is None or record.drift_policy == IGNORE:
         return None
     live = handler.read_declared(record.name, client)
-    return Finding(record, drift.verdict(record.properties, live, handler.TYPE.comparison), live)
+    verdict = drift.verdict(record.properties, live, handler.TYPE.comparison)
+    why = None
+    if record.drift_policy == REPAIR and verdict.status != drift.IN_SYNC:
+        why = handler.unrepairable(record.properties, live, groups(verdict.differences))
+    return Finding(record, verdict, live, why)
+
+
+def groups(differences) -> frozenset[str]:
+    """The top-level properties the differences lie in."""
+    return frozenset(re.split(r"[.\[]", difference.path, maxsplit=1)[0] for difference in differences)
 
 
 def detail(finding: Finding) -> dict:
@@ -175,6 +187,8 @@ def detail(finding: Finding) -> dict:
         "driftPolicy": record.drift_policy,
         "status": verdict.status,
         "differences": [{"path": d.path, "declared": d.declared, "live": d.live} for d in verdict.differences],
+        # Under Repair: why this drift is reported only (null: it is repaired).
+        "notRepaired": finding.unrepairable,
     }
 
 
@@ -194,8 +208,7 @@ def previous(declared: Mapping[str, Any], live: Mapping[str, Any], differences) 
     """The declared properties with each drifted top-level group as SES holds it: passed to a
     type's update as the previous properties, it Puts only those groups."""
     old = dict(declared)
-    for difference in differences:
-        group = re.split(r"[.\[]", difference.path, maxsplit=1)[0]
+    for group in groups(differences):
         if group in live:
             old[group] = live[group]
         else:
@@ -204,14 +217,12 @@ def previous(declared: Mapping[str, Any], live: Mapping[str, Any], differences) 
 
 
 def restore(finding: Finding, client: Any, request: Request) -> str:
-    """The SES writes that bring the resource back to its declared properties; what was done:
-    "updated", "recreated" or "not recreated" (an identity)."""
+    """The SES writes that bring a repairable resource (finding.unrepairable None) back to its
+    declared properties; what was done: "updated" or "recreated"."""
     record = finding.record
     handler = HANDLERS[record.resource_type]
     declared = dict(record.properties or {})
     if finding.live is None:
-        if record.resource_type not in RECREATED:
-            return "not recreated"
         # Made with the tags TagSync converges to (declared over the stack's).
         handler.create({**declared, "Tags": to_list(dict(record.desired))}, client, request)
         return "recreated"

@@ -118,10 +118,12 @@ class Summary:
     throttled: int = 0  # still throttled after the client's retries: visited again next run
     ses_calls: int = 0  # SES API calls made (retries of a throttled call not counted)
     # Declared properties (ses_provider.reconcile): resources compared, found drifted or gone,
-    # repaired, left alone while their stack is in operation, and repairs that lost to an Update.
+    # repaired, reported only under Repair (the type says it cannot be: reconcile.Finding),
+    # left alone while their stack is in operation, and repairs that lost to an Update.
     compared: int = 0
     property_drift: int = 0
     property_repaired: int = 0
+    unrepairable: int = 0
     in_operation: int = 0
     raced: int = 0
     # Scheduled runs: whether the run started where the previous one stopped, and whether it
@@ -481,8 +483,9 @@ class TagSync:
         self, finding: reconcile.Finding, calls: "_CallLog", summary: Summary, stacks_of_run: _Stacks, attempt: int
     ) -> None:
         record = finding.record
-        if finding.live is None and record.resource_type not in reconcile.RECREATED:
-            logger.warning("an identity deleted by hand is not made again (new DKIM tokens); reported only", extra={"arn": record.arn})
+        if finding.unrepairable:
+            summary.add(unrepairable=1)
+            logger.warning("drift that cannot be repaired: reported only", extra={"arn": record.arn, "reason": finding.unrepairable})
             return
         # Conditional on the version compared: an Update saved since makes this repair write nothing.
         if not self.store.begin_repair(record, time.time()):
