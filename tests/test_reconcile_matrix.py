@@ -19,7 +19,7 @@ from tests.test_drift_report import DESTINATION, HAND_CHANGES, MODULES, POOL, SE
 from tests.test_reconcile import sent, ses_call_event, settle, writes  # noqa: F401 - sent: the fixture
 from tests.test_tag_sync import env, proxy, scheduled_event, ses, sync  # noqa: F401 - the fixtures
 from tools import drift as tool
-from tools.local.invoker import DEPLOYING
+from tools.local.invoker import DEPLOYING, set_stack_status
 
 ORDER = (POOL, SET, "email_identity", DESTINATION)  # the order of their links
 
@@ -183,3 +183,54 @@ def test_an_update_saved_while_the_repairs_puts_run_wins(env, ses, sync, sent):
     assert live["SendingOptions"]["SendingEnabled"] is False  # the Update's values
     assert live["ReputationOptions"]["ReputationMetricsEnabled"] is False
     assert line_of(run_tool(env)[1], SET) == "in sync"
+
+
+def test_a_record_of_an_earlier_version_is_given_ses_as_its_baseline_then_reports_a_hand_change_until_an_update_keeps_the_declared(env, ses, sync, sent):
+    """No DeclaredProperties (an earlier version's record): the first pass keeps what SES holds
+    (ObservedProperties), reports nothing and writes nothing to SES; a later hand change is
+    reported against it (baseline "observed"), never repaired (the policy is unknown: Report,
+    even though the template now says Repair); an Update that changes nothing keeps the
+    declared properties, and the observed ones go."""
+    from tests.test_drift_report import _forget_properties, anew, copy, record_of
+
+    made = create_with(env, SET, "Repair")
+    _forget_properties(env, SET, "demo-orders")
+    summary = sync(scheduled_event())
+    assert (summary["observed"], summary["property_drift"], summary["failed"]) == (1, 0, 0)
+    assert sent == [] and writes(sync) == []
+    record = record_of(env, SET, "demo-orders")
+    assert record.properties is None and record.observed["SendingOptions"] == {"SendingEnabled": True}
+    assert line_of(run_tool(env)[1], SET).startswith("in sync: against SES as first observed")
+    assert sync(scheduled_event())["observed"] == 0  # kept once
+
+    name, params = hand_change(ses, "set sending off")
+    summary = sync(trail(name, params))
+    assert (summary["property_drift"], summary["property_repaired"], summary["failed"]) == (1, 0, 0)
+    detail = json.loads(sent[0]["Detail"])
+    assert (detail["baseline"], detail["driftPolicy"]) == ("observed", "Report")
+    assert detail["differences"] == [{"path": "SendingOptions.SendingEnabled", "declared": True, "live": False}]
+    assert writes(sync) == []
+
+    same = copy.deepcopy(made[SET])
+    update = anew({**same, "RequestType": "Update", "PhysicalResourceId": "demo-orders", "OldResourceProperties": same["ResourceProperties"]})
+    set_stack_status(env.stack_id, DEPLOYING)
+    assert env.invoke(SET, update)["Status"] == "SUCCESS"
+    record = record_of(env, SET, "demo-orders")
+    assert record.properties["DriftPolicy"] == "Repair" and record.observed is None
+    assert "ObservedProperties" not in raw_item(env, SET, "demo-orders")
+
+
+def test_observing_a_record_that_an_update_saved_since_writes_nothing(env, ses, sync):
+    """The condition of StateTable.observe: a record read before a save (which keeps the
+    declared properties and a new version) is never given SES's state over them."""
+    from tests.test_drift_report import _forget_properties, anew, copy, record_of
+
+    made = create_with(env, SET, "Report")
+    _forget_properties(env, SET, "demo-orders")
+    stale = record_of(env, SET, "demo-orders")
+    same = copy.deepcopy(made[SET])
+    update = anew({**same, "RequestType": "Update", "PhysicalResourceId": "demo-orders", "OldResourceProperties": same["ResourceProperties"]})
+    set_stack_status(env.stack_id, DEPLOYING)
+    assert env.invoke(SET, update)["Status"] == "SUCCESS"
+    assert env.store().observe(stale, {"ConfigurationSetName": "demo-orders"}) is False
+    assert "ObservedProperties" not in raw_item(env, SET, "demo-orders")

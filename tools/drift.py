@@ -10,6 +10,7 @@ and SES, with the caller's credentials and region, and prints one line per manag
     <stack> <logical id> <type> <name>: drifted: <path> declared <value>, live <value>; ...
     <stack> <logical id> <type> <name>: gone                  (SES has no such resource)
     <stack> <logical id> <type> <name>: unknown               (a record of an earlier version: the next Update keeps its properties)
+    ... : in sync | drifted ...: against SES as first observed  (such a record once TagSync has observed it)
     <stack> <logical id> <type> <name>: not compared: <why>   (a test report; a Create under way)
 
 Only declared properties are compared, by the rules of docs/reference.md (Drift); tags are
@@ -55,6 +56,7 @@ HANDLERS = {
     for module in (email_identity, configuration_set, dedicated_ip_pool, configuration_set_event_destination, deliverability_test_report)
 }
 READ_FAILED = "not read"  # SES refused the read (exit status 2)
+OBSERVED = "against SES as first observed (a record of an earlier version: the next Update keeps the declared properties)"
 
 
 class Line(NamedTuple):
@@ -87,9 +89,12 @@ def report(record: Record, client: Any) -> Line:
     if record.pending_request_id:
         return Line(record, drift.NOT_COMPARED_TYPE, "a Create is under way")
     try:
-        verdict = drift.check(handler, record.name, record.properties, client)
+        verdict = drift.check(handler, record.name, record.baseline, client)
     except Exception as error:  # noqa: BLE001 - reported on its line; the others are still compared
         return Line(record, READ_FAILED, error_code(error) or type(error).__name__)
+    if record.properties is None and record.observed is not None and verdict.status != drift.GONE:
+        # "declared" is then what SES held when TagSync first reconciled the record.
+        return Line(record, verdict.status, "; ".join(filter(None, [describe(verdict), OBSERVED])))
     return Line(record, verdict.status, describe(verdict))
 
 

@@ -52,6 +52,9 @@ class Store:
     def begin_repair(self, record: Record, at: float) -> bool:
         return self.table.begin_repair(record, at)
 
+    def observe(self, record: Record, live) -> bool:
+        return self.table.observe(record, live)
+
     def delete(self, key: str) -> None:
         self.table.delete_record(key)
 

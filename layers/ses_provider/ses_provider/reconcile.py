@@ -156,17 +156,30 @@ class Finding(NamedTuple):
 
 
 def compared(record: Record, client: Any) -> Finding | None:
-    """The one read and the comparison; None when the record is not compared (no properties,
-    not a drifting type, DriftPolicy Ignore)."""
+    """The one read and the comparison with the record's baseline (its declared properties, else
+    those observed: see `observed`); None when the record is not compared (no baseline, not a
+    drifting type, DriftPolicy Ignore)."""
     handler = HANDLERS.get(record.resource_type)
-    if handler is None or record.properties is None or record.drift_policy == IGNORE:
+    if handler is None or record.baseline is None or record.drift_policy == IGNORE:
         return None
     live = handler.read_declared(record.name, client)
-    verdict = drift.verdict(record.properties, live, handler.TYPE.comparison)
+    verdict = drift.verdict(record.baseline, live, handler.TYPE.comparison)
     why = None
     if record.drift_policy == REPAIR and verdict.status != drift.IN_SYNC:
         why = handler.unrepairable(record.properties, live, groups(verdict.differences))
     return Finding(record, verdict, live, why)
+
+
+def observed(record: Record, client: Any) -> Mapping[str, Any] | None:
+    """For a record of an earlier version (no declared properties, none observed): the live
+    resource, to keep as its baseline until its next save keeps the declared ones. What it
+    held then is taken as in sync (a drift made before is found by that save's comparison, or
+    not at all); a change from it is reported, never repaired (the policy is unknown: Report).
+    None when there is nothing to observe (gone, or not a drifting type)."""
+    handler = HANDLERS.get(record.resource_type)
+    if handler is None or record.properties is not None or record.observed is not None:
+        return None
+    return handler.read_declared(record.name, client)
 
 
 def groups(differences) -> frozenset[str]:
@@ -185,6 +198,9 @@ def detail(finding: Finding) -> dict:
         "arn": record.arn if record.taggable else None,
         "resourceType": record.resource_type,
         "driftPolicy": record.drift_policy,
+        # What the live resource was compared with: "declared" (the template's, as last saved),
+        # or "observed" (a record of an earlier version: SES's state when first reconciled).
+        "baseline": "declared" if record.properties is not None else "observed",
         "status": verdict.status,
         "differences": [{"path": d.path, "declared": d.declared, "live": d.live} for d in verdict.differences],
         # Under Repair: why this drift is reported only (null: it is repaired).

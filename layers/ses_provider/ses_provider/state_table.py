@@ -158,10 +158,20 @@ class Record(NamedTuple):
     # compares the live resource with them). None: unknown, a record of an earlier version (or
     # of a type that cannot drift); the next Update fills it in.
     properties: Mapping[str, Any] | None = None
+    # Only while `properties` is None: the live resource as the first reconcile found it
+    # (StateTable.observe), compared until the next save keeps the declared properties, so that
+    # a hand change is found before then too. Never a repair's target: what SES held is no
+    # declaration.
+    observed: Mapping[str, Any] | None = None
     # Changed by every save (a Create's is 1, an Update's one more than the record it read, a
     # TagSync rewrite one more than the one it replaces): a repair acts only while the record
     # keeps the version it compared (StateTable.begin_repair). 0: a claim, or an earlier version's record.
     version: int = 0
+
+    @property
+    def baseline(self) -> Mapping[str, Any] | None:
+        """What the live resource is compared with: the declared properties, else the observed ones."""
+        return self.properties if self.properties is not None else self.observed
 
     @property
     def drift_policy(self) -> str:
@@ -198,6 +208,8 @@ class Record(NamedTuple):
             # As JSON text: a policy document may hold what a DynamoDB number cannot (a float),
             # and ints read back as ints, not Decimals.
             values["DeclaredProperties"] = json.dumps(self.properties, separators=(",", ":"), sort_keys=True)
+        elif self.observed is not None:
+            values["ObservedProperties"] = json.dumps(self.observed, separators=(",", ":"), sort_keys=True)
         return {key: _serialize(value) for key, value in values.items()}
 
     @classmethod
@@ -219,6 +231,7 @@ class Record(NamedTuple):
             adopted=bool(values.get("Adopted", False)),
             share_with=tuple(values.get("ShareWith", ())),
             properties=json.loads(values["DeclaredProperties"]) if "DeclaredProperties" in values else None,
+            observed=json.loads(values["ObservedProperties"]) if "ObservedProperties" in values else None,
             version=int(values.get("Version", 0)),
         )
 
@@ -435,14 +448,32 @@ class StateTable:
         the time it starts (RepairStartedAt, for operators), which holds only while the stored
         record keeps the version the repair compared and no Create has claimed it. Not a save:
         the version stays."""
+        return self._set_unless_saved(record, "RepairStartedAt", {"N": str(int(at))})
+
+    def observe(self, record: Record, live: Mapping[str, Any]) -> bool:
+        """Keep `live` as the baseline of a record that keeps no declared properties (one of an
+        earlier version): conditional on that, on no claim, and on the version read, so that a
+        save since (which keeps the declared ones) is never overwritten. Not a save: the
+        version stays. False when the condition failed or `live` is too long to keep."""
+        if not properties_fit(live):
+            return False
+        text = json.dumps(live, separators=(",", ":"), sort_keys=True)
+        return self._set_unless_saved(record, "ObservedProperties", {"S": text}, "attribute_not_exists(DeclaredProperties)")
+
+    def _set_unless_saved(self, record: Record, name: str, value: dict, also: str = "") -> bool:
+        """SET `name` on the stored record only while it keeps `record`'s version (no save since)
+        and no Create has claimed it (and `also` holds); False when it does not."""
+        condition = " AND ".join(
+            filter(None, ["attribute_exists(StackId)", "attribute_not_exists(PendingRequestId)", also,
+                          "Version = :version" if record.version else "attribute_not_exists(Version)"])
+        )
         try:
             self.client.update_item(
                 TableName=self.table_name,
                 Key=_key(record.arn),
-                UpdateExpression="SET RepairStartedAt = :at",
-                ConditionExpression="attribute_exists(StackId) AND attribute_not_exists(PendingRequestId) AND "
-                + ("Version = :version" if record.version else "attribute_not_exists(Version)"),
-                ExpressionAttributeValues={":at": {"N": str(int(at))}, **({":version": {"N": str(record.version)}} if record.version else {})},
+                UpdateExpression=f"SET {name} = :value",
+                ConditionExpression=condition,
+                ExpressionAttributeValues={":value": value, **({":version": {"N": str(record.version)}} if record.version else {})},
             )
         except self.client.exceptions.ConditionalCheckFailedException:
             return False

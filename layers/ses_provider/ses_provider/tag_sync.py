@@ -124,6 +124,7 @@ class Summary:
     property_drift: int = 0
     property_repaired: int = 0
     unrepairable: int = 0
+    observed: int = 0  # records of an earlier version given the live state as their baseline
     in_operation: int = 0
     raced: int = 0
     # Scheduled runs: whether the run started where the previous one stopped, and whether it
@@ -435,8 +436,8 @@ class TagSync:
     def _reconcile(self, record: desired_state.Record, summary: Summary, stacks_of_run: _Stacks, attempt: int = 1) -> None:
         """Compare the record's declared properties with SES and act by its DriftPolicy. Never
         while its stack is in operation or a Create has claimed it; never raises."""
-        if record.pending_request_id or record.properties is None or record.drift_policy == reconcile.IGNORE:
-            return  # a Create under way, an earlier version's record, or tags only
+        if record.pending_request_id or record.drift_policy == reconcile.IGNORE:
+            return  # a Create under way, or tags only
         if record.resource_type not in reconcile.HANDLERS:
             return
         try:
@@ -455,6 +456,12 @@ class TagSync:
                 # Retain kept the resource, say), so nothing is reported for it or made again.
                 summary.add(skipped=1)
                 logger.info("the stack no longer stands behind the record: properties left alone", extra={"arn": record.arn, "status": stack.status})
+                return
+            if record.baseline is None:
+                # A record of an earlier version: what SES holds now becomes its baseline.
+                live = reconcile.observed(record, calls)
+                if live is not None and self.store.observe(record, live):
+                    summary.add(observed=1)
                 return
             finding = reconcile.compared(record, calls)
             summary.add(compared=1)
