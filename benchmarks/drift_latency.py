@@ -17,26 +17,28 @@ Per sample, interleaved (which side goes first alternates):
   the drift seen, one PutConfigurationSetSendingOptions, with a client made as TagSync's is
   (ses_provider.client.make_client with tag_sync.ses_config), against the same emulator.
 
-Reported: each side's median, the median of the pairwise ratios, and every AWS call our
-invocation made, by service and operation (a before-call hook on the session every client of
-the layer comes from; HTTP attempts are counted too, so a retry would show).
+Reported: each side's median, the median of the pairwise ratios, and every AWS call each side
+made, by service and operation, with the time spent in them (before-call / after-call hooks
+on the botocore session every client of the layer comes from; HTTP attempts are counted too,
+so a retry would show); and, once, the invocation that the repair's own Put brings back
+through CloudTrail (it finds the set in sync and writes nothing).
 
 What the figure includes: the handler's whole work for the event, its logs and EMF metrics
 (written to a buffer here, to CloudWatch by Lambda), every call to SES, DynamoDB,
 CloudFormation and EventBridge over loopback HTTP to moto. What it excludes:
 - CloudTrail's own delay from the hand-made call to the event on EventBridge's default bus,
   and EventBridge's from the rule's match to Lambda's invoke. Neither is measurable here, and
-  AWS publishes no figure for either: EventBridge says only that AWS services send their events
-  on a best-effort or a durable basis
+  AWS's documentation gives no figure for either: EventBridge says only that AWS services send
+  it their events on a best-effort or a durable basis
   (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-service-event-delivery-level.html);
-  CloudTrail's figure, "typically ... within an average of about 5 minutes of an API call. This
-  time is not guaranteed", is for its log files in S3, not for EventBridge
-  (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/how-cloudtrail-works.html, as
-  quoted in https://tracebit.com/blog/2023/11/how-fast-is-cloudtrail-today-investigating-cloudtrail-delays-using-athena/).
-  In AWS that delay, not this handler, dominates the time from the hand change to the repair.
-- A cold start (benchmarks/cold_start.py measures those) and the network latency of real AWS
-  endpoints: moto on loopback answers in about a millisecond, so the ratio weighs our
-  calls by moto's cost of each, not AWS's.
+  CloudTrail's one figure, "typically ... within an average of about 5 minutes of an API call.
+  This time is not guaranteed", is for its log files in S3, not for EventBridge
+  (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/get-and-view-cloudtrail-log-files.html).
+  Third parties report the EventBridge path as faster than the S3 one (seconds), but that is
+  not AWS's word; even seconds would outweigh the tens of milliseconds measured here.
+- A cold start (benchmarks/cold_start.py measures those) and the latency of real AWS
+  endpoints: moto on loopback takes a few milliseconds a call (the report gives the time in
+  each service's calls), so the ratio weighs our calls by moto's cost of each, not AWS's.
 
 Run: python -m benchmarks.drift_latency [SAMPLES]   (21 by default)
 """
