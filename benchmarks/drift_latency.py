@@ -267,8 +267,8 @@ def section(samples: int = 21) -> list[str]:
         + ", ".join(f"{service} {ms:.1f} ms" for service, ms in result["service_ms"].items())
         + f"; the rest, {result['ours_ms'] - result['ours_in_calls_ms']:.1f} ms (of the medians), is the handler's own work"
         " (logs, metrics, comparing). "
-        f"Retries: {result['retries']}. The repair's own Put comes back as an event too: that invocation finds the set"
-        f" in sync in {result['echo_ms']:.1f} ms with {sum(result['echo_calls'].values())} calls"
+        f"Retries: {result['retries']}. The repair's own Put comes back as an event too: that invocation (timed once) finds"
+        f" the set in sync in {result['echo_ms']:.1f} ms with {sum(result['echo_calls'].values())} calls"
         f" ({listed(result['echo_calls'])}) and writes nothing."
         + (" The calls varied between samples; the first sample's are shown." if result["calls_vary"] else ""),
         "",
