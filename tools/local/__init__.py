@@ -7,6 +7,8 @@
   behind CloudFormation's pre-signed ResponseURL.
 - `tools.local.invoker`: the functions of functions/ run in this process on the events of
   events/, in the local environment of the examples (the table, the stack, the queue).
+- `tools.local.cloudtrail`: the CloudTrail event (as EventBridge delivers it to TagSync) of an
+  SES v2 call made by hand.
 - `tools.local.moto_ses_fidelity`, `tools.local.moto_route53_fidelity`: moto corrected to
   answer as SES v2 and Route 53 do where the provider relies on it.
 
