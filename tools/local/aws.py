@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 from contextlib import contextmanager
 from typing import Any, Iterator
 
@@ -65,7 +66,12 @@ def logs_of(logger, stream: Any = None) -> Iterator[Any]:
     """Send a Powertools logger's output (what Lambda gives CloudWatch) to `stream`, a new
     StringIO unless given, for the block."""
     stream = io.StringIO() if stream is None else stream
-    old = logger.registered_handler.setStream(stream)
+    handler = logger.registered_handler
+    if getattr(handler.stream, "closed", False):
+        # The stream it was made with is gone (a test runner's capture, closed since): setStream
+        # would flush it first and fail.
+        handler.stream = sys.stderr
+    old = handler.setStream(stream)
     try:
         yield stream
     finally:

@@ -327,8 +327,8 @@ class TagSync:
                 continue
             summary.resources += 1
             # The record's desired tags, as they are: stack tags are refreshed by stack events
-            # and the schedule, not by every call.
-            if not self._left_alone(record, summary):
+            # and the schedule, not by every call. Only a tag call can have changed the tags.
+            if name in TAG_CALLS and not self._left_alone(record, summary):
                 self._converge(record, summary)
             self._reconcile(record, summary, stacks_of_run)
         self._send_findings(summary)
