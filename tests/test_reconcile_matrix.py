@@ -19,6 +19,7 @@ from tests.test_drift_report import DESTINATION, HAND_CHANGES, MODULES, POOL, SE
 from tests.test_reconcile import sent, ses_call_event, settle, writes  # noqa: F401 - sent: the fixture
 from tests.test_tag_sync import env, proxy, scheduled_event, ses, sync  # noqa: F401 - the fixtures
 from tools import drift as tool
+from tools.local.cloudtrail import camel
 from tools.local.invoker import DEPLOYING, set_stack_status
 
 ORDER = (POOL, SET, "email_identity", DESTINATION)  # the order of their links
@@ -35,15 +36,6 @@ def create_with(env, function: str, policy: str) -> dict[str, dict]:
         assert body["Status"] == "SUCCESS", body.get("Reason")
     settle(env)
     return made
-
-
-def camel(value):
-    """CloudTrail's requestParameters: SES v2's member names in lower camel case."""
-    if isinstance(value, dict):
-        return {key[0].lower() + key[1:]: camel(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [camel(item) for item in value]
-    return value
 
 
 def calls_made(client, act) -> list[tuple[str, dict]]:
