@@ -114,7 +114,9 @@ def request_for(record: Record, services: Any = None, store: Any = None) -> Requ
 
 
 def _parameter(parameters: Mapping[str, Any], name: str) -> str | None:
-    # CloudTrail records SES v2's members in lower camel case; the member's own spelling too.
+    # CloudTrail records request members in lower camel case (its documented examples of other
+    # services); no AWS page shows an SES v2 event, so the model's own spelling is taken too.
+    # Only top-level names are read (the resource's): nested members never decide anything.
     for key in (name[0].lower() + name[1:], name):
         value = parameters.get(key)
         if isinstance(value, str) and value:
