@@ -66,10 +66,13 @@ ACTIONS = tuple(
 
 # The SES v2 calls that change a managed resource (botocore's sesv2 model: the Put*, Update*,
 # Delete* and event destination operations whose input names an identity, a configuration set,
-# an event destination or a dedicated IP pool). template.yaml's CloudTrail rule lists the same
-# names, with TagResource and UntagResource (a test keeps them in step).
+# an event destination or a dedicated IP pool; and CreateEmailIdentityPolicy: a policy of a
+# name outside the stack is no drift, but one of a declared name, deleted by hand whose Delete
+# event was missed or reported before, comes back with another document). template.yaml's
+# CloudTrail rule lists the same names, with TagResource and UntagResource (a test keeps them in step).
 MUTATING_CALLS = (
     "CreateConfigurationSetEventDestination",
+    "CreateEmailIdentityPolicy",
     "DeleteConfigurationSet",
     "DeleteConfigurationSetEventDestination",
     "DeleteDedicatedIpPool",
