@@ -8,7 +8,8 @@ record's DriftPolicy:
   event on the default bus (EVENT_SOURCE, DETAIL_TYPE); the run sends its events in PutEvents
   calls of at most 10 entries (PutEvents' limit).
 - Repair: the same report, then the type's own `update` with the live values as the previous
-  properties, so that only the drifted option groups are Put; a set, pool or event destination
+  properties, so that only the drifted option groups are Put, and its `after_wait` (what an
+  Update applies once its wait holds: an identity's policies); a set, pool or event destination
   deleted by hand is made again by the type's `create`. An identity deleted by hand is only
   reported: a new identity gets new Easy DKIM tokens, which would break the published DNS.
 - Ignore: nothing (tags only, as before).
