@@ -312,6 +312,8 @@ HAND_CHANGES = {
         lambda ses: ses.put_configuration_set_archiving_options(ConfigurationSetName="demo-orders", ArchiveArn=OTHER_ARCHIVE),
         "ArchivingOptions.ArchiveArn", f'"{ARCHIVE}"', f'"{OTHER_ARCHIVE}"',
     ),
+    # ArchiveArn is optional in PutConfigurationSetArchivingOptions (API reference, "Required: No"):
+    # without it the set archives nowhere, as the set's Update removes the group.
     "set archive removed": (
         SET,
         lambda ses: ses.put_configuration_set_archiving_options(ConfigurationSetName="demo-orders"),
