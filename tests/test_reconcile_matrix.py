@@ -154,8 +154,9 @@ def test_a_policy_made_by_hand_outside_the_stack_is_no_drift_and_a_repair_of_ano
 
 @pytest.mark.parametrize("policy", ["Report", "Repair"])
 def test_a_declared_policy_deleted_and_made_again_by_hand_is_found_by_the_creates_own_event(env, ses, sync, sent, policy):
-    """The Delete's event missed (EventBridge delivers CloudTrail's events on a best-effort
-    basis), or reported as gone before the Create: the Create's event finds the other document."""
+    """The Delete's event missed (EventBridge's event reference: "AWS services deliver events to
+    CloudTrail on a best effort basis"), or reported before the Create: the Create's own event
+    finds the other document."""
     create_with(env, EMAIL, policy)
     ses.delete_email_identity_policy(EmailIdentity="example.com", PolicyName="sender")
     (call,) = mutating(calls_made(ses, lambda: ses.create_email_identity_policy(EmailIdentity="example.com", PolicyName="sender", Policy=json.dumps(WIDER))))
