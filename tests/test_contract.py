@@ -62,6 +62,7 @@ def test_a_types_capabilities_are_exactly_what_it_overrides(handler):
     # WAITS: is_complete may answer Pending, for as long as wait_seconds asks.
     assert handler.WAITS == overrides(handler, "is_complete")
     assert not overrides(handler, "wait_seconds") or handler.WAITS
+    assert not overrides(handler, "after_wait") or handler.WAITS  # what the wait's end applies, for a repair
     # RELEASES: something besides SES, which release removes.
     assert handler.RELEASES == overrides(handler, "release")
 

@@ -139,6 +139,11 @@ class ResourceHandler:
         update (or create) may. Decided before any write: the drift is then reported only."""
         return None
 
+    def after_wait(self, name: str, props: dict, old: dict, client: Any, request: Request) -> None:
+        """WAITS: what `is_complete` applies once its wait holds, for a caller that has no wait:
+        a drift repair (ses_provider.reconcile.restore), after `update`. Only the calls for what
+        changed from `old`."""
+
     def wait_seconds(self, props: dict) -> int:
         """WAITS: the longest wait the properties ask for, in seconds (0: none)."""
         return 0

@@ -508,6 +508,11 @@ class EmailIdentity(ResourceHandler):
     observe = staticmethod(observe)
     when_verified = staticmethod(when_verified)
 
+    def after_wait(self, name: str, props: dict, old: dict, client, request: Request) -> None:
+        """A repair's policy diff: an identity that has its policies was verified once (SES
+        refuses them otherwise, and says so in the repair's failure)."""
+        self.when_verified(name, props, old, client, request)
+
     def wait_seconds(self, props: dict) -> int:
         """VerificationTimeout when WaitFor names a condition; 0 for Nothing, which holds at once."""
         if (props.get("WaitFor") or "Nothing") not in CONDITIONS:

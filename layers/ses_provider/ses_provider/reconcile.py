@@ -8,7 +8,8 @@ record's DriftPolicy:
   event on the default bus (EVENT_SOURCE, DETAIL_TYPE); the run sends its events in PutEvents
   calls of at most 10 entries (PutEvents' limit).
 - Repair: the same report, then the type's own `update` with the live values as the previous
-  properties, so that only the drifted option groups are Put; a set, pool or event destination
+  properties, so that only the drifted option groups are Put, and its `after_wait` (what an
+  Update applies once its wait holds: an identity's policies); a set, pool or event destination
   deleted by hand is made again by the type's `create`. What the type calls unrepairable
   (contract.ResourceHandler.unrepairable, decided before any write) is reported only, with the
   reason: an identity deleted by hand (new Easy DKIM tokens would break the published DNS), a
@@ -34,13 +35,15 @@ its saved values.
 
 from __future__ import annotations
 
+import json
 import re
-from typing import Any, Mapping, NamedTuple
+from typing import Any, Iterable, Mapping, NamedTuple
 
 from . import configuration_set, configuration_set_event_destination, dedicated_ip_pool, drift, email_identity
 from .client import ArnBuilder
 from .desired_state import Record
 from .request import Request
+from .schema import DECLARED_KEYS, JSON_TEXT, Rule
 from .state_table import record_key
 from .tags import to_list
 
@@ -65,10 +68,13 @@ ACTIONS = tuple(
 
 # The SES v2 calls that change a managed resource (botocore's sesv2 model: the Put*, Update*,
 # Delete* and event destination operations whose input names an identity, a configuration set,
-# an event destination or a dedicated IP pool). template.yaml's CloudTrail rule lists the same
-# names, with TagResource and UntagResource (a test keeps them in step).
+# an event destination or a dedicated IP pool; and CreateEmailIdentityPolicy: a policy of a
+# name outside the stack is no drift, but one of a declared name, deleted by hand whose Delete
+# event was missed or reported before, comes back with another document). template.yaml's
+# CloudTrail rule lists the same names, with TagResource and UntagResource (a test keeps them in step).
 MUTATING_CALLS = (
     "CreateConfigurationSetEventDestination",
+    "CreateEmailIdentityPolicy",
     "DeleteConfigurationSet",
     "DeleteConfigurationSetEventDestination",
     "DeleteDedicatedIpPool",
@@ -212,8 +218,6 @@ def detail(finding: Finding) -> dict:
 
 def entry(finding: Finding) -> dict:
     """A PutEvents entry for the default bus."""
-    import json
-
     return {
         "Source": EVENT_SOURCE,
         "DetailType": DETAIL_TYPE,
@@ -222,16 +226,35 @@ def entry(finding: Finding) -> dict:
     }
 
 
-def previous(declared: Mapping[str, Any], live: Mapping[str, Any], differences) -> dict:
+def previous(declared: Mapping[str, Any], live: Mapping[str, Any], differences, rules: Iterable[Rule] = ()) -> dict:
     """The declared properties with each drifted top-level group as SES holds it: passed to a
-    type's update as the previous properties, it Puts only those groups."""
+    type's update as the previous properties, it Puts only those groups. A map compared by its
+    declared names (DECLARED_KEYS, `rules`: the type's comparison) keeps only those: an entry
+    made outside the stack was never the stack's to delete; its JSON texts (JSON_TEXT) are
+    parsed, as declared documents are, so that an entry SES holds as declared is no change."""
+    kinds = {(rule.path, rule.kind) for rule in rules}
     old = dict(declared)
     for group in groups(differences):
-        if group in live:
-            old[group] = live[group]
-        else:
+        if group not in live:
             old.pop(group, None)
+        elif (group, DECLARED_KEYS) in kinds and isinstance(live[group], Mapping):
+            mine = declared.get(group) or {}
+            text = (f"{group}.*", JSON_TEXT) in kinds
+            old[group] = {name: _parsed(value) if text else value for name, value in live[group].items() if name in mine}
+        else:
+            old[group] = live[group]
     return old
+
+
+def _parsed(value: Any) -> Any:
+    """A JSON text as its document; anything else (not JSON: it differs from any declared
+    document) as it stands."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            pass
+    return value
 
 
 def restore(finding: Finding, client: Any, request: Request) -> str:
@@ -244,5 +267,8 @@ def restore(finding: Finding, client: Any, request: Request) -> str:
         # Made with the tags TagSync converges to (declared over the stack's).
         handler.create({**declared, "Tags": to_list(dict(record.desired))}, client, request)
         return "recreated"
-    handler.update(record.name, declared, previous(declared, finding.live, finding.verdict.differences), client, request)
+    old = previous(declared, finding.live, finding.verdict.differences, handler.TYPE.comparison)
+    handler.update(record.name, declared, old, client, request)
+    # What an Update applies only once its wait holds (an identity's policies): no wait here.
+    handler.after_wait(record.name, declared, old, client, request)
     return "updated"
