@@ -162,7 +162,8 @@ class FakeAws:
         self.stack_status = "UPDATE_COMPLETE"
         self.sets: dict[str, dict] = {}  # name -> its GetConfigurationSet answer
         self.events: list[dict] = []  # PutEvents entries
-        self.calls: dict[str, int] = {}
+        self.calls: dict[str, int] = {}  # every answer, 429s included
+        self.refused: dict[str, int] = {}  # of which throttled
         self.bucket = TokenBucket(rate) if rate is not None else None
         self.tagged_at: dict[str, float] = {}  # ARN -> time of its last TagResource / UntagResource
         self.put_at: dict[str, float] = {}  # set name -> time of its last PutConfigurationSet*Options
@@ -183,7 +184,7 @@ class FakeAws:
 
     def reset_counts(self) -> None:
         with self._lock:
-            self.calls, self.tagged_at, self.put_at, self.events = {}, {}, {}, []
+            self.calls, self.refused, self.tagged_at, self.put_at, self.events = {}, {}, {}, {}, []
             self.started = time.monotonic()
         if self.bucket is not None:
             self.bucket.reset()
@@ -211,9 +212,18 @@ class FakeAws:
         with self._lock:
             self.calls[operation] = self.calls.get(operation, 0) + 1
 
-    def _admit(self) -> bool:
+    def _admit(self, operation: str) -> bool:
         """The SES token bucket: False when the call is throttled."""
-        return self.bucket is None or self.bucket.admit()
+        if self.bucket is None or self.bucket.admit():
+            return True
+        with self._lock:
+            self.refused[operation] = self.refused.get(operation, 0) + 1
+        return False
+
+    @property
+    def accepted(self) -> dict[str, int]:
+        """The calls answered other than by throttling."""
+        return {name: count - self.refused.get(name, 0) for name, count in self.calls.items()}
 
     # --- SES v2 ----------------------------------------------------------------------------
 
@@ -222,7 +232,7 @@ class FakeAws:
             return self._configuration_set(method, path[len(SETS_PATH):].split("/"), body)
         operation = {"GET": "ListTagsForResource", "POST": "TagResource", "DELETE": "UntagResource"}[method]
         self._count(operation)
-        if not self._admit():
+        if not self._admit(operation):
             return _THROTTLED
         arn = (query.get("ResourceArn") or [body.get("ResourceArn")])[0]
         with self._lock:
@@ -248,7 +258,7 @@ class FakeAws:
         else:
             raise NotModelled(f"{method} {SETS_PATH}{'/'.join(parts)}")
         self._count(operation)
-        if not self._admit():
+        if not self._admit(operation):
             return _THROTTLED
         name = parts[0]
         with self._lock:

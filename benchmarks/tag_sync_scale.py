@@ -254,8 +254,9 @@ def check_run(aws: FakeAws, count: int, drifted: Drifted, summary: dict, propert
     assert converged(aws, count)
     expected = {"GetConfigurationSet": count, "PutConfigurationSetSendingOptions": repairs, "UpdateItem": repairs,
                 "PutEvents": math.ceil(repairs / 10)} if properties else {}
-    assert {name: aws.calls.get(name, 0) for name in expected} == expected, aws.calls
-    assert aws.calls.get("GetItem") == 1 + repairs, aws.calls  # the cursor, and each repair's read after
+    accepted = aws.accepted
+    assert {name: accepted.get(name, 0) for name in expected} == expected, aws.calls
+    assert accepted.get("GetItem") == 1 + repairs, aws.calls  # the cursor, and each repair's read after
     assert len(aws.events) == repairs and {json.loads(e["Detail"])["physicalResourceId"] for e in aws.events} == set(drifted.properties)
 
 
