@@ -39,8 +39,9 @@ demo: $(STAMP)
 emulator: $(STAMP)
 	$(VENV)/bin/python -m tools.emulator
 
-# Writes benchmarks/results.md (about 30 minutes): 21 samples, 7 of the runs that take a minute
-# each (TagSync at N = 10,000, its throttled row, the 200 Creates at once).
+# Writes benchmarks/results.md (about 70 minutes): 21 samples, 7 of the runs that take a minute
+# or more each (TagSync at N = 10,000, tags only and reconciling, about 1.5 and 3.5 minutes a
+# sample; their throttled rows; the 200 Creates at once).
 SAMPLES ?= 21
 LARGE_SAMPLES ?= 7
 bench: $(STAMP) $(RUNTIME_STAMP)

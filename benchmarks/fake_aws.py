@@ -1,14 +1,24 @@
 """A fake of the AWS calls TagSync makes, fast enough for 10,000 resources, behind the real
-boto3 clients: a loopback HTTP server that answers SES v2's tag calls, DynamoDB's Scan,
-GetItem and PutItem, and CloudFormation's DescribeStacks, each after an injected latency.
+boto3 clients: a loopback HTTP server that answers SES v2's tag calls, GetConfigurationSet and
+the PutConfigurationSet*Options calls, DynamoDB's Scan, GetItem, PutItem and UpdateItem,
+EventBridge's PutEvents and CloudFormation's DescribeStacks, each after an injected latency.
 The clients, botocore's retries (adaptive mode) and TagSync's code are the real ones; only
 the service is modelled. moto serves the same calls, but at some 3 ms of CPU per call it
 cannot keep 16 concurrent callers busy at 10,000 resources on this machine.
 
 The model's assumptions, and their sources:
 - Wire formats: botocore's service models (sesv2: rest-json, GET/POST/DELETE
-  /v2/email/tags; dynamodb: json 1.0, X-Amz-Target DynamoDB_20120810.*; cloudformation:
-  query protocol with an XML answer).
+  /v2/email/tags, GET /v2/email/configuration-sets/{name}, and each Put's PUT
+  /v2/email/configuration-sets/{name}/<suffix>, read from the model itself; dynamodb: json 1.0,
+  X-Amz-Target DynamoDB_20120810.*; events: json 1.1, X-Amz-Target AWSEvents.PutEvents;
+  cloudformation: query protocol with an XML answer).
+- Configuration sets: `sets` holds each one's GetConfigurationSet answer (name and option
+  groups) as the benchmark seeds it; the answer leaves out Tags (TagSync reads them with
+  ListTagsForResource; drift never compares them) and any group nobody set. A Put replaces its
+  group whole with the members sent (PutConfigurationSetVdmOptions nests them under
+  VdmOptions, as its request shape does); what SES would fill in for a member a Put omits is
+  not modelled: the benchmark's Puts send every member of their group. An unknown set answers
+  404 NotFoundException, as the model's errors say.
 - Latency: every call, of every service, answers `latency` seconds after it arrived (45 ms
   by default: the figure issue 10 sets), whatever the concurrency. A real region's latency
   varies; a fixed one makes runs comparable.
@@ -24,6 +34,17 @@ The model's assumptions, and their sources:
   understood is `attribute_exists(StackId)`, the one TagSync sends. Conditions on PutItem
   are not evaluated (TagSync's conditional writes only follow a change of stack tags,
   which the benchmark does not make).
+- UpdateItem (a drift repair's StateTable.begin_repair): its ConditionExpression is evaluated,
+  for the forms that call sends, terms joined by AND of attribute_exists(A),
+  attribute_not_exists(A) and A = :value; a false one answers 400
+  ConditionalCheckFailedException. The UpdateExpression understood is SET A = :value[, ...].
+  Anything else answers a ValidationException, so that a change of the product's call shows.
+- PutEvents: every entry accepted (FailedEntryCount 0, an EventId each); more than 10 entries
+  answer a ValidationException (the model's PutEventsRequestEntryList: max 10). The entries
+  are kept in `events`. EventBridge is not throttled (a run sends one PutEvents per 10 drifted
+  resources).
+- DescribeStacks answers `stack_status` (UPDATE_COMPLETE: a settled stack, whose resources
+  TagSync compares; TagSync leaves the properties alone while a stack is *_IN_PROGRESS).
 """
 
 from __future__ import annotations
@@ -31,12 +52,72 @@ from __future__ import annotations
 import bisect
 import hashlib
 import json
+import re
 import threading
 import time
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 PAGE_BYTES = 1024 * 1024
+SETS_PATH = "/v2/email/configuration-sets/"
+MAX_EVENTS = 10  # events' model: PutEventsRequestEntryList, max 10
+
+
+def _put_routes() -> dict[str, tuple[str, str]]:
+    """The URI suffix of each PutConfigurationSet*Options call: (its name, the group of
+    GetConfigurationSet's answer it replaces), from botocore's sesv2 model."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sesv2")
+    routes = {}
+    for name in model.operation_names:
+        if name.startswith("PutConfigurationSet") and name.endswith("Options"):
+            http = model.operation_model(name).http
+            assert http["method"] == "PUT" and http["requestUri"].startswith(SETS_PATH + "{ConfigurationSetName}/"), http
+            routes[http["requestUri"].rsplit("/", 1)[1]] = (name, name[len("PutConfigurationSet"):])
+    return routes
+
+
+class NotModelled(Exception):
+    """A request this fake does not understand: answered with a ValidationException."""
+
+
+def _holds(condition: str, item: dict, values: dict) -> bool:
+    """A ConditionExpression of the forms StateTable.begin_repair sends, on `item`."""
+    for term in condition.split(" AND "):
+        term = term.strip()
+        if match := re.fullmatch(r"attribute_(not_)?exists\((\w+)\)", term):
+            if (match[2] in item) == bool(match[1]):
+                return False
+        elif match := re.fullmatch(r"(\w+) = (:\w+)", term):
+            if not _equal(item.get(match[1]), values[match[2]]):
+                return False
+        else:
+            raise NotModelled(f"condition {term!r}")
+    return True
+
+
+def _equal(stored: dict | None, given: dict) -> bool:
+    # DynamoDB compares numbers by value, not by their text.
+    if stored is None or set(stored) != set(given):
+        return False
+    if "N" in given:
+        return Decimal(stored["N"]) == Decimal(given["N"])
+    return stored == given
+
+
+def _assignments(expression: str, values: dict) -> dict:
+    match = re.fullmatch(r"SET (.+)", expression.strip())
+    if match is None:
+        raise NotModelled(f"update {expression!r}")
+    assigned = {}
+    for part in match[1].split(","):
+        assignment = re.fullmatch(r"\s*(\w+) = (:\w+)\s*", part)
+        if assignment is None:
+            raise NotModelled(f"update {part!r}")
+        assigned[assignment[1]] = values[assignment[2]]
+    return assigned
 
 
 def _order(key: str) -> str:
@@ -78,11 +159,17 @@ class FakeAws:
         self.items: dict[str, dict] = {}
         self._order: list[tuple[str, str]] = []  # (hash, key), sorted
         self.stacks: dict[str, dict[str, str]] = {}
-        self.calls: dict[str, int] = {}
+        self.stack_status = "UPDATE_COMPLETE"
+        self.sets: dict[str, dict] = {}  # name -> its GetConfigurationSet answer
+        self.events: list[dict] = []  # PutEvents entries
+        self.calls: dict[str, int] = {}  # every answer, 429s included
+        self.refused: dict[str, int] = {}  # of which throttled
         self.bucket = TokenBucket(rate) if rate is not None else None
         self.tagged_at: dict[str, float] = {}  # ARN -> time of its last TagResource / UntagResource
+        self.put_at: dict[str, float] = {}  # set name -> time of its last PutConfigurationSet*Options
         self.started = time.monotonic()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._puts = _put_routes()
         self._server: ThreadingHTTPServer | None = None
         self.url = ""
 
@@ -97,7 +184,7 @@ class FakeAws:
 
     def reset_counts(self) -> None:
         with self._lock:
-            self.calls, self.tagged_at = {}, {}
+            self.calls, self.refused, self.tagged_at, self.put_at, self.events = {}, {}, {}, {}, []
             self.started = time.monotonic()
         if self.bucket is not None:
             self.bucket.reset()
@@ -125,17 +212,28 @@ class FakeAws:
         with self._lock:
             self.calls[operation] = self.calls.get(operation, 0) + 1
 
-    def _admit(self) -> bool:
+    def _admit(self, operation: str) -> bool:
         """The SES token bucket: False when the call is throttled."""
-        return self.bucket is None or self.bucket.admit()
+        if self.bucket is None or self.bucket.admit():
+            return True
+        with self._lock:
+            self.refused[operation] = self.refused.get(operation, 0) + 1
+        return False
+
+    @property
+    def accepted(self) -> dict[str, int]:
+        """The calls answered other than by throttling."""
+        return {name: count - self.refused.get(name, 0) for name, count in self.calls.items()}
 
     # --- SES v2 ----------------------------------------------------------------------------
 
-    def ses(self, method: str, query: dict, body: dict) -> tuple[int, dict, dict]:
+    def ses(self, method: str, path: str, query: dict, body: dict) -> tuple[int, dict, dict]:
+        if path.startswith(SETS_PATH):
+            return self._configuration_set(method, path[len(SETS_PATH):].split("/"), body)
         operation = {"GET": "ListTagsForResource", "POST": "TagResource", "DELETE": "UntagResource"}[method]
         self._count(operation)
-        if not self._admit():
-            return 429, {"x-amzn-ErrorType": "TooManyRequestsException"}, {"message": "Too many requests."}
+        if not self._admit(operation):
+            return _THROTTLED
         arn = (query.get("ResourceArn") or [body.get("ResourceArn")])[0]
         with self._lock:
             live = self.tags.get(arn)
@@ -151,6 +249,28 @@ class FakeAws:
             self.tagged_at[arn] = time.monotonic() - self.started
         return 200, {}, {}
 
+    def _configuration_set(self, method: str, parts: list[str], body: dict) -> tuple[int, dict, dict]:
+        """GetConfigurationSet (GET .../{name}) and the Put of an option group (PUT .../{name}/<suffix>)."""
+        if method == "GET" and len(parts) == 1:
+            operation = "GetConfigurationSet"
+        elif method == "PUT" and len(parts) == 2 and parts[1] in self._puts:
+            operation, group = self._puts[parts[1]]
+        else:
+            raise NotModelled(f"{method} {SETS_PATH}{'/'.join(parts)}")
+        self._count(operation)
+        if not self._admit(operation):
+            return _THROTTLED
+        name = parts[0]
+        with self._lock:
+            live = self.sets.get(name)
+            if live is None:
+                return 404, {"x-amzn-ErrorType": "NotFoundException"}, {"message": f"Configuration set <{name}> does not exist."}
+            if operation == "GetConfigurationSet":
+                return 200, {}, json.loads(json.dumps(live))  # a copy, as a wire would make
+            live[group] = body[group] if list(body) == [group] else body
+            self.put_at[name] = time.monotonic() - self.started
+        return 200, {}, {}
+
     # --- DynamoDB --------------------------------------------------------------------------
 
     def dynamodb(self, operation: str, body: dict) -> tuple[int, dict, dict]:
@@ -163,7 +283,33 @@ class FakeAws:
             return 200, {}, {}
         if operation == "Scan":
             return 200, {}, self._scan(body)
-        return 400, {}, {"__type": "com.amazon.coral.validate#ValidationException", "message": f"not modelled: {operation}"}
+        if operation == "UpdateItem":
+            return self._update_item(body)
+        raise NotModelled(operation)
+
+    def _update_item(self, body: dict) -> tuple[int, dict, dict]:
+        key, values = body["Key"]["Arn"]["S"], body.get("ExpressionAttributeValues", {})
+        if "ExpressionAttributeNames" in body or "ReturnValues" in body:
+            raise NotModelled("UpdateItem with ExpressionAttributeNames or ReturnValues")
+        with self._lock:  # the condition and the write as one, as DynamoDB does per item
+            item = self.items.get(key, {})
+            if "ConditionExpression" in body and not _holds(body["ConditionExpression"], item, values):
+                return 400, {}, {"__type": "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException",
+                                 "message": "The conditional request failed"}
+            self.put_item({**(item or body["Key"]), **_assignments(body["UpdateExpression"], values)})
+        return 200, {}, {}
+
+    # --- EventBridge -----------------------------------------------------------------------
+
+    def put_events(self, body: dict) -> tuple[int, dict, dict]:
+        self._count("PutEvents")
+        entries = body.get("Entries") or []
+        if not 1 <= len(entries) <= MAX_EVENTS:
+            return 400, {}, {"__type": "ValidationException", "message": f"{len(entries)} entries: from 1 to {MAX_EVENTS} allowed"}
+        with self._lock:
+            first = len(self.events)
+            self.events.extend(entries)
+        return 200, {}, {"FailedEntryCount": 0, "Entries": [{"EventId": f"fake-{first + index}"} for index in range(len(entries))]}
 
     def _scan(self, body: dict) -> dict:
         assert body.get("FilterExpression") in (None, "attribute_exists(StackId)"), body.get("FilterExpression")
@@ -196,10 +342,13 @@ class FakeAws:
         return (
             '<DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><DescribeStacksResult>'
             f"<Stacks><member><StackName>{stack_id.split('/')[1]}</StackName><StackId>{stack_id}</StackId>"
-            "<CreationTime>2026-01-01T00:00:00Z</CreationTime><StackStatus>UPDATE_IN_PROGRESS</StackStatus>"
+            f"<CreationTime>2026-01-01T00:00:00Z</CreationTime><StackStatus>{self.stack_status}</StackStatus>"
             f"<Tags>{tags}</Tags></member></Stacks></DescribeStacksResult>"
             "<ResponseMetadata><RequestId>fake</RequestId></ResponseMetadata></DescribeStacksResponse>"
         )
+
+
+_THROTTLED = 429, {"x-amzn-ErrorType": "TooManyRequestsException"}, {"message": "Too many requests."}
 
 
 class _Server(ThreadingHTTPServer):
@@ -219,17 +368,21 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         target = self.headers.get("X-Amz-Target", "")
         content_type = "application/json"
-        if parts.path.startswith("/v2/email/tags"):
-            status, headers, answer = self.aws.ses(self.command, parse_qs(parts.query), json.loads(raw or b"{}"))
-            payload = json.dumps(answer).encode()
-        elif target.startswith("DynamoDB_20120810."):
-            status, headers, answer = self.aws.dynamodb(target.split(".", 1)[1], json.loads(raw or b"{}"))
-            payload, content_type = json.dumps(answer).encode(), "application/x-amz-json-1.0"
-        else:
-            form = parse_qs(raw.decode())
-            assert form.get("Action") == ["DescribeStacks"], form.get("Action")
-            status, headers, content_type = 200, {}, "text/xml"
-            payload = self.aws.describe_stacks(form["StackName"][0]).encode()
+        try:
+            if parts.path.startswith("/v2/email/"):
+                status, headers, answer = self.aws.ses(self.command, unquote(parts.path), parse_qs(parts.query), json.loads(raw or b"{}"))
+                payload = json.dumps(answer).encode()
+            elif target.startswith("DynamoDB_20120810."):
+                status, headers, answer = self.aws.dynamodb(target.split(".", 1)[1], json.loads(raw or b"{}"))
+                payload, content_type = json.dumps(answer).encode(), "application/x-amz-json-1.0"
+            elif target == "AWSEvents.PutEvents":
+                status, headers, answer = self.aws.put_events(json.loads(raw or b"{}"))
+                payload, content_type = json.dumps(answer).encode(), "application/x-amz-json-1.1"
+            else:
+                status, headers, content_type, payload = self._cloudformation(raw)
+        except NotModelled as error:
+            status, headers = 400, {"x-amzn-ErrorType": "ValidationException"}
+            payload = json.dumps({"__type": "ValidationException", "message": f"not modelled: {error}"}).encode()
         # The injected latency, counted from the request's arrival (the model's, not a sleep of
         # the product).
         time.sleep(max(0.0, self.aws.latency - (time.monotonic() - arrived)))
@@ -241,7 +394,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    do_GET = do_POST = do_DELETE = _serve  # noqa: N815 - http.server's naming
+    def _cloudformation(self, raw: bytes) -> tuple[int, dict, str, bytes]:
+        form = parse_qs(raw.decode())
+        if form.get("Action") != ["DescribeStacks"]:
+            raise NotModelled(f"cloudformation {form.get('Action')}")
+        return 200, {}, "text/xml", self.aws.describe_stacks(form["StackName"][0]).encode()
+
+    do_GET = do_POST = do_PUT = do_DELETE = _serve  # noqa: N815 - http.server's naming
 
     def log_message(self, format, *args):  # noqa: A002 - quiet
         pass

@@ -25,6 +25,7 @@ def test_the_quick_bench_runs_every_section_and_writes_its_results(tmp_path):
         assert f"## {heading}" in text
     assert "- Machine:" in text and "- Python 3.13" in text and "botocore" in text
     assert "| N=20 | 1 |" in text and "SES at 100/s" in text and "No starvation" in text
+    assert "### Reconciling declared properties" in text and "| N=20, reconcile (Repair, 1 in 3 sets drifted) | 1 |" in text
     assert "| configuration_set |" in text  # (b) ran
     assert "| 20 at once, SES at 20/s | 1 |" in text and "| 0 |" in text  # (e) ran, nothing failed
     assert text in run.stdout  # the table is printed too
