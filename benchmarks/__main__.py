@@ -9,6 +9,8 @@ Sections (issue 10):
       declared properties (tag_sync_scale.py)
   (e) 200 custom resources at once against SES throttled at R/s (burst_create.py)
   (f) built sizes from `sam build` (sizes.py)
+  (g) a drifted property repaired from its CloudTrail event, against the minimal Get + Put
+      (drift_latency.py)
 
 Run: python -m benchmarks [--samples 21] [--large-samples K] [--output PATH] [--quick]
   --large-samples: samples at N = 10,000 and of the throttled row (default: --samples)
@@ -32,7 +34,7 @@ for path in (ROOT / "layers" / "ses_provider", ROOT):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from benchmarks import burst_create, call_counts, cold_start, first_create, sizes, tag_sync_scale  # noqa: E402
+from benchmarks import burst_create, call_counts, cold_start, drift_latency, first_create, sizes, tag_sync_scale  # noqa: E402
 
 
 
@@ -251,6 +253,7 @@ def main() -> None:
     )
     lines += section_e(large, 20 if quick else 200, (20.0,) if quick else (20.0, 10.0))
     lines += ["## (f) Built sizes", "", "skipped (--quick)", ""] if quick else section_f()
+    lines += drift_latency.section(samples)
     text = "\n".join(lines)
     options.output.write_text(text)
     print(text)

@@ -21,7 +21,7 @@ def test_the_quick_bench_runs_every_section_and_writes_its_results(tmp_path):
 
     assert run.returncode == 0, run.stderr[-3000:]
     text = output.read_text()
-    for heading in ("(a) Cold init", "(b) First invocation", "(c) AWS calls", "(d) TagSync at scale", "(e) 200 custom", "(f) Built sizes"):
+    for heading in ("(a) Cold init", "(b) First invocation", "(c) AWS calls", "(d) TagSync at scale", "(e) 200 custom", "(f) Built sizes", "(g) A drifted property repaired"):
         assert f"## {heading}" in text
     assert "- Machine:" in text and "- Python 3.13" in text and "botocore" in text
     assert "| N=20 | 1 |" in text and "SES at 100/s" in text and "No starvation" in text
