@@ -256,3 +256,53 @@ def test_the_rule_lists_every_mutating_call():
     (policy,) = template["Resources"]["TagSyncFunction"]["Properties"]["Policies"]
     (statement,) = [s for s in policy["Statement"] if s["Sid"] == "ReconcileProperties"]
     assert tuple(sorted(statement["Action"])) == reconcile.ACTIONS
+
+
+def test_a_property_check_still_throttled_after_the_retries_is_left_to_the_next_run_not_a_failure(env, ses, sync, sent):
+    """As a converge: SES's throttling is no failure (ConvergeFailed stays 0); the record is not
+    done, so the cursor keeps it for the next run, which repairs it."""
+    from botocore.exceptions import ClientError
+
+    name = make_set(env, "Repair")
+    ses.put_configuration_set_sending_options(ConfigurationSetName=name, SendingEnabled=False)
+
+    def throttled(**kwargs):  # what the client raises once its retries are spent (no wait for them here)
+        raise ClientError({"Error": {"Code": "TooManyRequestsException", "Message": "Too many requests."}}, "GetConfigurationSet")
+
+    client = sync.sync.ses
+    client.meta.events.register("before-call.sesv2.GetConfigurationSet", throttled)
+    try:
+        summary = sync(scheduled_event())
+    finally:
+        client.meta.events.unregister("before-call.sesv2.GetConfigurationSet", throttled)
+    assert (summary["throttled"], summary["failed"], summary["property_drift"], summary["pass_complete"]) == (1, 0, 0, False)
+    assert sent == [] and sending(ses, name) is False
+    summary = sync(scheduled_event())
+    assert (summary["property_repaired"], summary["throttled"], summary["failed"]) == (1, 0, 0)
+    assert sending(ses, name) is True
+
+
+def test_a_pass_that_finds_more_than_ten_drifts_sends_them_ten_per_put_events_and_counts_each_type_once(env, ses, sync, sent, capsys):
+    """PutEvents takes 10 entries: 12 drifted pools make two calls (one sent as the tenth is
+    found, during the pass, so that a large pass sends them as it goes and within its deadline;
+    the last two at its end), and one DriftDetected of 12."""
+    from ses_provider import tag_sync as module
+
+    pools = [create(env, "dedicated_ip_pool", PoolName=f"demo-pool-{i:02d}", DriftPolicy="Report").rsplit("/", 1)[1] for i in range(12)]
+    settle(env)
+    reads: list[str] = []
+    calls: list[tuple[int, int]] = []  # (entries, pools read by then)
+    sync.sync.concurrency = 1  # one resource after another: when each PutEvents is made is known
+    with environment(**sync.environment):
+        sync.sync.ses.meta.events.register("before-call.sesv2.GetDedicatedIpPool", lambda **kwargs: reads.append("Get"))
+        sync.sync.events.meta.events.register(
+            "before-parameter-build.events.PutEvents", lambda params, **kwargs: calls.append((len(params["Entries"]), len(reads))))
+    for pool in pools:
+        ses.put_dedicated_ip_pool_scaling_attributes(PoolName=pool, ScalingMode="MANAGED")
+    capsys.readouterr()
+    summary = sync(scheduled_event())
+    assert (summary["property_drift"], summary["failed"]) == (12, 0)
+    assert calls == [(10, 10), (2, 12)] and len(sent) == 12  # the first during the pass, as the tenth is found
+    assert sorted(json.loads(entry["Detail"])["physicalResourceId"] for entry in sent) == sorted(pools)
+    out = capsys.readouterr().out
+    assert out.count('"DriftDetected":[12.0]') == 1 and module.reconcile.MAX_ENTRIES == 10

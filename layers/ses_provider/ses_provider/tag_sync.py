@@ -133,7 +133,8 @@ class Summary:
     pass_complete: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
     _latencies: list = field(default_factory=list, repr=False, compare=False)
-    _findings: list = field(default_factory=list, repr=False, compare=False)  # reconcile.Finding, to report
+    _findings: list = field(default_factory=list, repr=False, compare=False)  # reconcile.Finding, not yet sent
+    _drift_by_type: dict = field(default_factory=dict, repr=False, compare=False)  # DriftDetected, sent at the end
 
     def add(self, **counts: int) -> None:
         """Counts from any thread of the run."""
@@ -398,8 +399,7 @@ class TagSync:
             summary.add(deferred=1)
             return False
         done = self._visit_tags(record, summary, stack_tags)
-        self._reconcile(record, summary, stack_tags)
-        return done
+        return self._reconcile(record, summary, stack_tags) and done
 
     def _visit_tags(self, record: desired_state.Record, summary: Summary, stack_tags: _Stacks) -> bool:
         if self._left_alone(record, summary):
@@ -433,58 +433,75 @@ class TagSync:
 
     # --- declared properties (ses_provider.reconcile) ---------------------------------------------
 
-    def _reconcile(self, record: desired_state.Record, summary: Summary, stacks_of_run: _Stacks, attempt: int = 1) -> None:
+    def _reconcile(self, record: desired_state.Record, summary: Summary, stacks_of_run: _Stacks, attempt: int = 1) -> bool:
         """Compare the record's declared properties with SES and act by its DriftPolicy. Never
-        while its stack is in operation or a Create has claimed it; never raises."""
+        while its stack is in operation or a Create has claimed it; never raises. False when
+        SES throttled it beyond the client's retries (left to the next run, as a converge)."""
         if record.pending_request_id or record.drift_policy == reconcile.IGNORE:
-            return  # a Create under way, or tags only
+            return True  # a Create under way, or tags only
         if record.resource_type not in reconcile.HANDLERS:
-            return
+            return True
         try:
             stack = stacks_of_run(record.stack_id)
         except Exception:  # noqa: BLE001 - logged once per stack; without its status nothing is compared
-            return
+            return True
         calls = _CallLog(self.ses)
         try:
             if stack.status.endswith("_IN_PROGRESS"):
                 # CloudFormation is acting on the stack: its requests, not this function, decide.
                 summary.add(in_operation=1)
                 logger.info("the stack is in operation: properties left alone", extra={"arn": record.arn})
-                return
+                return True
             if stack.status not in STACK_SETTLED:
                 # Deleted, rolled back or failed: no stack stands behind the record any more (a
                 # Retain kept the resource, say), so nothing is reported for it or made again.
                 summary.add(skipped=1)
                 logger.info("the stack no longer stands behind the record: properties left alone", extra={"arn": record.arn, "status": stack.status})
-                return
+                return True
             if record.baseline is None:
                 # A record of an earlier version: what SES holds now becomes its baseline.
                 live = reconcile.observed(record, calls)
                 if live is not None and self.store.observe(record, live):
                     summary.add(observed=1)
-                return
+                return True
             finding = reconcile.compared(record, calls)
             summary.add(compared=1)
             if finding is None or finding.verdict.status == drift.IN_SYNC:
-                return
+                return True
             summary.add(property_drift=1)
             if attempt == 1:
                 self._report(finding, summary)
             if record.drift_policy == reconcile.REPAIR:
                 self._repair(finding, calls, summary, stacks_of_run, attempt)
         except Exception as error:  # noqa: BLE001 - one resource never stops the others
+            if error_code(error) in THROTTLING:
+                # Not a failure: SES is busy. The next run compares it again (and repairs what
+                # is still drifted: the type's Puts are the same whatever was done before).
+                summary.add(throttled=1)
+                logger.warning("still throttled after the retries: properties left to the next run", extra={"arn": record.arn})
+                return False
             self._failed(record, summary, "drift check or repair failed", error)
         finally:
             summary.add(ses_calls=len(calls.calls))
+        return True
 
     def _report(self, finding: reconcile.Finding, summary: Summary) -> None:
-        """The log line now; the event and the metric once the run has compared all (batched)."""
+        """The log line now; the event as soon as 10 wait (one PutEvents, sent by the worker
+        that completed the batch, so that a large pass sends them concurrently and within its
+        deadline); the rest, and the metric, once the run has compared all."""
         logger.warning(
             "drift of declared properties",
             extra={"drift": reconcile.detail(finding)},
         )
         with summary._lock:
             summary._findings.append(finding)
+            by_type = summary._drift_by_type
+            by_type[finding.record.resource_type] = by_type.get(finding.record.resource_type, 0) + 1
+            batch = []
+            if len(summary._findings) >= reconcile.MAX_ENTRIES:
+                batch, summary._findings = summary._findings, []
+        if batch:
+            self._put_events(batch, summary)
 
     def _repair(
         self, finding: reconcile.Finding, calls: "_CallLog", summary: Summary, stacks_of_run: _Stacks, attempt: int
@@ -512,17 +529,21 @@ class TagSync:
         logger.info("drift of declared properties repaired", extra={"arn": record.arn, "repair": done})
 
     def _send_findings(self, summary: Summary) -> None:
-        """The run's drift: DriftDetected by type, and the EventBridge events, 10 per PutEvents."""
-        findings, summary._findings = summary._findings, []
-        by_type: dict[str, int] = {}
-        for finding in findings:
-            by_type[finding.record.resource_type] = by_type.get(finding.record.resource_type, 0) + 1
+        """The end of the run's drift: DriftDetected by type, and the events not sent yet."""
+        with summary._lock:
+            findings, summary._findings = summary._findings, []
+            by_type, summary._drift_by_type = summary._drift_by_type, {}
         for resource_type, count in sorted(by_type.items()):
             with single_metric(
                 name="DriftDetected", unit=MetricUnit.Count, value=count, namespace=self.metrics.namespace
             ) as metric:
                 metric.add_dimension(name="service", value=SERVICE)
                 metric.add_dimension(name="ResourceType", value=resource_type)
+        if findings:
+            self._put_events(findings, summary)
+
+    def _put_events(self, findings: list, summary: Summary) -> None:
+        """One PutEvents per 10 findings (its limit)."""
         entries = [reconcile.entry(finding) for finding in findings]
         for start in range(0, len(entries), reconcile.MAX_ENTRIES):
             batch = entries[start:start + reconcile.MAX_ENTRIES]
