@@ -242,6 +242,7 @@ class TagSync:
         self.concurrency = concurrency or concurrency_from_environment()
         self.clock: Callable[[], float] = time.monotonic  # what the deadline is read on (tests simulate time)
         self._events = events
+        self._events_lock = threading.Lock()
         # The partition of the ARNs a CloudTrail event's names make (the function's, from its context).
         self.partition = "aws"
 
@@ -268,9 +269,11 @@ class TagSync:
 
     @property
     def events(self) -> Any:
-        """EventBridge, for the drift events (built on the first report)."""
-        if self._events is None:
-            self._events = make_service_client("events")
+        """EventBridge, for the drift events (built on the first report, by whichever worker
+        reports first: one at a time, as a botocore session builds clients)."""
+        with self._events_lock:
+            if self._events is None:
+                self._events = make_service_client("events")
         return self._events
 
     # --- the entry point -------------------------------------------------------------------
