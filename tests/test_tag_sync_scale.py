@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 from ses_provider import desired_state, state_table, tag_sync
 from tests.conftest import TAG_SYNC_TIMEOUT_MS, FakeContext
 from tests.fault_proxy import Fault
-from tests.harness import TABLE, arn, live_tags
+from tests.harness import TABLE, arn, aws_client, live_tags
 from tests.test_tag_sync import (  # noqa: F401 - env and proxy: the fixtures of that module
     TAG_SYNC_ARN,
     TagSyncFunction,
@@ -201,7 +201,9 @@ def test_a_converge_still_throttled_after_the_retries_is_deferred_not_failed_and
     in_order = [record.arn for record in env.store().all()]
     throttled = in_order[4]
     ses = ThrottledFor(env.ses, throttled)
-    sync = tag_sync.make_handler(ses, env.store())  # the entry point: its metrics are flushed
+    # The entry point (its metrics are flushed), its stack reads on the local CloudFormation: a
+    # record without declared properties is observed once its stack's status is read.
+    sync = tag_sync.make_handler(ses, env.store(), aws_client("cloudformation", env.ses_url))
     sync.sync.concurrency = 3
     capsys.readouterr()
 
