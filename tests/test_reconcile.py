@@ -11,10 +11,11 @@ import uuid
 import pytest
 
 from ses_provider import reconcile
-from tests.harness import ACCOUNT, REGION, environment, load_event
+from tests.harness import environment, load_event
 from tests.test_tag_sync import (  # noqa: F401 - the fixtures
     KINDS, TagSyncFunction, create, env, function_logs, proxy, scheduled_event, ses, sync,
 )
+from tools.local.cloudtrail import api_call_event
 from tools.local.invoker import DEPLOYING, set_stack_status
 
 SETTLED = "UPDATE_COMPLETE"
@@ -27,10 +28,7 @@ def settle(env) -> None:
 
 def ses_call_event(name: str, **parameters) -> dict:
     """The CloudTrail event of a call made by hand (parameters in CloudTrail's lower camel case)."""
-    event = load_event("tag_sync", "configuration_set_tag_resource")
-    event["detail"].update(eventName=name, requestParameters=parameters, eventID=str(uuid.uuid4()))
-    event["detail"]["awsRegion"], event["detail"]["recipientAccountId"] = REGION, ACCOUNT
-    return event
+    return api_call_event(name, parameters)
 
 
 @pytest.fixture
