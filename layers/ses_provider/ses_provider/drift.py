@@ -85,6 +85,17 @@ def _object(declared: Mapping, live: Any, path: str, rule_path: str, rules: _Rul
         _value(declared.get(name), live.get(name), _join(path, name), member_rules, rules, found)
 
 
+def parsed(value: Any) -> Any:
+    """What SES holds as JSON text (JSON_TEXT) as its document; anything else (not JSON: it
+    differs from any declared document) as it stands."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            pass
+    return value
+
+
 def _value(declared: Any, live: Any, path: str, rule_path: str, rules: _Rules, found: list) -> None:
     kinds = rules.of(rule_path)
     if NOT_COMPARED in kinds:
@@ -93,11 +104,8 @@ def _value(declared: Any, live: Any, path: str, rule_path: str, rules: _Rules, f
         default = kinds[DEFAULT].value
         declared = default if declared is None else declared
         live = default if live is None else live
-    if JSON_TEXT in kinds and isinstance(live, str):
-        try:
-            live = json.loads(live)
-        except ValueError:
-            pass  # not JSON: it differs from any declared document
+    if JSON_TEXT in kinds:
+        live = parsed(live)
     if isinstance(declared, Mapping) and JSON_TEXT not in kinds:
         _object(declared, live, path, rule_path, rules, found)
         return

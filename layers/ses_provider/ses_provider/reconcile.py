@@ -240,21 +240,10 @@ def previous(declared: Mapping[str, Any], live: Mapping[str, Any], differences, 
         elif (group, DECLARED_KEYS) in kinds and isinstance(live[group], Mapping):
             mine = declared.get(group) or {}
             text = (f"{group}.*", JSON_TEXT) in kinds
-            old[group] = {name: _parsed(value) if text else value for name, value in live[group].items() if name in mine}
+            old[group] = {name: drift.parsed(value) if text else value for name, value in live[group].items() if name in mine}
         else:
             old[group] = live[group]
     return old
-
-
-def _parsed(value: Any) -> Any:
-    """A JSON text as its document; anything else (not JSON: it differs from any declared
-    document) as it stands."""
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            pass
-    return value
 
 
 def restore(finding: Finding, client: Any, request: Request) -> str:

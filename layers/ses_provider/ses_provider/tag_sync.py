@@ -546,19 +546,16 @@ class TagSync:
             self._put_events(findings, summary)
 
     def _put_events(self, findings: list, summary: Summary) -> None:
-        """One PutEvents per 10 findings (its limit)."""
-        entries = [reconcile.entry(finding) for finding in findings]
-        for start in range(0, len(entries), reconcile.MAX_ENTRIES):
-            batch = entries[start:start + reconcile.MAX_ENTRIES]
-            try:
-                answer = self.events.put_events(Entries=batch)
-            except Exception as error:  # noqa: BLE001 - the log lines stand; the next pass reports again
-                summary.add(failed=len(batch))
-                logger.error("could not send the drift events", extra={"error": _describe(error)})
-                continue
-            if answer.get("FailedEntryCount"):
-                summary.add(failed=answer["FailedEntryCount"])
-                logger.error("EventBridge refused drift events", extra={"failed": answer["FailedEntryCount"]})
+        """One PutEvents of these findings: at most MAX_ENTRIES, its limit (the callers' batches)."""
+        try:
+            answer = self.events.put_events(Entries=[reconcile.entry(finding) for finding in findings])
+        except Exception as error:  # noqa: BLE001 - the log lines stand; the next pass reports again
+            summary.add(failed=len(findings))
+            logger.error("could not send the drift events", extra={"error": _describe(error)})
+            return
+        if answer.get("FailedEntryCount"):
+            summary.add(failed=answer["FailedEntryCount"])
+            logger.error("EventBridge refused drift events", extra={"failed": answer["FailedEntryCount"]})
 
     def _left_alone(self, record: desired_state.Record, summary: Summary) -> bool:
         if not record.taggable:
